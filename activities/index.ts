@@ -1,0 +1,20 @@
+import { createDiagnosisActivities, type DiagnosisDeps } from './diagnosis';
+import { createNotifyActivities, type NotifyDeps } from './notify';
+import { createProbeActivities, type ProbeDeps } from './probes';
+import { createRemediationActivities, type RemediationDeps } from './remediation';
+import { createReportActivities, type ReportDeps } from './report';
+
+export type ActivityDeps = ProbeDeps & DiagnosisDeps & NotifyDeps & RemediationDeps & ReportDeps;
+
+/** All activities of the incident workflow, built from clients the worker made once. */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createProbeActivities(deps),
+    ...createDiagnosisActivities(deps),
+    ...createNotifyActivities(deps),
+    ...createRemediationActivities(deps),
+    ...createReportActivities(deps),
+  };
+}
+
+export type MailmendActivities = ReturnType<typeof createActivities>;

@@ -1,0 +1,210 @@
+import type { AudienceName, NotificationKind, NotificationMessage, Scope } from '../workflows/messages';
+
+export interface RenderedNotification {
+  subject: string;
+  text: string;
+}
+
+const KIND_IN_WORDS: Record<NotificationKind, string> = {
+  outage: 'outage',
+  update: 'update',
+  escalation: 'escalation',
+  resolved: 'resolved',
+  'false-alarm': 'false alarm',
+  reminder: 'reminder',
+};
+
+const ETA_UNKNOWN = 'We will give an estimate as soon as we have one.';
+
+/**
+ * Words one incident message for one audience: plain language for users, the technical picture for the IT team,
+ * business impact for management.
+ *
+ * @example renderNotification('users', message).subject // '[mailmend] mx1 outage: email is disrupted'
+ */
+export function renderNotification(audience: AudienceName, message: NotificationMessage): RenderedNotification {
+  switch (audience) {
+    case 'users':
+      return forUsers(message);
+    case 'itTeam':
+      return forItTeam(message);
+    case 'management':
+      return forManagement(message);
+  }
+}
+
+function subject(message: NotificationMessage, headline: string): string {
+  return `[mailmend] ${message.serverId} ${KIND_IN_WORDS[message.kind]}: ${headline}`;
+}
+
+/** UTC in a fixed format, so the text does not depend on the locale of the worker that rendered it. */
+function readableTime(iso: string): string {
+  const time = new Date(iso);
+  return Number.isNaN(time.getTime()) ? iso : time.toUTCString().replace('GMT', 'UTC');
+}
+
+function paragraphs(...parts: (string | false | undefined)[]): string {
+  return `${parts.filter((part): part is string => typeof part === 'string' && part.length > 0).join('\n\n')}\n`;
+}
+
+function bulletList(title: string, items: readonly string[] | undefined): string | undefined {
+  if (!items || items.length === 0) return undefined;
+  return `${title}\n${items.map((item) => `- ${item}`).join('\n')}`;
+}
+
+const USER_IMPACT: Record<Scope, string> = {
+  'all-users': 'Email is not working for anyone at the moment: you may not be able to send or receive messages.',
+  'one-protocol': 'Part of the email service is not working: sending or receiving messages may fail or be delayed.',
+  'single-user': 'One mailbox is affected. Most people will not notice anything.',
+  none: 'We do not expect you to notice any problem with email.',
+};
+
+function userEta(message: NotificationMessage): string {
+  return message.eta ? `We expect email to work normally again by ${readableTime(message.eta)}.` : ETA_UNKNOWN;
+}
+
+function forUsers(message: NotificationMessage): RenderedNotification {
+  const impact = USER_IMPACT[message.scope];
+  switch (message.kind) {
+    case 'outage':
+      return {
+        subject: subject(message, 'email is disrupted'),
+        text: paragraphs(
+          'We are aware of a problem with email and are working on it.',
+          impact,
+          userEta(message),
+          'There is no need to report the problem again. We will tell you when it is fixed.',
+        ),
+      };
+    case 'update':
+    case 'reminder':
+      return {
+        subject: subject(message, 'email is still disrupted'),
+        text: paragraphs('The problem with email is not fixed yet; we are still working on it.', impact, userEta(message)),
+      };
+    case 'escalation':
+      return {
+        subject: subject(message, 'the repair is taking longer'),
+        text: paragraphs(
+          'Fixing the problem with email is taking longer than we hoped, so more people are now working on it.',
+          impact,
+          userEta(message),
+        ),
+      };
+    case 'resolved':
+      return {
+        subject: subject(message, 'email is working again'),
+        text: paragraphs(
+          `The problem with email that started at ${readableTime(message.openedAt)} is fixed and email works normally again.`,
+          'Messages that were held up should arrive shortly. If something you sent is missing, please send it again.',
+          message.prevention && message.prevention.length > 0 && 'We have taken steps so that this does not happen again.',
+          'Thank you for your patience.',
+        ),
+      };
+    case 'false-alarm':
+      return {
+        subject: subject(message, 'email was not affected'),
+        text: paragraphs(
+          'Earlier we told you about a possible problem with email. It turned out that email was working normally.',
+          'You do not need to do anything.',
+        ),
+      };
+  }
+}
+
+function technicalFacts(message: NotificationMessage): string {
+  const facts: [string, string][] = [
+    ['Incident', message.incidentId],
+    ['Server', message.serverId],
+    ['Severity', message.severity],
+    ['Scope', message.scope],
+    ['Phase', message.phase],
+    ['Opened', message.openedAt],
+    ['ETA', message.eta ?? 'none yet'],
+    ['Root cause', message.rootCause ?? 'not yet known'],
+  ];
+  if (message.reason) facts.push(['Reason', message.reason]);
+  return facts.map(([label, value]) => `${label}: ${value}`).join('\n');
+}
+
+const IT_HEADLINE: Record<NotificationKind, string> = {
+  outage: 'mail service down',
+  update: 'still open',
+  escalation: 'needs attention',
+  resolved: 'verified fixed',
+  'false-alarm': 'checks pass, no outage',
+  reminder: 'still open',
+};
+
+function forItTeam(message: NotificationMessage): RenderedNotification {
+  const open = message.kind !== 'resolved' && message.kind !== 'false-alarm';
+  return {
+    subject: subject(message, `${IT_HEADLINE[message.kind]} (${message.severity}, ${message.scope}) ${message.incidentId}`),
+    text: paragraphs(
+      technicalFacts(message),
+      bulletList('Actions taken:', message.actionsTaken),
+      bulletList('Prevention:', message.prevention),
+      open && `To approve the proposed fix: mailmend incidents approve ${message.serverId} --by <name>`,
+    ),
+  };
+}
+
+const BUSINESS_IMPACT: Record<Scope, string> = {
+  'all-users': 'Nobody in the organisation can reliably send or receive email.',
+  'one-protocol': 'Part of the email service is down: sending or receiving is failing or delayed for staff.',
+  'single-user': 'One mailbox is affected; the rest of the organisation is working normally.',
+  none: 'No business impact is expected.',
+};
+
+function businessFacts(message: NotificationMessage): string {
+  return [
+    `Business impact: ${BUSINESS_IMPACT[message.scope]}`,
+    `Severity: ${message.severity}`,
+    `Expected repair: ${message.eta ? readableTime(message.eta) : 'no estimate yet; we will give one as soon as we have one'}`,
+  ].join('\n');
+}
+
+function forManagement(message: NotificationMessage): RenderedNotification {
+  switch (message.kind) {
+    case 'outage':
+    case 'update':
+    case 'reminder':
+      return {
+        subject: subject(message, `${message.severity} email disruption`),
+        text: paragraphs(
+          message.kind === 'outage'
+            ? `Email service on ${message.serverId} is disrupted. The IT team is working on it.`
+            : `Email service on ${message.serverId} is still disrupted. The IT team is working on it.`,
+          businessFacts(message),
+        ),
+      };
+    case 'escalation':
+      return {
+        subject: subject(message, `${message.severity} email disruption needs a decision`),
+        text: paragraphs(
+          `The email disruption on ${message.serverId} has been escalated.`,
+          `Escalated because: ${message.reason ?? 'the procedure could not continue on its own'}`,
+          businessFacts(message),
+        ),
+      };
+    case 'resolved':
+      return {
+        subject: subject(message, 'email service restored'),
+        text: paragraphs(
+          `Email service on ${message.serverId} is restored. The disruption started at ${readableTime(message.openedAt)}.`,
+          `Severity: ${message.severity}\nScope: ${BUSINESS_IMPACT[message.scope]}`,
+          `Cause: ${message.rootCause ?? 'not determined'}`,
+          bulletList('Actions taken:', message.actionsTaken),
+          bulletList('Prevention:', message.prevention),
+        ),
+      };
+    case 'false-alarm':
+      return {
+        subject: subject(message, 'no disruption after all'),
+        text: paragraphs(
+          `An alert suggested email on ${message.serverId} was disrupted, but the checks found it working. No business impact.`,
+          message.reason && `Details: ${message.reason}`,
+        ),
+      };
+  }
+}

@@ -1,0 +1,79 @@
+import { heartbeat } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Logger } from 'pino';
+import type { ServerConfig } from '../config/schema';
+import { FailureType } from '../workflows/failure-types';
+import type { IncidentStepContext, RemediationResult } from '../workflows/messages';
+import { stepLogger } from './logging';
+import { findCatalogAction, type CatalogAction } from './remediation-catalog';
+
+export interface ActionOutcome {
+  exitCode: number;
+  output: string;
+  alreadyApplied: boolean;
+}
+
+/** Runs a catalog action on a mail host; the SSH implementation pins host keys and checks idempotency. */
+export interface RemediationExecutor {
+  runAction(server: ServerConfig, action: CatalogAction, onProgress: () => void): Promise<ActionOutcome>;
+}
+
+export interface RemediationDeps {
+  servers: ReadonlyMap<string, ServerConfig>;
+  remediationExecutor: RemediationExecutor;
+  logger: Logger;
+}
+
+export interface RunRemediationInput {
+  context: IncidentStepContext;
+  actionId: string;
+}
+
+const MAX_OUTPUT_CHARS = 2_000;
+
+export function createRemediationActivities(deps: RemediationDeps) {
+  return {
+    /** Runs one approved catalog action; an id outside the catalog is refused before anything runs. */
+    async runRemediation({ context, actionId }: RunRemediationInput): Promise<RemediationResult> {
+      const logger = stepLogger(deps.logger, context);
+      const action = findCatalogAction(actionId);
+      if (!action) {
+        logger.warn({ actionId }, 'refused an action outside the remediation catalog');
+        throw ApplicationFailure.create({
+          type: FailureType.UnknownRemediationAction,
+          nonRetryable: true,
+          message: `"${actionId}" is not in the remediation catalog`,
+        });
+      }
+      const server = deps.servers.get(context.serverId);
+      if (!server) {
+        throw ApplicationFailure.create({
+          type: FailureType.UnknownServer,
+          nonRetryable: true,
+          message: `server "${context.serverId}" is not in the config`,
+        });
+      }
+      logger.info({ actionId }, 'running remediation');
+      const outcome = await deps.remediationExecutor.runAction(server, action, () => heartbeat(actionId));
+      logger.info({ actionId, exitCode: outcome.exitCode, alreadyApplied: outcome.alreadyApplied }, 'remediation ran');
+      return {
+        actionId,
+        exitCode: outcome.exitCode,
+        output: outcome.output.trim().slice(-MAX_OUTPUT_CHARS),
+        alreadyApplied: outcome.alreadyApplied,
+        finishedAt: new Date().toISOString(),
+      };
+    },
+  };
+}
+
+/** For servers without SSH access: the workflow escalates to people instead of pretending a fix ran. */
+export const remediationWithoutSsh: RemediationExecutor = {
+  async runAction(server) {
+    throw ApplicationFailure.create({
+      type: FailureType.RemediationUnavailable,
+      nonRetryable: true,
+      message: `server "${server.id}" has no SSH access configured, so mailmend cannot run fixes on it`,
+    });
+  },
+};

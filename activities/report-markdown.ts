@@ -1,0 +1,131 @@
+import type { CheckResult, IncidentReport, ProbeReport, RemediationResult } from '../workflows/messages';
+
+/** Remediation output is evidence, not a log archive: the report keeps the end of it, where errors usually are. */
+const MAX_OUTPUT_CHARS = 2_000;
+
+export const REVIEW_QUESTIONS = {
+  rootCause: 'What was the root cause?',
+  responseTime: 'Was the response time sufficient?',
+  prevention: 'What prevents a repeat?',
+} as const;
+
+/**
+ * Renders the post-incident review (SOP step 7) as Markdown: the answers first, then the evidence behind them.
+ *
+ * @example await writeFile('reports/incident-mx1.md', renderIncidentReportMarkdown(report));
+ */
+export function renderIncidentReportMarkdown({ state, responseTimes, review }: IncidentReport): string {
+  const responseSteps: [string, number | undefined][] = [
+    ['Detect', responseTimes.detectMs],
+    ['Acknowledge', responseTimes.acknowledgeMs],
+    ['Approve', responseTimes.approveMs],
+    ['Resolve', responseTimes.resolveMs],
+  ];
+  const sections = [
+    `# Incident ${state.incidentId}: ${state.serverId}`,
+    [
+      `- **Outcome:** ${state.outcome ?? state.phase}${state.outcomeReason ? `: ${state.outcomeReason}` : ''}`,
+      `- **Severity:** ${state.severity}`,
+      `- **Scope:** ${state.scope}`,
+      `- **Opened:** ${state.openedAt}`,
+      `- **Approved by:** ${state.approvedBy ?? 'n/a'}`,
+    ].join('\n'),
+    '## Review',
+    `### ${REVIEW_QUESTIONS.rootCause}\n\n${review.rootCause}`,
+    `### ${REVIEW_QUESTIONS.responseTime}\n\n${review.responseTimeSufficient}`,
+    `### ${REVIEW_QUESTIONS.prevention}\n\n${bullets(review.prevention, 'Nothing recorded.')}`,
+    '## Response times',
+    table(
+      ['Step', 'Time', 'Target', 'Within target'],
+      responseSteps.map(([step, took]) => [
+        step,
+        duration(took),
+        duration(responseTimes.targetMs),
+        took === undefined ? 'n/a' : took <= responseTimes.targetMs ? 'yes' : 'no',
+      ]),
+    ),
+    `Overall within target: ${responseTimes.withinTarget ? 'yes' : 'no'}`,
+    '## Root cause',
+    state.diagnosis
+      ? `${state.diagnosis.rootCause}\n\nEvidence:\n\n${bullets(state.diagnosis.evidence, 'None recorded.')}\n\n` +
+        `Recommended fix: ${state.diagnosis.recommendation.description} ` +
+        `(\`${state.diagnosis.recommendation.actionId}\`, risk ${state.diagnosis.recommendation.risk}; ` +
+        `rollback: ${state.diagnosis.recommendation.rollback})`
+      : 'No diagnosis was made.',
+    '## Actions taken',
+    state.remediations.length > 0 ? state.remediations.map(remediation).join('\n\n') : 'No remediation was run.',
+    '## Checks',
+    checks(state.assessment, state.verification),
+    '## Notifications sent',
+    state.notifications.length > 0
+      ? table(
+          ['Time', 'Audience', 'Channel', 'Kind', 'Result'],
+          state.notifications.map((sent) => [
+            sent.sentAt,
+            sent.audience,
+            sent.channel,
+            sent.kind,
+            sent.ok ? 'sent' : `failed: ${sent.error ?? 'unknown'}`,
+          ]),
+        )
+      : 'No notification was sent.',
+    '## Timeline',
+    table(
+      ['Time', 'Phase', 'Actor', 'Event', 'Outcome'],
+      state.timeline.map((entry) => [entry.at, entry.phase, entry.actor, entry.event, entry.outcome]),
+    ),
+  ];
+  return `${sections.join('\n\n')}\n`;
+}
+
+function remediation(result: RemediationResult): string {
+  const trimmed = result.output.trim();
+  const output =
+    trimmed.length > MAX_OUTPUT_CHARS ? `(first part cut)\n${trimmed.slice(-MAX_OUTPUT_CHARS)}` : trimmed || '(no output)';
+  const status = result.alreadyApplied ? 'already applied' : `exit code ${result.exitCode}`;
+  return `### \`${result.actionId}\`: ${status}, finished ${result.finishedAt}\n\n${fenced(output)}`;
+}
+
+function checks(assessment: ProbeReport | undefined, verification: ProbeReport | undefined): string {
+  if (!assessment && !verification) return 'No checks were run.';
+  const names = ['tcpSmtp', 'smtp', 'imap', 'imapLogin'] as const;
+  const shown = (check: CheckResult | undefined) =>
+    check ? `${check.ok ? 'ok' : `failed (${check.errorCode ?? 'error'})`}: ${check.detail}` : 'n/a';
+  return table(
+    ['Check', 'Assessment', 'Verification'],
+    names
+      .filter((name) => assessment?.[name] !== undefined || verification?.[name] !== undefined)
+      .map((name) => [name, shown(assessment?.[name]), shown(verification?.[name])]),
+  );
+}
+
+function bullets(items: readonly string[], whenEmpty: string): string {
+  return items.length > 0 ? items.map((item) => `- ${item.replace(/\s*\n\s*/g, ' ')}`).join('\n') : whenEmpty;
+}
+
+/** A code fence longer than any backtick run in the text, so output cannot close it early. */
+function fenced(text: string): string {
+  const longestRun = Math.max(0, ...(text.match(/`+/g) ?? []).map((run) => run.length));
+  const fence = '`'.repeat(Math.max(3, longestRun + 1));
+  return `${fence}\n${text}\n${fence}`;
+}
+
+function cell(text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
+}
+
+function table(header: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.map(cell).join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+/** `95000` becomes `1m 35s`; undefined becomes `n/a`. */
+export function duration(millis: number | undefined): string {
+  if (millis === undefined) return 'n/a';
+  const totalSeconds = Math.round(millis / 1000);
+  const hours = Math.floor(totalSeconds / 3600);
+  const minutes = Math.floor((totalSeconds % 3600) / 60);
+  const seconds = totalSeconds % 60;
+  const parts = [hours > 0 && `${hours}h`, (hours > 0 || minutes > 0) && `${minutes}m`, `${seconds}s`];
+  return parts.filter(Boolean).join(' ');
+}

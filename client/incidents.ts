@@ -1,0 +1,237 @@
+import { WorkflowNotFoundError, type Client, type WorkflowExecutionStatusName } from '@temporalio/client';
+import type { mailOutageIncident } from '../workflows';
+import {
+  alertSignal,
+  approveSignal,
+  confirmSignal,
+  incidentWorkflowId,
+  noteSignal,
+  rejectSignal,
+  setEtaSignal,
+  stateQuery,
+  TASK_QUEUE,
+  WORKFLOW_TYPE,
+  type AlertPayload,
+  type ApproveSignal,
+  type ConfirmSignal,
+  type IncidentInput,
+  type IncidentState,
+  type NoteSignal,
+  type RejectSignal,
+  type SetEtaSignal,
+} from '../workflows/messages';
+
+/** A command was refused before reaching Temporal because one of its fields is wrong. */
+export class IncidentCommandError extends Error {
+  constructor(
+    readonly field: string,
+    problem: string,
+  ) {
+    super(`${field} ${problem}`);
+    this.name = 'IncidentCommandError';
+  }
+}
+
+/** No incident workflow exists for the server; signals also need it to be still open. */
+export class IncidentNotFoundError extends Error {
+  constructor(
+    readonly serverId: string,
+    readonly needsOpen: boolean,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `no ${needsOpen ? 'open ' : ''}incident for server ${serverId} (workflow ${incidentWorkflowId(serverId)})`,
+      options,
+    );
+    this.name = 'IncidentNotFoundError';
+  }
+}
+
+export interface RaiseAlertOptions {
+  /** Tests run their own worker on their own queue; production always uses the default. */
+  taskQueue?: string;
+}
+
+export interface RaisedAlert {
+  workflowId: string;
+  /** The run that received the alert: the same run for every alert while an incident is open. */
+  runId: string;
+}
+
+/**
+ * Delivers an alert to the server's incident, opening the incident first when none is running.
+ *
+ * @example
+ * await raiseAlert(client, incidentInputFor(config, 'mx1'), {
+ *   source: 'cli', status: 'firing', alertName: 'SmtpDown', labels: { server: 'mx1' }, receivedAt: new Date().toISOString(),
+ * });
+ */
+export async function raiseAlert(
+  client: Client,
+  input: IncidentInput,
+  alert: AlertPayload,
+  options: RaiseAlertOptions = {},
+): Promise<RaisedAlert> {
+  requireText('serverId', input.serverId);
+  requireText('alert.alertName', alert.alertName);
+  const workflowId = incidentWorkflowId(input.serverId);
+  const handle = await client.workflow.signalWithStart<typeof mailOutageIncident, [AlertPayload]>(WORKFLOW_TYPE, {
+    workflowId,
+    taskQueue: options.taskQueue ?? TASK_QUEUE,
+    args: [input],
+    signal: alertSignal,
+    signalArgs: [alert],
+  });
+  return { workflowId, runId: handle.signaledRunId };
+}
+
+/**
+ * Reads the live state of a server's incident through the `state` query.
+ *
+ * @example const state = await getIncidentState(client, 'mx1'); console.log(state.phase);
+ */
+export async function getIncidentState(client: Client, serverId: string): Promise<IncidentState> {
+  requireText('serverId', serverId);
+  return withIncident(serverId, false, () => client.workflow.getHandle(incidentWorkflowId(serverId)).query(stateQuery));
+}
+
+/**
+ * Approves the remediation the incident is waiting for. The workflow checks that `by` is an approver.
+ *
+ * @example await approve(client, 'mx1', { by: 'alice', comment: 'restart is fine now' });
+ */
+export async function approve(client: Client, serverId: string, approval: ApproveSignal): Promise<void> {
+  const payload: ApproveSignal = { by: requireText('by', approval.by) };
+  if (approval.comment !== undefined && approval.comment.trim() !== '') payload.comment = approval.comment.trim();
+  await signalIncident(client, serverId, () =>
+    client.workflow.getHandle(incidentWorkflowId(serverId)).signal(approveSignal, payload),
+  );
+}
+
+/**
+ * Rejects the proposed remediation; the reason lands on the incident timeline.
+ *
+ * @example await reject(client, 'mx1', { by: 'alice', reason: 'not during the board meeting' });
+ */
+export async function reject(client: Client, serverId: string, rejection: RejectSignal): Promise<void> {
+  const payload: RejectSignal = {
+    by: requireText('by', rejection.by),
+    reason: requireText('reason', rejection.reason),
+  };
+  await signalIncident(client, serverId, () =>
+    client.workflow.getHandle(incidentWorkflowId(serverId)).signal(rejectSignal, payload),
+  );
+}
+
+/**
+ * Confirms, as a user, that mail works again.
+ *
+ * @example await confirm(client, 'mx1', { by: 'bob' });
+ */
+export async function confirm(client: Client, serverId: string, confirmation: ConfirmSignal): Promise<void> {
+  const payload: ConfirmSignal = { by: requireText('by', confirmation.by) };
+  await signalIncident(client, serverId, () =>
+    client.workflow.getHandle(incidentWorkflowId(serverId)).signal(confirmSignal, payload),
+  );
+}
+
+/**
+ * Adds a free-text note to the incident timeline.
+ *
+ * @example await addNote(client, 'mx1', { by: 'alice', text: 'vendor ticket #4711 opened' });
+ */
+export async function addNote(client: Client, serverId: string, note: NoteSignal): Promise<void> {
+  const payload: NoteSignal = { by: requireText('by', note.by), text: requireText('text', note.text) };
+  await signalIncident(client, serverId, () =>
+    client.workflow.getHandle(incidentWorkflowId(serverId)).signal(noteSignal, payload),
+  );
+}
+
+/**
+ * Sets the estimated repair time that update notifications announce. `eta` is an ISO-8601 timestamp.
+ *
+ * @example await setEta(client, 'mx1', { by: 'alice', eta: '2025-03-01T14:30:00Z' });
+ */
+export async function setEta(client: Client, serverId: string, estimate: SetEtaSignal): Promise<void> {
+  const payload: SetEtaSignal = { by: requireText('by', estimate.by), eta: requireIsoTimestamp('eta', estimate.eta) };
+  await signalIncident(client, serverId, () =>
+    client.workflow.getHandle(incidentWorkflowId(serverId)).signal(setEtaSignal, payload),
+  );
+}
+
+export interface IncidentSummary {
+  workflowId: string;
+  runId: string;
+  serverId: string;
+  status: WorkflowExecutionStatusName;
+  startTime: Date;
+  closeTime?: Date;
+}
+
+export interface ListIncidentsOptions {
+  /** Only incidents still running. */
+  openOnly?: boolean;
+  /** At most this many, newest first. Default 100. */
+  limit?: number;
+}
+
+/**
+ * Lists incidents from Temporal's visibility store, newest first. Visibility is eventually consistent, so an incident
+ * opened a moment ago may be missing for a second.
+ *
+ * @example for (const incident of await listIncidents(client, { openOnly: true })) console.log(incident.serverId);
+ */
+export async function listIncidents(client: Client, options: ListIncidentsOptions = {}): Promise<IncidentSummary[]> {
+  const limit = options.limit ?? 100;
+  if (!Number.isInteger(limit) || limit < 1) throw new IncidentCommandError('limit', 'must be a positive integer');
+  const query = `WorkflowType = '${WORKFLOW_TYPE}'${options.openOnly ? ` AND ExecutionStatus = 'Running'` : ''}`;
+  const incidents: IncidentSummary[] = [];
+  for await (const execution of client.workflow.list({ query, pageSize: Math.min(limit, 1000) })) {
+    incidents.push({
+      workflowId: execution.workflowId,
+      runId: execution.runId,
+      serverId: serverIdOf(execution.workflowId),
+      status: execution.status.name,
+      startTime: execution.startTime,
+      ...(execution.closeTime ? { closeTime: execution.closeTime } : {}),
+    });
+    if (incidents.length >= limit) break;
+  }
+  return incidents;
+}
+
+const workflowIdPrefix = incidentWorkflowId('');
+
+function serverIdOf(workflowId: string): string {
+  return workflowId.startsWith(workflowIdPrefix) ? workflowId.slice(workflowIdPrefix.length) : workflowId;
+}
+
+async function signalIncident(client: Client, serverId: string, send: () => Promise<void>): Promise<void> {
+  requireText('serverId', serverId);
+  await withIncident(serverId, true, send);
+}
+
+async function withIncident<T>(serverId: string, needsOpen: boolean, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) throw new IncidentNotFoundError(serverId, needsOpen, { cause: error });
+    throw error;
+  }
+}
+
+function requireText(field: string, value: string | undefined): string {
+  if (typeof value !== 'string' || value.trim() === '') throw new IncidentCommandError(field, 'must not be empty');
+  return value.trim();
+}
+
+const isoTimestamp = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
+
+function requireIsoTimestamp(field: string, value: string | undefined): string {
+  const text = requireText(field, value);
+  const parsed = new Date(text);
+  if (!isoTimestamp.test(text) || Number.isNaN(parsed.getTime())) {
+    throw new IncidentCommandError(field, 'must be an ISO-8601 timestamp with a time zone, e.g. 2025-03-01T14:30:00Z');
+  }
+  return parsed.toISOString();
+}

@@ -1,0 +1,109 @@
+import { z } from 'zod';
+import type { AlertPayload } from '../../workflows/messages';
+
+// Unknown keys are dropped, not refused: senders add fields between releases, and mailmend reads only these.
+const labelsSchema = z.record(z.string(), z.string());
+const timestampSchema = z.iso.datetime({ offset: true, message: 'must be an RFC 3339 timestamp' });
+
+const alertSchema = z.object({
+  status: z.enum(['firing', 'resolved']),
+  labels: labelsSchema,
+  annotations: labelsSchema.default({}),
+  startsAt: timestampSchema.optional(),
+  endsAt: timestampSchema.optional(),
+  generatorURL: z.string().optional(),
+  fingerprint: z.string().optional(),
+});
+export type WebhookAlert = z.infer<typeof alertSchema>;
+
+const groupFields = {
+  groupKey: z.string().optional(),
+  truncatedAlerts: z.number().int().min(0).optional(),
+  status: z.enum(['firing', 'resolved']),
+  receiver: z.string().optional(),
+  groupLabels: labelsSchema.optional(),
+  commonLabels: labelsSchema.optional(),
+  commonAnnotations: labelsSchema.optional(),
+  externalURL: z.string().optional(),
+  alerts: z.array(alertSchema).min(1, 'must hold at least one alert'),
+};
+
+/** Alertmanager's webhook_config body, version 4. */
+export const alertmanagerWebhookSchema = z.object({ version: z.literal('4'), ...groupFields });
+export type AlertmanagerWebhook = z.infer<typeof alertmanagerWebhookSchema>;
+
+/** Grafana's webhook contact point body: Alertmanager's alerts[] shape, version 1, plus fields mailmend ignores. */
+export const grafanaWebhookSchema = z.object({ version: z.literal('1'), ...groupFields });
+export type GrafanaWebhook = z.infer<typeof grafanaWebhookSchema>;
+
+export type AlertSource = Extract<AlertPayload['source'], 'alertmanager' | 'grafana'>;
+
+export const webhookSchemas: Record<AlertSource, typeof alertmanagerWebhookSchema | typeof grafanaWebhookSchema> = {
+  alertmanager: alertmanagerWebhookSchema,
+  grafana: grafanaWebhookSchema,
+};
+
+/** One line per problem, `path: message`, so a sender's operator sees which field is wrong. */
+export function describeSchemaIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const key = issue.path
+        .map((part) => (typeof part === 'number' ? `[${part}]` : String(part)))
+        .join('.')
+        .replace(/\.\[/g, '[');
+      return `${key || '(top level)'}: ${issue.message}`;
+    })
+    .join('; ');
+}
+
+export interface MappedAlert {
+  /** The value of the configured server label, or undefined when the alert lacks it. */
+  serverLabelValue: string | undefined;
+  alert: AlertPayload;
+}
+
+export interface ToAlertPayloadsOptions {
+  source: AlertSource;
+  /** The label whose value names the mail server (`webhook.serverLabel`). */
+  serverLabel: string;
+  receivedAt?: Date;
+}
+
+// Descriptions can be pages long; the whole text stays in the monitoring system, the incident keeps a summary.
+const MAX_SUMMARY_LENGTH = 1000;
+
+/**
+ * Turns a webhook body into mailmend alerts, one per alert in the batch, in order.
+ *
+ * @example
+ * const body = alertmanagerWebhookSchema.parse(request.body);
+ * for (const { serverLabelValue, alert } of toAlertPayloads(body, { source: 'alertmanager', serverLabel: 'server' })) {
+ *   console.log(serverLabelValue, alert.alertName, alert.status);
+ * }
+ */
+export function toAlertPayloads(
+  webhook: AlertmanagerWebhook | GrafanaWebhook,
+  options: ToAlertPayloadsOptions,
+): MappedAlert[] {
+  const receivedAt = (options.receivedAt ?? new Date()).toISOString();
+  return webhook.alerts.map((alert) => {
+    const summary = alert.annotations.summary ?? alert.annotations.description;
+    const mailbox = alert.labels.mailbox;
+    const payload: AlertPayload = {
+      source: options.source,
+      status: alert.status,
+      alertName: alert.labels.alertname ?? 'unnamed alert',
+      labels: { ...alert.labels },
+      receivedAt,
+      ...(alert.fingerprint ? { fingerprint: alert.fingerprint } : {}),
+      ...(summary ? { summary: truncate(summary, MAX_SUMMARY_LENGTH) } : {}),
+      ...(mailbox ? { mailbox } : {}),
+      ...(alert.startsAt ? { startsAt: alert.startsAt } : {}),
+    };
+    return { serverLabelValue: alert.labels[options.serverLabel], alert: payload };
+  });
+}
+
+function truncate(text: string, maxLength: number): string {
+  return text.length <= maxLength ? text : `${text.slice(0, maxLength - 1)}…`;
+}

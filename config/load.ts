@@ -1,0 +1,88 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, type MailmendConfig, type SecretRef } from './schema';
+import { SecretResolver } from './secrets';
+
+export class ConfigError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+    options?: ErrorOptions,
+  ) {
+    super(`invalid mailmend config ${source}:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`, options);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadedConfig {
+  config: MailmendConfig;
+  /** The directory relative paths in the config are resolved against. */
+  baseDir: string;
+  secrets: SecretResolver;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const key = issue.path.map((part) => (typeof part === 'number' ? `[${part}]` : String(part))).join('.');
+  return `${key.replace(/\.\[/g, '[') || '(top level)'}: ${issue.message}`;
+}
+
+/** Validates a parsed document; every secret it references must resolve, so a missing one fails at start. */
+export function parseConfig(document: unknown, source: string, env: NodeJS.ProcessEnv, baseDir: string): LoadedConfig {
+  const parsed = configSchema.safeParse(document);
+  if (!parsed.success) throw new ConfigError(source, parsed.error.issues.map(describeIssue));
+  const config = parsed.data;
+  const secrets = new SecretResolver(env, baseDir);
+  const problems: string[] = [];
+  for (const [key, ref] of secretReferences(config)) {
+    try {
+      secrets.resolve(ref);
+    } catch (error) {
+      problems.push(`${key}: ${(error as Error).message}`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(source, problems);
+  return { config, baseDir, secrets };
+}
+
+/**
+ * Reads and validates the YAML config at `file` (usually `$MAILMEND_CONFIG`).
+ *
+ * @example const { config } = loadConfigFile(process.env.MAILMEND_CONFIG ?? 'mailmend.yaml', process.env);
+ */
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv): LoadedConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(file, [`cannot read the file: ${(error as NodeJS.ErrnoException).code ?? 'unknown error'}`], {
+      cause: error,
+    });
+  }
+  let document: unknown;
+  try {
+    document = parseYaml(text);
+  } catch (error) {
+    throw new ConfigError(file, [`not valid YAML: ${(error as Error).message}`], { cause: error });
+  }
+  return parseConfig(document, file, env, path.dirname(path.resolve(file)));
+}
+
+export function configPathFromEnv(env: NodeJS.ProcessEnv): string {
+  return env.MAILMEND_CONFIG ?? 'mailmend.yaml';
+}
+
+function* secretReferences(config: MailmendConfig): Generator<[string, SecretRef]> {
+  if (config.webhook.bearerToken) yield ['webhook.bearerToken', config.webhook.bearerToken];
+  if (config.fallbackRelay?.auth) yield ['fallbackRelay.auth.password', config.fallbackRelay.auth.password];
+  for (const [index, server] of config.servers.entries()) {
+    if (server.ssh) yield [`servers[${index}].ssh.privateKey`, server.ssh.privateKey];
+    if (server.canary) yield [`servers[${index}].canary.imapPassword`, server.canary.imapPassword];
+  }
+  for (const audience of ['itTeam', 'management', 'users'] as const) {
+    for (const [index, channel] of config.audiences[audience].channels.entries()) {
+      if (channel.type === 'webhook') yield [`audiences.${audience}.channels[${index}].url`, channel.url];
+    }
+  }
+}

@@ -1,0 +1,154 @@
+import ms from 'ms';
+import { z } from 'zod';
+
+/** A secret is never written in the config file: it names an environment variable or a file that holds it. */
+export const secretRefSchema = z.union([
+  z.strictObject({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name') }),
+  z.strictObject({ file: z.string().min(1) }),
+]);
+export type SecretRef = z.infer<typeof secretRefSchema>;
+
+const durationSchema = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const millis = typeof value === 'number' ? value : ms(value as ms.StringValue);
+  if (typeof millis !== 'number' || !Number.isFinite(millis) || millis <= 0) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not a positive duration such as 90s, 15m or 4h` });
+    return z.NEVER;
+  }
+  return millis;
+});
+
+const hostSchema = z.string().min(1);
+const portSchema = z.number().int().min(1).max(65535);
+const endpointSchema = z.strictObject({ host: hostSchema, port: portSchema });
+
+const sshSchema = z.strictObject({
+  host: hostSchema,
+  port: portSchema.default(22),
+  user: z.string().min(1),
+  /** The server's public host key as `ssh-ed25519 AAAA...`, as in known_hosts without the host name. */
+  hostKey: z.string().regex(/^(ssh-ed25519|ecdsa-sha2-nistp\d+|ssh-rsa) [A-Za-z0-9+/=]+$/, 'must be "<type> <base64>"'),
+  privateKey: secretRefSchema,
+});
+
+const serverSchema = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be letters, digits, ".", "_" or "-"'),
+  /** Alert label values that also mean this server, e.g. the exporter's `instance`. */
+  aliases: z.array(z.string().min(1)).default([]),
+  smtp: endpointSchema,
+  imap: endpointSchema.extend({ tls: z.boolean().default(false) }),
+  ssh: sshSchema.optional(),
+  canary: z
+    .strictObject({
+      mailbox: z.string().min(1),
+      imapUser: z.string().min(1),
+      imapPassword: secretRefSchema,
+    })
+    .optional(),
+});
+export type ServerConfig = z.infer<typeof serverSchema>;
+
+const emailChannelSchema = z.strictObject({
+  name: z.string().min(1),
+  type: z.literal('email'),
+  to: z.array(z.email()).min(1),
+});
+const webhookChannelSchema = z.strictObject({
+  name: z.string().min(1),
+  type: z.literal('webhook'),
+  /** Chat webhook URLs carry their own token, so the URL itself is a secret. */
+  url: secretRefSchema,
+});
+const channelSchema = z.discriminatedUnion('type', [emailChannelSchema, webhookChannelSchema]);
+export type ChannelConfig = z.infer<typeof channelSchema>;
+
+const audienceSchema = z.strictObject({ channels: z.array(channelSchema).min(1) });
+
+const fallbackRelaySchema = z.strictObject({
+  host: hostSchema,
+  port: portSchema,
+  secure: z.boolean().default(false),
+  requireTls: z.boolean().default(false),
+  from: z.string().min(3),
+  auth: z.strictObject({ user: z.string().min(1), password: secretRefSchema }).optional(),
+});
+
+const policiesSchema = z.strictObject({
+  updateInterval: durationSchema.default(30 * 60_000),
+  approvalTimeout: durationSchema.default(15 * 60_000),
+  confirmationTimeout: durationSchema.default(30 * 60_000),
+  confirmationsRequired: z.number().int().min(1).max(10).default(2),
+  responseTimeTarget: durationSchema.default(60 * 60_000),
+  maxVerificationAttempts: z.number().int().min(1).max(10).default(3),
+  maxRejections: z.number().int().min(1).max(10).default(2),
+  initialEta: durationSchema.optional(),
+  probeTimeout: durationSchema.default(5_000),
+});
+
+const temporalSchema = z.strictObject({
+  /** Where the embedded dev server keeps its SQLite database. */
+  dataDir: z.string().default('.mailmend/temporal'),
+  host: hostSchema.default('127.0.0.1'),
+  port: portSchema.default(7233),
+  uiPort: portSchema.default(8233),
+  shutdownGraceTime: durationSchema.default(30_000),
+});
+
+const webhookSchema = z.strictObject({
+  host: hostSchema.default('127.0.0.1'),
+  port: portSchema.default(8080),
+  bearerToken: secretRefSchema.optional(),
+  /** The alert label whose value names the mail server. */
+  serverLabel: z.string().min(1).default('server'),
+  bodyLimitBytes: z
+    .number()
+    .int()
+    .min(1024 * 1024, 'must be at least 1 MiB, Alertmanager batches can be large')
+    .default(4 * 1024 * 1024),
+});
+
+export const configSchema = z
+  .strictObject({
+    temporal: temporalSchema.prefault({}),
+    webhook: webhookSchema.prefault({}),
+    reportsDir: z.string().default('reports'),
+    servers: z.array(serverSchema).min(1, 'list at least one mail server'),
+    fallbackRelay: fallbackRelaySchema.optional(),
+    audiences: z.strictObject({ itTeam: audienceSchema, management: audienceSchema, users: audienceSchema }),
+    approvers: z.array(z.string().min(1)).min(1, 'name at least one person who may approve fixes'),
+    policies: policiesSchema.prefault({}),
+  })
+  .superRefine((config, ctx) => {
+    const seenIds = new Map<string, number>();
+    config.servers.forEach((server, index) => {
+      for (const name of [server.id, ...server.aliases]) {
+        const earlier = seenIds.get(name);
+        if (earlier !== undefined && earlier !== index) {
+          ctx.addIssue({ code: 'custom', path: ['servers', index, 'id'], message: `"${name}" already names another server` });
+        }
+        seenIds.set(name, index);
+      }
+    });
+    const channelNames = new Set<string>();
+    for (const audience of ['itTeam', 'management', 'users'] as const) {
+      config.audiences[audience].channels.forEach((channel, index) => {
+        if (channel.type === 'email' && !config.fallbackRelay) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['audiences', audience, 'channels', index],
+            message: 'email channels need a fallbackRelay',
+          });
+        }
+        const qualified = `${audience}/${channel.name}`;
+        if (channelNames.has(qualified)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['audiences', audience, 'channels', index, 'name'],
+            message: `duplicate channel name "${channel.name}"`,
+          });
+        }
+        channelNames.add(qualified);
+      });
+    }
+  });
+
+export type MailmendConfig = z.infer<typeof configSchema>;

@@ -1,0 +1,37 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { SecretRef } from './schema';
+
+/** Resolves secret references against one environment, remembering every value so logs and tests can mask them. */
+export class SecretResolver {
+  private readonly resolved = new Set<string>();
+
+  constructor(
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly baseDir: string,
+  ) {}
+
+  /** Throws an error that names the reference, never the value. */
+  resolve(ref: SecretRef): string {
+    const value = 'env' in ref ? this.env[ref.env] : this.readFile(ref.file);
+    if (value === undefined || value.trim() === '') {
+      throw new Error('env' in ref ? `environment variable ${ref.env} is not set` : `file ${ref.file} is empty`);
+    }
+    const secret = 'env' in ref ? value : value.trim();
+    this.resolved.add(secret);
+    return secret;
+  }
+
+  describe(ref: SecretRef): string {
+    return 'env' in ref ? `$${ref.env}` : `file:${ref.file}`;
+  }
+
+  /** Every secret value resolved so far. */
+  knownSecrets(): string[] {
+    return [...this.resolved];
+  }
+
+  private readFile(file: string): string {
+    return readFileSync(path.resolve(this.baseDir, file), 'utf8');
+  }
+}

@@ -1,0 +1,73 @@
+import type { MailmendActivities } from '../../activities';
+import type { SendNotificationInput } from '../../activities/notify';
+import { NO_CATALOG_ACTION, type CheckResult, type Diagnosis, type ProbeReport } from '../../workflows/messages';
+
+const up: CheckResult = { ok: true, latencyMs: 3, detail: '220 mail.test ESMTP' };
+const refused: CheckResult = { ok: false, latencyMs: 1, detail: 'ECONNREFUSED', errorCode: 'ECONNREFUSED' };
+
+export interface FakeMailHost {
+  smtpUp: boolean;
+  imapUp: boolean;
+}
+
+export interface FakeActivityOptions {
+  host?: Partial<FakeMailHost>;
+  /** How many remediation runs leave the host broken before one fixes it. */
+  failedFixes?: number;
+  recommendedAction?: string;
+}
+
+/** Typed like the real activities; records what the workflow asked for and simulates a host that a fix repairs. */
+export function createFakeActivities(options: FakeActivityOptions = {}) {
+  const host: FakeMailHost = { smtpUp: false, imapUp: true, ...options.host };
+  const notifications: SendNotificationInput[] = [];
+  const remediations: string[] = [];
+  const diagnoses: ProbeReport[] = [];
+  const reports: unknown[] = [];
+  let failedFixesLeft = options.failedFixes ?? 0;
+
+  const activities: MailmendActivities = {
+    async probeServer({ context }) {
+      return {
+        serverId: context.serverId,
+        checkedAt: new Date().toISOString(),
+        tcpSmtp: host.smtpUp ? up : refused,
+        smtp: host.smtpUp ? up : refused,
+        imap: host.imapUp ? { ...up, detail: '* OK IMAP ready' } : refused,
+      };
+    },
+    async diagnoseOutage({ probes }): Promise<Diagnosis> {
+      diagnoses.push(probes);
+      const actionId = options.recommendedAction ?? 'start-postfix';
+      return {
+        rootCause: 'Nothing listens on the SMTP port: Postfix is not running',
+        evidence: [`tcp: ${probes.tcpSmtp.detail}`],
+        diagnosedAt: new Date().toISOString(),
+        recommendation: {
+          actionId,
+          description: actionId === NO_CATALOG_ACTION ? 'hand over' : 'Start Postfix',
+          risk: 'low',
+          rollback: 'postfix stop',
+        },
+      };
+    },
+    async sendNotification(input) {
+      notifications.push(input);
+      return { channel: input.channel, audience: input.audience, kind: input.message.kind, sentAt: new Date().toISOString(), ok: true };
+    },
+    async runRemediation({ actionId }) {
+      remediations.push(actionId);
+      if (failedFixesLeft > 0) failedFixesLeft -= 1;
+      else {
+        host.smtpUp = true;
+        host.imapUp = true;
+      }
+      return { actionId, exitCode: 0, output: 'postfix/postfix-script: starting the Postfix mail system', alreadyApplied: false, finishedAt: new Date().toISOString() };
+    },
+    async writeIncidentReport({ context, report }) {
+      reports.push(report);
+      return { markdownPath: `/reports/${context.incidentId}.md`, jsonPath: `/reports/${context.incidentId}.json` };
+    },
+  };
+  return { activities, host, notifications, remediations, diagnoses, reports };
+}

@@ -1,0 +1,47 @@
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import type { EphemeralServerExecutable } from '@temporalio/testing';
+import { bundleWorkflowCode, NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+
+export function sharedServerAddress(): string {
+  const address = process.env.MAILMEND_TEST_TEMPORAL_ADDRESS;
+  if (!address) throw new Error('the jest global setup did not start a Temporal dev server');
+  return address;
+}
+
+export function temporalExecutable(): EphemeralServerExecutable {
+  const raw = process.env.MAILMEND_TEST_TEMPORAL_EXECUTABLE;
+  if (!raw) throw new Error('the jest global setup did not resolve the Temporal CLI');
+  return JSON.parse(raw) as EphemeralServerExecutable;
+}
+
+export async function connectClient(address = sharedServerAddress()): Promise<{ client: Client; close(): Promise<void> }> {
+  const connection = await Connection.connect({ address });
+  return { client: new Client({ connection }), close: () => connection.close() };
+}
+
+export async function connectWorkerConnection(address = sharedServerAddress()): Promise<NativeConnection> {
+  return NativeConnection.connect({ address });
+}
+
+let cachedBundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/** Bundling takes seconds, so each test file bundles the workflows once. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  cachedBundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietBundlerLogger });
+  return cachedBundle;
+}
+
+const quietBundlerLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: (message: string) => console.error(message),
+};
+
+/** Every test gets its own server id, so workflow ids and task queues never collide. */
+export function uniqueServerId(prefix: string): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}

@@ -1,0 +1,49 @@
+import path from 'node:path';
+import nodemailer from 'nodemailer';
+import type { Logger } from 'pino';
+import type { LoadedConfig } from '../config/load';
+import type { ActivityDeps } from '../activities';
+import type { ResolvedChannel } from '../activities/notify';
+import { remediationWithoutSsh } from '../activities/remediation';
+import { AUDIENCES } from '../workflows/messages';
+
+export interface BuiltActivityDeps {
+  deps: ActivityDeps;
+  close(): void;
+}
+
+/** Builds every client the activities use, once per worker, resolving secrets from their references. */
+export function buildActivityDeps({ config, secrets, baseDir }: LoadedConfig, logger: Logger): BuiltActivityDeps {
+  const relay = config.fallbackRelay;
+  const transport = relay
+    ? nodemailer.createTransport({
+        host: relay.host,
+        port: relay.port,
+        secure: relay.secure,
+        requireTLS: relay.requireTls,
+        ...(relay.auth ? { auth: { user: relay.auth.user, pass: secrets.resolve(relay.auth.password) } } : {}),
+        connectionTimeout: 10_000,
+        greetingTimeout: 10_000,
+        socketTimeout: 20_000,
+      })
+    : undefined;
+  const channels: ResolvedChannel[] = AUDIENCES.flatMap((audience) =>
+    config.audiences[audience].channels.map(
+      (channel): ResolvedChannel =>
+        channel.type === 'email'
+          ? { audience, name: channel.name, type: 'email', to: channel.to }
+          : { audience, name: channel.name, type: 'webhook', url: secrets.resolve(channel.url) },
+    ),
+  );
+  const deps: ActivityDeps = {
+    servers: new Map(config.servers.map((server) => [server.id, server])),
+    probeTimeoutMs: config.policies.probeTimeout,
+    channels,
+    ...(transport && relay ? { mailer: { transport, from: relay.from } } : {}),
+    webhookTimeoutMs: 10_000,
+    reportsDir: path.resolve(baseDir, config.reportsDir),
+    remediationExecutor: remediationWithoutSsh,
+    logger,
+  };
+  return { deps, close: () => transport?.close() };
+}

@@ -1,0 +1,11 @@
+/** Every failure type mailmend raises. Workflows branch on these, never on messages. */
+export const FailureType = {
+  UnknownServer: 'UnknownServer',
+  UnknownRemediationAction: 'UnknownRemediationAction',
+  RemediationUnavailable: 'RemediationUnavailable',
+  RemediationFailed: 'RemediationFailed',
+  HostKeyMismatch: 'HostKeyMismatch',
+  UnknownNotificationChannel: 'UnknownNotificationChannel',
+  NotificationRejected: 'NotificationRejected',
+} as const;
+export type FailureTypeName = (typeof FailureType)[keyof typeof FailureType];

@@ -1,0 +1,1 @@
+export { mailOutageIncident } from './incident';

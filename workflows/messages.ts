@@ -1,0 +1,241 @@
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+
+/** The contract that users' scripts, the Temporal UI and the CLI depend on. Names here are never typed twice. */
+export const TASK_QUEUE = 'mailmend';
+export const WORKFLOW_TYPE = 'mailOutageIncident';
+
+/** One open incident per mail server: `incident-<serverId>`. */
+export function incidentWorkflowId(serverId: string): string {
+  return `incident-${serverId}`;
+}
+
+export const PHASES = [
+  'assessment',
+  'notification',
+  'troubleshooting',
+  'awaiting-approval',
+  'remediation',
+  'verification',
+  'resolution-notice',
+  'review',
+  'closed',
+  'false-alarm',
+  'escalated',
+] as const;
+export type Phase = (typeof PHASES)[number];
+export type Outcome = Extract<Phase, 'closed' | 'false-alarm' | 'escalated'>;
+
+export type Severity = 'critical' | 'major' | 'minor' | 'none';
+export type Scope = 'all-users' | 'one-protocol' | 'single-user' | 'none';
+export type AudienceName = 'itTeam' | 'management' | 'users';
+export const AUDIENCES: readonly AudienceName[] = ['itTeam', 'management', 'users'];
+
+/** An alert as mailmend understands it, whatever monitoring system sent it. */
+export interface AlertPayload {
+  source: 'alertmanager' | 'grafana' | 'cli';
+  status: 'firing' | 'resolved';
+  alertName: string;
+  fingerprint?: string;
+  summary?: string;
+  /** Set when the alert names one mailbox, which narrows the scope to a single user. */
+  mailbox?: string;
+  labels: Record<string, string>;
+  startsAt?: string;
+  receivedAt: string;
+}
+
+export interface ApproveSignal {
+  by: string;
+  comment?: string;
+}
+export interface RejectSignal {
+  by: string;
+  reason: string;
+}
+export interface ConfirmSignal {
+  by: string;
+}
+export interface NoteSignal {
+  by: string;
+  text: string;
+}
+export interface SetEtaSignal {
+  by: string;
+  /** ISO-8601 timestamp of the estimated repair. */
+  eta: string;
+}
+
+export const alertSignal = defineSignal<[AlertPayload]>('alert');
+export const approveSignal = defineSignal<[ApproveSignal]>('approve');
+export const rejectSignal = defineSignal<[RejectSignal]>('reject');
+export const confirmSignal = defineSignal<[ConfirmSignal]>('confirm');
+export const noteSignal = defineSignal<[NoteSignal]>('note');
+export const setEtaSignal = defineSignal<[SetEtaSignal]>('setEta');
+export const stateQuery = defineQuery<IncidentState>('state');
+
+/** Durations are milliseconds: the config loader turns `30m` into numbers before they reach the workflow. */
+export interface IncidentPolicies {
+  updateIntervalMs: number;
+  approvalTimeoutMs: number;
+  confirmationTimeoutMs: number;
+  confirmationsRequired: number;
+  responseTimeTargetMs: number;
+  maxVerificationAttempts: number;
+  maxRejections: number;
+  initialEtaMs?: number;
+}
+
+/** Holds only references and policy, never secrets: channels are named, credentials are resolved by activities. */
+export interface IncidentInput {
+  serverId: string;
+  policies: IncidentPolicies;
+  approvers: string[];
+  /** Channel names per audience; the worker resolves each name to its transport. */
+  audiences: Record<AudienceName, string[]>;
+}
+
+export interface CheckResult {
+  ok: boolean;
+  latencyMs: number;
+  /** What was seen on the wire, e.g. the banner, or the error code. */
+  detail: string;
+  errorCode?: string;
+}
+
+export interface ProbeReport {
+  serverId: string;
+  checkedAt: string;
+  tcpSmtp: CheckResult;
+  smtp: CheckResult;
+  imap: CheckResult;
+  /** Present when the alert named a mailbox and credentials for it exist. */
+  imapLogin?: CheckResult;
+}
+
+export type Risk = 'low' | 'medium' | 'high';
+
+export interface RecommendedRemediation {
+  actionId: string;
+  description: string;
+  risk: Risk;
+  rollback: string;
+}
+
+export interface Diagnosis {
+  rootCause: string;
+  evidence: string[];
+  recommendation: RecommendedRemediation;
+  diagnosedAt: string;
+}
+
+export interface RemediationResult {
+  actionId: string;
+  exitCode: number;
+  output: string;
+  alreadyApplied: boolean;
+  finishedAt: string;
+}
+
+export interface PendingApproval {
+  actionId: string;
+  description: string;
+  risk: Risk;
+  since: string;
+  approvers: string[];
+  escalatedAt?: string;
+}
+
+export interface NotificationRecord {
+  channel: string;
+  audience: AudienceName;
+  kind: NotificationKind;
+  sentAt: string;
+  ok: boolean;
+  error?: string;
+}
+
+export type NotificationKind = 'outage' | 'update' | 'escalation' | 'resolved' | 'false-alarm' | 'reminder';
+
+export interface TimelineEntry {
+  at: string;
+  phase: Phase;
+  actor: string;
+  event: string;
+  outcome: string;
+}
+
+export interface Confirmation {
+  by: string;
+  at: string;
+}
+
+export interface IncidentState {
+  incidentId: string;
+  serverId: string;
+  phase: Phase;
+  outcome?: Outcome;
+  outcomeReason?: string;
+  severity: Severity;
+  scope: Scope;
+  openedAt: string;
+  assessment?: ProbeReport;
+  diagnosis?: Diagnosis;
+  pendingApproval?: PendingApproval;
+  approvedBy?: string;
+  remediations: RemediationResult[];
+  verification?: ProbeReport;
+  eta?: string;
+  confirmations: Confirmation[];
+  confirmationsRequired: number;
+  rejections: number;
+  verificationAttempts: number;
+  alerts: AlertPayload[];
+  notifications: NotificationRecord[];
+  timeline: TimelineEntry[];
+  report?: ReportLocation;
+}
+
+export interface ReportLocation {
+  markdownPath: string;
+  jsonPath: string;
+}
+
+/** What every audience is told; activities render it per audience, so no text template lives in workflow code. */
+export interface NotificationMessage {
+  kind: NotificationKind;
+  incidentId: string;
+  serverId: string;
+  severity: Severity;
+  scope: Scope;
+  phase: Phase;
+  openedAt: string;
+  eta?: string;
+  rootCause?: string;
+  actionsTaken?: string[];
+  prevention?: string[];
+  reason?: string;
+}
+
+export interface IncidentStepContext {
+  incidentId: string;
+  serverId: string;
+  step: Phase;
+}
+
+export interface ResponseTimes {
+  detectMs?: number;
+  acknowledgeMs?: number;
+  approveMs?: number;
+  resolveMs?: number;
+  targetMs: number;
+  withinTarget: boolean;
+}
+
+export interface IncidentReport {
+  state: IncidentState;
+  responseTimes: ResponseTimes;
+  review: { rootCause: string; responseTimeSufficient: string; prevention: string[] };
+}
+
+/** A diagnosis recommends this when no catalog action fits the evidence: people must take over. */
+export const NO_CATALOG_ACTION = 'none';

@@ -1,0 +1,56 @@
+import type { IncidentReport, IncidentState, ResponseTimes } from './messages';
+
+export interface Milestones {
+  detectedAt?: string;
+  openedAt: string;
+  acknowledgedAt?: string;
+  approvalRequestedAt?: string;
+  approvedAt?: string;
+  resolvedAt?: string;
+}
+
+function elapsed(from: string | undefined, to: string | undefined): number | undefined {
+  if (from === undefined || to === undefined) return undefined;
+  return Math.max(0, Date.parse(to) - Date.parse(from));
+}
+
+/** Detect: alert start to incident open. Acknowledge: open to the first human action. Resolve: open to confirmed. */
+export function computeResponseTimes(milestones: Milestones, targetMs: number): ResponseTimes {
+  const resolveMs = elapsed(milestones.openedAt, milestones.resolvedAt);
+  const times: ResponseTimes = { targetMs, withinTarget: resolveMs !== undefined && resolveMs <= targetMs };
+  const detectMs = elapsed(milestones.detectedAt, milestones.openedAt);
+  const acknowledgeMs = elapsed(milestones.openedAt, milestones.acknowledgedAt);
+  const approveMs = elapsed(milestones.approvalRequestedAt, milestones.approvedAt);
+  if (detectMs !== undefined) times.detectMs = detectMs;
+  if (acknowledgeMs !== undefined) times.acknowledgeMs = acknowledgeMs;
+  if (approveMs !== undefined) times.approveMs = approveMs;
+  if (resolveMs !== undefined) times.resolveMs = resolveMs;
+  return times;
+}
+
+function minutes(ms: number): string {
+  return `${(ms / 60_000).toFixed(1)} min`;
+}
+
+/** Answers the three post-incident review questions from what the incident recorded. */
+export function buildReview(state: IncidentState, times: ResponseTimes): IncidentReport {
+  const rootCause =
+    state.outcome === 'false-alarm'
+      ? 'None: every probe answered, so the alert was a false alarm.'
+      : (state.diagnosis?.rootCause ?? 'Not established: the procedure ended before a diagnosis.');
+  const responseTimeSufficient =
+    times.resolveMs === undefined
+      ? `Not resolved by the procedure (${state.outcome ?? state.phase}); target ${minutes(times.targetMs)}.`
+      : `${times.withinTarget ? 'Yes' : 'No'}: resolved in ${minutes(times.resolveMs)} against a target of ${minutes(times.targetMs)}.`;
+  const prevention: string[] = [];
+  if (state.diagnosis) {
+    prevention.push(`Guard against the cause: ${state.diagnosis.rootCause}`);
+    prevention.push(`Keep the fix documented and rehearsed: ${state.diagnosis.recommendation.description}.`);
+  }
+  if (!times.withinTarget && state.outcome === 'closed') {
+    prevention.push('Shorten the approval path: approval took a large share of the response time.');
+  }
+  if (state.outcome === 'false-alarm') prevention.push('Tune the alert rule that fired so it matches real outages.');
+  if (state.outcome === 'escalated') prevention.push(`Review why the procedure escalated: ${state.outcomeReason ?? ''}`);
+  return { state, responseTimes: times, review: { rootCause, responseTimeSufficient, prevention } };
+}
