@@ -39,8 +39,14 @@ export function createNotifyActivities(deps: NotifyDeps) {
     /** Sends one incident message to one audience's channel, worded for that audience. */
     async sendNotification(input: SendNotificationInput): Promise<NotificationRecord> {
       const { audience, message } = input;
-      const log = stepLogger(deps.logger, input.context).child({ audience, channel: input.channel, kind: message.kind });
-      const channel = deps.channels.find((candidate) => candidate.audience === audience && candidate.name === input.channel);
+      const log = stepLogger(deps.logger, input.context).child({
+        audience,
+        channel: input.channel,
+        kind: message.kind,
+      });
+      const channel = deps.channels.find(
+        (candidate) => candidate.audience === audience && candidate.name === input.channel,
+      );
       if (!channel) {
         throw ApplicationFailure.create({
           type: FailureType.UnknownNotificationChannel,
@@ -142,12 +148,20 @@ async function postWebhook(
   throw new Error(answered);
 }
 
-/** The parts of a webhook URL that must not be printed: the whole URL and its path, where services put the token. */
+/** Long enough to be a token rather than a word such as `services` or `webhooks`. */
+const TOKEN_MIN_CHARS = 16;
+
+/**
+ * The parts of a webhook URL that must not be printed: the whole URL, its path and query, and every long path
+ * segment or query value, because services put their token there and may echo it back on its own.
+ */
 function secretParts(url: string): string[] {
   const parts = [url];
   try {
-    const { pathname, search } = new URL(url);
+    const { pathname, search, searchParams } = new URL(url);
     if (pathname.length > 1 || search) parts.push(`${pathname}${search}`);
+    const pieces = [...pathname.split('/').map((segment) => decodeURIComponent(segment)), ...searchParams.values()];
+    parts.push(...pieces.filter((piece) => piece.length >= TOKEN_MIN_CHARS));
   } catch {
     // An unparsable URL is only ever printed whole, which the first part already covers.
   }
@@ -163,12 +177,16 @@ function redact(text: string, url: string): string {
  * (e.g. "Failed to parse URL from ..."), and Temporal would carry it into history and the UI.
  */
 function withoutSecret(error: unknown, url: string): Error {
-  const original = error instanceof Error ? error : new Error(String(error));
+  // Duck-typed: fetch errors come from another realm under some runners, and DOMException is no native error.
+  const original: Partial<Error> & { code?: unknown } =
+    typeof error === 'object' && error !== null ? error : { message: String(error) };
   const cause = original.cause === undefined ? undefined : withoutSecret(original.cause, url);
-  const copy = new Error(redact(original.message, url), cause === undefined ? undefined : { cause });
-  copy.name = original.name;
-  copy.stack = original.stack === undefined ? undefined : redact(original.stack, url);
-  const code = (original as NodeJS.ErrnoException).code;
-  if (code !== undefined) (copy as NodeJS.ErrnoException).code = code;
+  const copy: Error & { code?: unknown } = new Error(
+    redact(String(original.message ?? ''), url),
+    cause === undefined ? undefined : { cause },
+  );
+  if (typeof original.name === 'string') copy.name = original.name;
+  copy.stack = typeof original.stack === 'string' ? redact(original.stack, url) : undefined;
+  if (original.code !== undefined) copy.code = original.code;
   return copy;
 }

@@ -34,7 +34,10 @@ export function renderIncidentState(state: IncidentState, now: Date): string {
 
   const pending = state.pendingApproval;
   if (pending) {
-    field('approval', `waiting since ${pending.since} for ${pending.actionId}: ${pending.description} (risk ${pending.risk})`);
+    field(
+      'approval',
+      `waiting since ${pending.since} for ${pending.actionId}: ${pending.description} (risk ${pending.risk})`,
+    );
     field('may approve', pending.approvers.join(', ') || 'nobody is configured');
     if (pending.escalatedAt) field('escalated', pending.escalatedAt);
   } else {

@@ -98,12 +98,10 @@ export function buildWebhookServer(deps: WebhookDeps): FastifyInstance {
     }
     if (statusCode === 413) {
       logger.warn({ serverId: null, route: request.url, limit: config.webhook.bodyLimitBytes }, 'alert body too large');
-      return reply
-        .code(413)
-        .send({
-          error: 'body too large',
-          reason: `limit is ${config.webhook.bodyLimitBytes} bytes`,
-        } satisfies ErrorBody);
+      return reply.code(413).send({
+        error: 'body too large',
+        reason: `limit is ${config.webhook.bodyLimitBytes} bytes`,
+      } satisfies ErrorBody);
     }
     if (statusCode >= 400 && statusCode < 500) {
       return reply.code(statusCode).send({ error: error.message } satisfies ErrorBody);

@@ -1,0 +1,63 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { startEmbeddedServer, type EmbeddedServer } from '../../worker/dev-server';
+import { approveSignal, confirmSignal, incidentWorkflowId, stateQuery } from '../../workflows/messages';
+import { raiseTestIncident, testInput, waitForState } from '../support/incidents';
+import { freePort, killProcess, startTsProcess, type RunningProcess } from '../support/processes';
+import { connectClient, temporalExecutable, uniqueServerId } from '../support/temporal';
+
+const WORKER_ENTRY = 'test/support/worker-process.ts';
+
+describe('durability', () => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mailmend-restart-'));
+  const dbFilename = path.join(dataDir, 'temporal.sqlite');
+  let server: EmbeddedServer | undefined;
+  let worker: RunningProcess | undefined;
+
+  afterAll(async () => {
+    if (worker) await killProcess(worker);
+    await server?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('an incident survives a killed worker process and a restarted dev server', async () => {
+    const port = await freePort();
+    const taskQueue = `restart-${randomUUID()}`;
+    const serverId = uniqueServerId('mx-restart');
+    const startServer = () => startEmbeddedServer({ executable: temporalExecutable(), dbFilename, port });
+    const startWorker = (address: string) =>
+      startTsProcess(WORKER_ENTRY, { TEMPORAL_ADDRESS: address, MAILMEND_TASK_QUEUE: taskQueue }, 'worker ready');
+
+    server = await startServer();
+    worker = await startWorker(server.address);
+    let connection = await connectClient(server.address);
+    const handle = await raiseTestIncident(connection.client, taskQueue, testInput(serverId));
+    await waitForState(handle, (state) => state.phase === 'awaiting-approval');
+
+    await killProcess(worker);
+    expect(worker.child.signalCode).toBe('SIGKILL');
+    worker = await startWorker(server.address);
+    await handle.signal(approveSignal, { by: 'alice' });
+    await waitForState(handle, (state) => state.phase === 'verification' && state.verification?.smtp.ok === true);
+
+    await killProcess(worker, 'SIGTERM');
+    await connection.close();
+    await server.stop();
+    server = await startServer();
+    worker = await startWorker(server.address);
+    connection = await connectClient(server.address);
+
+    const restored = connection.client.workflow.getHandle(incidentWorkflowId(serverId));
+    const stateAfterRestart = await restored.query(stateQuery);
+    expect(stateAfterRestart.phase).toBe('verification');
+    expect(stateAfterRestart.approvedBy).toBe('alice');
+    await restored.signal(confirmSignal, { by: 'alice' });
+    await restored.signal(confirmSignal, { by: 'bob' });
+    const final = await restored.result();
+    expect(final.outcome).toBe('closed');
+    expect(final.remediations.map((result) => result.actionId)).toEqual(['start-postfix']);
+    await connection.close();
+  });
+});

@@ -1,0 +1,54 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { startEmbeddedServer } from '../../worker/dev-server';
+import { resolveTemporalCli } from '../../worker/temporal-cli/resolve';
+import { approveSignal, confirmSignal } from '../../workflows/messages';
+import { createFakeActivities } from '../support/fake-activities';
+import { raiseTestIncident, testInput, waitForState } from '../support/incidents';
+
+/**
+ * Records the history of one happy-path incident into test/histories, for the replay test. Run it again only when a
+ * workflow change is meant to be incompatible (and then put that change behind `patched()` instead, if incidents
+ * may be running).
+ *
+ *   node --import tsx test/replay/record-history.ts
+ */
+async function main(): Promise<void> {
+  const { executable } = await resolveTemporalCli({ env: process.env, onProgress: console.error });
+  const server = await startEmbeddedServer({ executable });
+  const taskQueue = `record-${randomUUID()}`;
+  const workerConnection = await NativeConnection.connect({ address: server.address });
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection });
+  const worker = await Worker.create({
+    connection: workerConnection,
+    taskQueue,
+    workflowsPath: require.resolve('../../workflows'),
+    activities: createFakeActivities().activities,
+  });
+  await worker.runUntil(async () => {
+    const handle = await raiseTestIncident(client, taskQueue, testInput('mx-recorded'));
+    await waitForState(handle, (state) => state.phase === 'awaiting-approval');
+    await handle.signal(approveSignal, { by: 'alice' });
+    await waitForState(handle, (state) => state.phase === 'verification' && state.verification !== undefined);
+    await handle.signal(confirmSignal, { by: 'alice' });
+    await handle.signal(confirmSignal, { by: 'bob' });
+    await handle.result();
+    const history = await handle.fetchHistory();
+    const file = path.join(__dirname, '..', 'histories', 'happy-path.json');
+    writeFileSync(file, historyToJSON(history) + '\n');
+    console.log(`${history.events?.length ?? 0} history events written to ${file}`);
+  });
+  await connection.close();
+  await workerConnection.close();
+  await server.stop();
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

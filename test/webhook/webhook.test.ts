@@ -1,0 +1,467 @@
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import { Worker, type NativeConnection } from '@temporalio/worker';
+import type { FastifyInstance } from 'fastify';
+import { incidentInputFor } from '../../config/incident-input';
+import { connectTemporal, lazyTemporal } from '../../client/connection';
+import {
+  buildWebhookServer,
+  startWebhookServer,
+  type AcceptedAlert,
+  type WebhookDeps,
+} from '../../client/webhook/server';
+import { startEmbeddedServer } from '../../worker/dev-server';
+import { incidentWorkflowId, type AlertPayload, type IncidentState } from '../../workflows/messages';
+import { createFakeActivities } from '../support/fake-activities';
+import {
+  connectClient,
+  connectWorkerConnection,
+  temporalExecutable,
+  uniqueServerId,
+  workflowBundle,
+} from '../support/temporal';
+import {
+  alertmanagerBody,
+  captureLogs,
+  CHAT_URL,
+  closedLoopbackPort,
+  eventually,
+  grafanaBody,
+  signalsOf,
+  startInputOf,
+  terminateIfRunning,
+  testConfig,
+  WEBHOOK_TOKEN,
+  workflowExists,
+} from './support';
+
+let client: Client;
+let closeClient: () => Promise<void>;
+const startedWorkflows: string[] = [];
+const openApps: FastifyInstance[] = [];
+
+beforeAll(async () => {
+  ({ client, close: closeClient } = await connectClient());
+});
+
+afterEach(async () => {
+  await Promise.all(openApps.splice(0).map((app) => app.close()));
+  await Promise.all(startedWorkflows.splice(0).map((workflowId) => terminateIfRunning(client, workflowId)));
+});
+
+afterAll(async () => {
+  await closeClient();
+});
+
+interface Harness {
+  app: FastifyInstance;
+  url: string;
+  serverIds: string[];
+  taskQueue: string;
+  logs: ReturnType<typeof captureLogs>;
+  deps: WebhookDeps;
+}
+
+/**
+ * A listening webhook for fresh servers, on its own task queue so no other test's worker runs its incidents.
+ * It listens for real because `app.inject` needs an ES module (cookie 2) that jest cannot load on Node 20.
+ */
+async function harness(
+  options: {
+    servers?: number;
+    bearerToken?: boolean;
+    client?: Client;
+    signalTimeoutMs?: number;
+    taskQueue?: string;
+  } = {},
+): Promise<Harness> {
+  const serverIds = Array.from({ length: options.servers ?? 1 }, () => uniqueServerId('mx'));
+  serverIds.forEach((serverId) => startedWorkflows.push(incidentWorkflowId(serverId)));
+  const loaded = testConfig(serverIds, { bearerToken: options.bearerToken ?? false });
+  const logs = captureLogs();
+  const taskQueue = options.taskQueue ?? `webhook-test-${randomUUID()}`;
+  const deps: WebhookDeps = {
+    config: loaded.config,
+    secrets: loaded.secrets,
+    client: options.client ?? client,
+    logger: logs.logger,
+    taskQueue,
+    ...(options.signalTimeoutMs !== undefined ? { signalTimeoutMs: options.signalTimeoutMs } : {}),
+  };
+  const app = buildWebhookServer(deps);
+  openApps.push(app);
+  const url = await startWebhookServer(app, '127.0.0.1', 0);
+  return { app, url, serverIds, taskQueue, logs, deps };
+}
+
+interface Answer {
+  statusCode: number;
+  headers: Headers;
+  json<T = unknown>(): T;
+}
+
+async function send(h: Harness, method: 'GET' | 'POST', path: string, init: RequestInit = {}): Promise<Answer> {
+  const response = await fetch(`${h.url}${path}`, { ...init, method });
+  const text = await response.text();
+  return { statusCode: response.status, headers: response.headers, json: <T>() => JSON.parse(text) as T };
+}
+
+function postJson(h: Harness, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+  return send(h, 'POST', path, {
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+function get(h: Harness, path: string): Promise<Answer> {
+  return send(h, 'GET', path);
+}
+
+function serverOf(h: Harness, index = 0): string {
+  const serverId = h.serverIds[index];
+  if (!serverId) throw new Error(`the harness has no server ${index}`);
+  return serverId;
+}
+
+describe('POST /alerts/alertmanager', () => {
+  test('answers 202 after Temporal holds the incident, started with the input and signalled with the alert', async () => {
+    const h = await harness();
+    const serverId = serverOf(h);
+
+    const response = await postJson(
+      h,
+      '/alerts/alertmanager',
+      alertmanagerBody([
+        { labels: { server: serverId, mailbox: 'ceo@example.test' }, annotations: { description: 'long text' } },
+      ]),
+    );
+
+    expect(response.statusCode).toBe(202);
+    const { accepted } = response.json<{ accepted: AcceptedAlert[] }>();
+    expect(accepted).toEqual([{ serverId, workflowId: incidentWorkflowId(serverId), runId: expect.any(String) }]);
+
+    const description = await client.workflow.getHandle(incidentWorkflowId(serverId)).describe();
+    expect(description).toMatchObject({
+      type: 'mailOutageIncident',
+      taskQueue: h.taskQueue,
+      runId: accepted[0]?.runId,
+      status: { name: 'RUNNING' },
+    });
+    expect(await startInputOf(client, incidentWorkflowId(serverId))).toEqual(incidentInputFor(h.deps.config, serverId));
+    const signals = await signalsOf(client, incidentWorkflowId(serverId));
+    expect(signals).toHaveLength(1);
+    expect(signals[0]?.name).toBe('alert');
+    expect(signals[0]?.args[0]).toEqual({
+      source: 'alertmanager',
+      status: 'firing',
+      alertName: 'MailServerDown',
+      fingerprint: 'fp0',
+      summary: 'SMTP probe failing',
+      mailbox: 'ceo@example.test',
+      labels: { alertname: 'MailServerDown', severity: 'critical', server: serverId, mailbox: 'ceo@example.test' },
+      startsAt: '2025-03-01T10:00:00.123456789Z',
+      receivedAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
+    } satisfies AlertPayload);
+
+    const alertLog = h.logs.lines().find((line) => line.msg === 'alert signalled');
+    expect(alertLog).toMatchObject({ serverId, incidentId: incidentWorkflowId(serverId), alertName: 'MailServerDown' });
+  });
+
+  test('a second POST for the same server joins the open incident, and resolved alerts are signalled too', async () => {
+    const h = await harness();
+    const serverId = serverOf(h);
+
+    const first = await postJson(h, '/alerts/alertmanager', alertmanagerBody([{ labels: { server: serverId } }]));
+    const second = await postJson(
+      h,
+      '/alerts/alertmanager',
+      alertmanagerBody([{ status: 'resolved', labels: { server: serverId } }]),
+    );
+
+    expect([first.statusCode, second.statusCode]).toEqual([202, 202]);
+    const firstRun = first.json<{ accepted: AcceptedAlert[] }>().accepted[0]?.runId;
+    expect(firstRun).toBeDefined();
+    expect(second.json<{ accepted: AcceptedAlert[] }>().accepted[0]?.runId).toBe(firstRun);
+    const signals = await signalsOf(client, incidentWorkflowId(serverId));
+    expect(signals.map((signal) => [signal.name, (signal.args[0] as AlertPayload).status])).toEqual([
+      ['alert', 'firing'],
+      ['alert', 'resolved'],
+    ]);
+  });
+
+  test('one batch for two servers, one named by an alias, signals each incident in order', async () => {
+    const h = await harness({ servers: 2 });
+    const [mx1, mx2] = [serverOf(h, 0), serverOf(h, 1)];
+
+    const response = await postJson(
+      h,
+      '/alerts/alertmanager',
+      alertmanagerBody([
+        { labels: { server: mx1 } },
+        { labels: { server: `${mx2}.example.test:9100` } },
+        { status: 'resolved', labels: { server: mx1 } },
+      ]),
+    );
+
+    expect(response.statusCode).toBe(202);
+    expect(response.json<{ accepted: AcceptedAlert[] }>().accepted.map((item) => item.serverId)).toEqual([
+      mx1,
+      mx2,
+      mx1,
+    ]);
+    const mx1Signals = await signalsOf(client, incidentWorkflowId(mx1));
+    expect(mx1Signals.map((signal) => (signal.args[0] as AlertPayload).status)).toEqual(['firing', 'resolved']);
+    expect(await signalsOf(client, incidentWorkflowId(mx2))).toHaveLength(1);
+  });
+
+  test('400 with the parser reason for malformed JSON, and for an empty body', async () => {
+    const h = await harness();
+
+    const malformed = await postJson(h, '/alerts/alertmanager', '{"version": "4", "alerts": [');
+    const empty = await postJson(h, '/alerts/alertmanager', '');
+
+    expect(malformed.statusCode).toBe(400);
+    expect(malformed.json()).toEqual({ error: 'malformed JSON', reason: expect.stringContaining('not valid JSON') });
+    expect(empty.statusCode).toBe(400);
+    expect(empty.json()).toEqual({ error: 'malformed JSON', reason: 'the body is empty, expected JSON' });
+    expect(await workflowExists(client, incidentWorkflowId(serverOf(h)))).toBe(false);
+  });
+
+  test('400 naming the field when the body is JSON but not an Alertmanager payload', async () => {
+    const h = await harness();
+    const serverId = serverOf(h);
+    const body = alertmanagerBody([{ labels: { server: serverId } }]);
+
+    const badStatus = await postJson(h, '/alerts/alertmanager', {
+      ...body,
+      alerts: [{ ...body.alerts[0], status: 'burning' }],
+    });
+    const wrongVersion = await postJson(h, '/alerts/alertmanager', { ...body, version: '3' });
+    const grafanaOnAlertmanagerRoute = await postJson(
+      h,
+      '/alerts/alertmanager',
+      grafanaBody([{ labels: { server: serverId } }]),
+    );
+
+    expect(badStatus.statusCode).toBe(400);
+    expect(badStatus.json()).toEqual({
+      error: 'not a alertmanager webhook payload',
+      reason: expect.stringContaining('alerts[0].status: '),
+    });
+    expect(wrongVersion.statusCode).toBe(400);
+    expect(wrongVersion.json<{ reason: string }>().reason).toMatch(/^version: .*"4"/);
+    expect(grafanaOnAlertmanagerRoute.statusCode).toBe(400);
+    expect(await workflowExists(client, incidentWorkflowId(serverId))).toBe(false);
+  });
+
+  test('422 naming the label value when any alert names no configured server, and nothing is signalled', async () => {
+    const h = await harness();
+    const serverId = serverOf(h);
+
+    const unknown = await postJson(
+      h,
+      '/alerts/alertmanager',
+      alertmanagerBody([{ labels: { server: serverId } }, { labels: { server: 'mx-nowhere' } }]),
+    );
+    const missingLabel = await postJson(
+      h,
+      '/alerts/alertmanager',
+      alertmanagerBody([{ labels: { instance: 'mx1:9100' } }]),
+    );
+
+    expect(unknown.statusCode).toBe(422);
+    expect(unknown.json()).toEqual({
+      error: 'alert names no configured mail server',
+      reason: 'alert MailServerDown: server="mx-nowhere" names no configured server',
+    });
+    expect(missingLabel.statusCode).toBe(422);
+    expect(missingLabel.json<{ reason: string }>().reason).toBe('alert MailServerDown has no "server" label');
+    expect(await workflowExists(client, incidentWorkflowId(serverId))).toBe(false);
+  });
+
+  test('401 without the bearer token or with a wrong one; the token never reaches the logs', async () => {
+    const h = await harness({ bearerToken: true });
+    const serverId = serverOf(h);
+    const body = alertmanagerBody([{ labels: { server: serverId } }]);
+
+    const missing = await postJson(h, '/alerts/alertmanager', body);
+    const wrong = await postJson(h, '/alerts/alertmanager', body, { authorization: `Bearer ${WEBHOOK_TOKEN}x` });
+    const wrongScheme = await postJson(h, '/alerts/alertmanager', body, {
+      authorization: `Basic ${WEBHOOK_TOKEN}`,
+    });
+    expect([missing.statusCode, wrong.statusCode, wrongScheme.statusCode]).toEqual([401, 401, 401]);
+    expect(missing.headers.get('www-authenticate')).toBe('Bearer');
+    expect(await workflowExists(client, incidentWorkflowId(serverId))).toBe(false);
+
+    const right = await postJson(h, '/alerts/alertmanager', body, { authorization: `Bearer ${WEBHOOK_TOKEN}` });
+    expect(right.statusCode).toBe(202);
+    expect(h.logs.text()).not.toContain(WEBHOOK_TOKEN);
+    expect(h.logs.text()).not.toContain(CHAT_URL);
+  });
+
+  test('a body of about 1 MiB is accepted; one above the configured limit gets 413', async () => {
+    const h = await harness();
+    const serverId = serverOf(h);
+    const bulk = 'x'.repeat(1024 * 1024);
+
+    const largeBody = JSON.stringify(
+      alertmanagerBody([{ labels: { server: serverId }, annotations: { runbook: bulk } }]),
+    );
+    const large = await postJson(h, '/alerts/alertmanager', largeBody);
+    const tooLarge = await postJson(
+      h,
+      '/alerts/alertmanager',
+      alertmanagerBody([{ labels: { server: serverId } }], {
+        padding: 'x'.repeat(h.deps.config.webhook.bodyLimitBytes),
+      }),
+    );
+
+    expect(Buffer.byteLength(largeBody)).toBeGreaterThanOrEqual(1024 * 1024);
+    expect(large.statusCode).toBe(202);
+    expect(tooLarge.statusCode).toBe(413);
+  });
+});
+
+describe('POST /alerts/grafana', () => {
+  test('accepts Grafana version 1 bodies with their extra fields', async () => {
+    const h = await harness();
+    const serverId = serverOf(h);
+
+    const response = await postJson(h, '/alerts/grafana', grafanaBody([{ labels: { server: serverId } }]));
+
+    expect(response.statusCode).toBe(202);
+    const signals = await signalsOf(client, incidentWorkflowId(serverId));
+    expect(signals[0]?.args[0]).toMatchObject({ source: 'grafana', alertName: 'MailServerDown', status: 'firing' });
+  });
+});
+
+describe('when Temporal is unreachable', () => {
+  test('503 with Retry-After within the deadline from a lazy client pointed at a closed port', async () => {
+    const port = await closedLoopbackPort();
+    const temporal = lazyTemporal({ TEMPORAL_ADDRESS: `127.0.0.1:${port}` });
+    try {
+      const h = await harness({ client: temporal.client, signalTimeoutMs: 1_000 });
+      const serverId = serverOf(h);
+
+      const startedAt = Date.now();
+      const response = await postJson(h, '/alerts/alertmanager', alertmanagerBody([{ labels: { server: serverId } }]));
+      const elapsedMs = Date.now() - startedAt;
+      const state = await h.app.inject({ method: 'GET', url: `/incidents/${serverId}` });
+      const health = await get(h, '/healthz');
+
+      expect(response.statusCode).toBe(503);
+      expect(response.headers.get('retry-after')).toBe('15');
+      expect(response.json()).toEqual({
+        error: 'Temporal is unavailable',
+        reason: 'Temporal did not answer within 1000 ms',
+      });
+      expect(elapsedMs).toBeLessThan(4_000);
+      expect(state.statusCode).toBe(503);
+      expect(health.statusCode).toBe(200);
+      expect(health.json()).toEqual({ ok: true, temporal: 'down' });
+      expect(h.logs.lines().find((line) => line.msg === 'Temporal is unavailable')).toMatchObject({ serverId });
+    } finally {
+      await temporal.connection.close();
+    }
+  });
+
+  test('503 once a dev server that accepted alerts has stopped', async () => {
+    const devServer = await startEmbeddedServer({ executable: temporalExecutable() });
+    let stopped = false;
+    const temporal = await connectTemporal({ TEMPORAL_ADDRESS: devServer.address });
+    try {
+      const h = await harness({ client: temporal.client, signalTimeoutMs: 1_500 });
+      const serverId = serverOf(h);
+      const body = alertmanagerBody([{ labels: { server: serverId } }]);
+
+      const whileUp = await postJson(h, '/alerts/alertmanager', body);
+      expect(whileUp.statusCode).toBe(202);
+      expect((await get(h, '/healthz')).json()).toEqual({ ok: true, temporal: 'up' });
+
+      await devServer.stop();
+      stopped = true;
+      const whileDown = await postJson(h, '/alerts/alertmanager', body);
+
+      expect(whileDown.statusCode).toBe(503);
+      expect(whileDown.headers.get('retry-after')).toBe('15');
+      expect((await get(h, '/healthz')).json()).toEqual({ ok: true, temporal: 'down' });
+    } finally {
+      await temporal.connection.close();
+      if (!stopped) await devServer.stop();
+    }
+  });
+});
+
+describe('GET /healthz', () => {
+  test('reports Temporal up when the shared dev server answers', async () => {
+    const h = await harness();
+
+    const response = await get(h, '/healthz');
+
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({ ok: true, temporal: 'up' });
+  });
+});
+
+describe('GET /incidents/:serverId', () => {
+  test('404 when the server has no incident, 422 when the server is not configured', async () => {
+    const h = await harness();
+
+    const noIncident = await h.app.inject({ method: 'GET', url: `/incidents/${serverOf(h)}` });
+    const notConfigured = await get(h, '/incidents/mx-nowhere');
+
+    expect(noIncident.statusCode).toBe(404);
+    expect(noIncident.json()).toEqual({
+      error: 'no incident',
+      reason: `no incident for server ${serverOf(h)} (workflow ${incidentWorkflowId(serverOf(h))})`,
+    });
+    expect(notConfigured.statusCode).toBe(422);
+    expect(notConfigured.json<{ reason: string }>().reason).toContain('mx-nowhere');
+  });
+
+  describe('with a worker running the incident workflow', () => {
+    let workerConnection: NativeConnection;
+
+    beforeAll(async () => {
+      workerConnection = await connectWorkerConnection();
+    });
+
+    afterAll(async () => {
+      await workerConnection.close();
+    });
+
+    test('returns the state query, reachable by server id or alias', async () => {
+      const h = await harness();
+      const serverId = serverOf(h);
+      const fakes = createFakeActivities();
+      const worker = await Worker.create({
+        connection: workerConnection,
+        taskQueue: h.taskQueue,
+        workflowBundle: await workflowBundle(),
+        activities: fakes.activities,
+      });
+
+      await worker.runUntil(async () => {
+        const posted = await postJson(h, '/alerts/alertmanager', alertmanagerBody([{ labels: { server: serverId } }]));
+        expect(posted.statusCode).toBe(202);
+
+        const state = await eventually(async () => {
+          const response = await h.app.inject({ method: 'GET', url: `/incidents/${serverId}` });
+          const body = response.json<IncidentState>();
+          return response.statusCode === 200 && body.phase === 'awaiting-approval' ? body : undefined;
+        }, 'the incident to wait for approval');
+        expect(state).toMatchObject({
+          incidentId: incidentWorkflowId(serverId),
+          serverId,
+          alerts: [{ source: 'alertmanager', alertName: 'MailServerDown' }],
+          pendingApproval: { approvers: ['alice', 'bob'] },
+        });
+
+        const byAlias = await h.app.inject({ method: 'GET', url: `/incidents/${serverId}.example.test:9100` });
+        expect(byAlias.statusCode).toBe(200);
+        expect(byAlias.json<IncidentState>().incidentId).toBe(incidentWorkflowId(serverId));
+        await terminateIfRunning(client, incidentWorkflowId(serverId));
+      });
+    });
+  });
+});
