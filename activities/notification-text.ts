@@ -80,7 +80,11 @@ function forUsers(message: NotificationMessage): RenderedNotification {
     case 'reminder':
       return {
         subject: subject(message, 'email is still disrupted'),
-        text: paragraphs('The problem with email is not fixed yet; we are still working on it.', impact, userEta(message)),
+        text: paragraphs(
+          'The problem with email is not fixed yet; we are still working on it.',
+          impact,
+          userEta(message),
+        ),
       };
     case 'escalation':
       return {
@@ -97,7 +101,9 @@ function forUsers(message: NotificationMessage): RenderedNotification {
         text: paragraphs(
           `The problem with email that started at ${readableTime(message.openedAt)} is fixed and email works normally again.`,
           'Messages that were held up should arrive shortly. If something you sent is missing, please send it again.',
-          message.prevention && message.prevention.length > 0 && 'We have taken steps so that this does not happen again.',
+          message.prevention &&
+            message.prevention.length > 0 &&
+            'We have taken steps so that this does not happen again.',
           'Thank you for your patience.',
         ),
       };
@@ -139,7 +145,10 @@ const IT_HEADLINE: Record<NotificationKind, string> = {
 function forItTeam(message: NotificationMessage): RenderedNotification {
   const open = message.kind !== 'resolved' && message.kind !== 'false-alarm';
   return {
-    subject: subject(message, `${IT_HEADLINE[message.kind]} (${message.severity}, ${message.scope}) ${message.incidentId}`),
+    subject: subject(
+      message,
+      `${IT_HEADLINE[message.kind]} (${message.severity}, ${message.scope}) ${message.incidentId}`,
+    ),
     text: paragraphs(
       technicalFacts(message),
       bulletList('Actions taken:', message.actionsTaken),

@@ -228,7 +228,10 @@ export function createProbeActivities(deps: ProbeDeps) {
       ]);
       const report: ProbeReport = { serverId: server.id, checkedAt: new Date().toISOString(), tcpSmtp, smtp, imap };
       const healthy = tcpSmtp.ok && smtp.ok && imap.ok;
-      log[healthy ? 'info' : 'warn']({ tcpSmtp, smtp, imap }, healthy ? 'mail server answers' : 'mail server check failed');
+      log[healthy ? 'info' : 'warn'](
+        { tcpSmtp, smtp, imap },
+        healthy ? 'mail server answers' : 'mail server check failed',
+      );
       return report;
     },
   };

@@ -81,7 +81,9 @@ export function renderIncidentReportMarkdown({ state, responseTimes, review }: I
 function remediation(result: RemediationResult): string {
   const trimmed = result.output.trim();
   const output =
-    trimmed.length > MAX_OUTPUT_CHARS ? `(first part cut)\n${trimmed.slice(-MAX_OUTPUT_CHARS)}` : trimmed || '(no output)';
+    trimmed.length > MAX_OUTPUT_CHARS
+      ? `(first part cut)\n${trimmed.slice(-MAX_OUTPUT_CHARS)}`
+      : trimmed || '(no output)';
   const status = result.alreadyApplied ? 'already applied' : `exit code ${result.exitCode}`;
   return `### \`${result.actionId}\`: ${status}, finished ${result.finishedAt}\n\n${fenced(output)}`;
 }
@@ -119,13 +121,15 @@ function table(header: string[], rows: string[][]): string {
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
-/** `95000` becomes `1m 35s`; undefined becomes `n/a`. */
+/** `95000` becomes `1m 35s`, `3600000` becomes `1h`; undefined becomes `n/a`. */
 export function duration(millis: number | undefined): string {
   if (millis === undefined) return 'n/a';
   const totalSeconds = Math.round(millis / 1000);
-  const hours = Math.floor(totalSeconds / 3600);
-  const minutes = Math.floor((totalSeconds % 3600) / 60);
-  const seconds = totalSeconds % 60;
-  const parts = [hours > 0 && `${hours}h`, (hours > 0 || minutes > 0) && `${minutes}m`, `${seconds}s`];
-  return parts.filter(Boolean).join(' ');
+  const units: [number, string][] = [
+    [Math.floor(totalSeconds / 3600), 'h'],
+    [Math.floor((totalSeconds % 3600) / 60), 'm'],
+    [totalSeconds % 60, 's'],
+  ];
+  const shown = units.filter(([amount]) => amount > 0).map(([amount, unit]) => `${amount}${unit}`);
+  return shown.length > 0 ? shown.join(' ') : '0s';
 }

@@ -20,7 +20,10 @@ export interface WriteIncidentReportInput {
 export function compactTimestamp(iso: string): string {
   const time = new Date(iso);
   if (Number.isNaN(time.getTime())) throw new RangeError(`"${iso}" is not an ISO-8601 timestamp`);
-  return time.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
+  return time
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/[-:]/g, '');
 }
 
 /** The report's file name without extension; an incident id never reaches the file system unfiltered. */

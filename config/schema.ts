@@ -123,7 +123,11 @@ export const configSchema = z
       for (const name of [server.id, ...server.aliases]) {
         const earlier = seenIds.get(name);
         if (earlier !== undefined && earlier !== index) {
-          ctx.addIssue({ code: 'custom', path: ['servers', index, 'id'], message: `"${name}" already names another server` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['servers', index, 'id'],
+            message: `"${name}" already names another server`,
+          });
         }
         seenIds.set(name, index);
       }

@@ -32,6 +32,13 @@ export class SecretResolver {
   }
 
   private readFile(file: string): string {
-    return readFileSync(path.resolve(this.baseDir, file), 'utf8');
+    const resolved = path.resolve(this.baseDir, file);
+    try {
+      return readFileSync(resolved, 'utf8');
+    } catch (error) {
+      throw new Error(`cannot read file ${resolved}: ${(error as NodeJS.ErrnoException).code ?? 'unknown error'}`, {
+        cause: error,
+      });
+    }
   }
 }

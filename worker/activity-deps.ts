@@ -28,11 +28,10 @@ export function buildActivityDeps({ config, secrets, baseDir }: LoadedConfig, lo
       })
     : undefined;
   const channels: ResolvedChannel[] = AUDIENCES.flatMap((audience) =>
-    config.audiences[audience].channels.map(
-      (channel): ResolvedChannel =>
-        channel.type === 'email'
-          ? { audience, name: channel.name, type: 'email', to: channel.to }
-          : { audience, name: channel.name, type: 'webhook', url: secrets.resolve(channel.url) },
+    config.audiences[audience].channels.map((channel): ResolvedChannel =>
+      channel.type === 'email'
+        ? { audience, name: channel.name, type: 'email', to: channel.to }
+        : { audience, name: channel.name, type: 'webhook', url: secrets.resolve(channel.url) },
     ),
   );
   const deps: ActivityDeps = {

@@ -31,7 +31,6 @@ import {
   type NotificationMessage,
   type Outcome,
   type Phase,
-  type ProbeReport,
 } from './messages';
 import { buildReview, computeResponseTimes, type Milestones } from './review';
 
@@ -231,10 +230,18 @@ async function verifyFix(incident: Incident): Promise<boolean> {
 
   incident.state.confirmations = [];
   incident.acceptingConfirmations = true;
-  await incident.notify(['itTeam'], 'update', `probes pass; ${incident.input.policies.confirmationsRequired} confirmations needed`);
-  const enoughConfirmations = () => incident.state.confirmations.length >= incident.input.policies.confirmationsRequired;
+  await incident.notify(
+    ['itTeam'],
+    'update',
+    `probes pass; ${incident.input.policies.confirmationsRequired} confirmations needed`,
+  );
+  const enoughConfirmations = () =>
+    incident.state.confirmations.length >= incident.input.policies.confirmationsRequired;
   while (!(await condition(enoughConfirmations, incident.input.policies.confirmationTimeoutMs))) {
-    incident.record('confirmations still missing: reminded the IT team', `${incident.state.confirmations.length} so far`);
+    incident.record(
+      'confirmations still missing: reminded the IT team',
+      `${incident.state.confirmations.length} so far`,
+    );
     await incident.notify(['itTeam'], 'reminder', 'the fix awaits confirmation by the team');
   }
   incident.acceptingConfirmations = false;
@@ -346,7 +353,8 @@ class Incident {
       return await step();
     } catch (error) {
       const type = failureType(error);
-      if (type !== undefined && (types as string[]).includes(type)) throw new Escalation(`${type}: ${causeMessage(error)}`);
+      if (type !== undefined && (types as string[]).includes(type))
+        throw new Escalation(`${type}: ${causeMessage(error)}`);
       throw error;
     }
   }
@@ -361,7 +369,14 @@ class Incident {
           this.state.notifications.push(sent);
         } catch (error) {
           const failure = failureType(error) ?? 'delivery failed';
-          this.state.notifications.push({ channel, audience, kind, sentAt: new Date().toISOString(), ok: false, error: failure });
+          this.state.notifications.push({
+            channel,
+            audience,
+            kind,
+            sentAt: new Date().toISOString(),
+            ok: false,
+            error: failure,
+          });
           this.record(`notify ${audience} via ${channel}`, `failed: ${failure}`);
         }
       }),
@@ -429,7 +444,11 @@ class Incident {
       return;
     }
     this.state.confirmations.push({ by, at: new Date().toISOString() });
-    this.record('confirmed the fix', `${this.state.confirmations.length}/${this.input.policies.confirmationsRequired}`, by);
+    this.record(
+      'confirmed the fix',
+      `${this.state.confirmations.length}/${this.input.policies.confirmationsRequired}`,
+      by,
+    );
   }
 
   private onSetEta(by: string, eta: string): void {

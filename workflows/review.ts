@@ -51,6 +51,7 @@ export function buildReview(state: IncidentState, times: ResponseTimes): Inciden
     prevention.push('Shorten the approval path: approval took a large share of the response time.');
   }
   if (state.outcome === 'false-alarm') prevention.push('Tune the alert rule that fired so it matches real outages.');
-  if (state.outcome === 'escalated') prevention.push(`Review why the procedure escalated: ${state.outcomeReason ?? ''}`);
+  if (state.outcome === 'escalated')
+    prevention.push(`Review why the procedure escalated: ${state.outcomeReason ?? ''}`);
   return { state, responseTimes: times, review: { rootCause, responseTimeSufficient, prevention } };
 }

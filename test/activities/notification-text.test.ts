@@ -122,7 +122,9 @@ describe('renderNotification', () => {
           prevention: ['disk usage alert'],
         }),
       );
-      expect(text).toContain('Email service on mx1 is restored. The disruption started at Wed, 01 May 2024 09:15:00 UTC.');
+      expect(text).toContain(
+        'Email service on mx1 is restored. The disruption started at Wed, 01 May 2024 09:15:00 UTC.',
+      );
       expect(text).toContain('Cause: disk full');
       expect(text).toContain('Actions taken:\n- freed disk space');
       expect(text).toContain('Prevention:\n- disk usage alert');

@@ -52,7 +52,10 @@ interface ReceivedMail {
 function parseMail(raw: string): Pick<ReceivedMail, 'headers' | 'text'> {
   const split = raw.indexOf('\r\n\r\n');
   const headers = new Map<string, string>();
-  for (const field of raw.slice(0, split).replace(/\r\n[ \t]+/g, ' ').split('\r\n')) {
+  for (const field of raw
+    .slice(0, split)
+    .replace(/\r\n[ \t]+/g, ' ')
+    .split('\r\n')) {
     const colon = field.indexOf(':');
     headers.set(field.slice(0, colon).toLowerCase(), field.slice(colon + 1).trim());
   }
@@ -61,7 +64,9 @@ function parseMail(raw: string): Pick<ReceivedMail, 'headers' | 'text'> {
   const text =
     encoding === 'quoted-printable'
       ? Buffer.from(
-          body.replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/gi, (_match, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+          body
+            .replace(/=\r\n/g, '')
+            .replace(/=([0-9A-F]{2})/gi, (_match, hex: string) => String.fromCharCode(parseInt(hex, 16))),
           'latin1',
         ).toString('utf8')
       : encoding === 'base64'
@@ -215,7 +220,9 @@ describe('sendNotification by email', () => {
     expect(users.text).toContain('Email is not working for anyone');
     expect(users.text).not.toContain('incident-mx1-7f3a');
 
-    expect(itTeam.headers.get('subject')).toBe('[mailmend] mx1 outage: mail service down (critical, all-users) incident-mx1-7f3a');
+    expect(itTeam.headers.get('subject')).toBe(
+      '[mailmend] mx1 outage: mail service down (critical, all-users) incident-mx1-7f3a',
+    );
     expect(itTeam.text).toContain('Incident: incident-mx1-7f3a');
     expect(itTeam.text).toContain('mailmend incidents approve mx1 --by <name>');
 
@@ -228,9 +235,12 @@ describe('sendNotification by email', () => {
 
   it('does not retry a recipient the relay refuses for good', async () => {
     const { sendNotification } = createNotifyActivities(deps);
-    const failure = await sendNotification({ context, audience: 'management', channel: 'bounces', message: outage }).catch(
-      (error: unknown) => error,
-    );
+    const failure = await sendNotification({
+      context,
+      audience: 'management',
+      channel: 'bounces',
+      message: outage,
+    }).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(ApplicationFailure);
     expect(failure).toMatchObject({
       type: FailureType.NotificationRejected,
@@ -245,9 +255,12 @@ describe('sendNotification by email', () => {
 
   it('refuses an email channel when no relay is configured', async () => {
     const { sendNotification } = createNotifyActivities({ ...deps, mailer: undefined });
-    const failure = await sendNotification({ context, audience: 'users', channel: 'staff-list', message: outage }).catch(
-      (error: unknown) => error,
-    );
+    const failure = await sendNotification({
+      context,
+      audience: 'users',
+      channel: 'staff-list',
+      message: outage,
+    }).catch((error: unknown) => error);
     expect(failure).toMatchObject({ type: FailureType.UnknownNotificationChannel, nonRetryable: true });
   });
 });
@@ -282,7 +295,13 @@ describe('sendNotification by webhook', () => {
   it('posts the rendered text and the incident facts as JSON', async () => {
     const record = await sendNotification({ context, audience: 'itTeam', channel: 'ops-chat', message: outage });
 
-    expect(record).toEqual({ channel: 'ops-chat', audience: 'itTeam', kind: 'outage', sentAt: expect.any(String), ok: true });
+    expect(record).toEqual({
+      channel: 'ops-chat',
+      audience: 'itTeam',
+      kind: 'outage',
+      sentAt: expect.any(String),
+      ok: true,
+    });
     expect(webhook.requests).toEqual([
       {
         path: `/services/${WEBHOOK_TOKEN}`,
@@ -304,7 +323,12 @@ describe('sendNotification by webhook', () => {
     ]);
     const logged = logLines.map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(logged).toContainEqual(
-      expect.objectContaining({ incidentId: 'incident-mx1-7f3a', serverId: 'mx1', step: 'notification', msg: 'notification sent' }),
+      expect.objectContaining({
+        incidentId: 'incident-mx1-7f3a',
+        serverId: 'mx1',
+        step: 'notification',
+        msg: 'notification sent',
+      }),
     );
     expectNoSecretInLogs();
   });
@@ -364,7 +388,12 @@ describe('sendNotification by webhook', () => {
   });
 
   it('keeps a malformed URL out of the error it causes', async () => {
-    sendNotification = activitiesFor({ audience: 'itTeam', name: 'ops-chat', type: 'webhook', url: `::${WEBHOOK_TOKEN}` });
+    sendNotification = activitiesFor({
+      audience: 'itTeam',
+      name: 'ops-chat',
+      type: 'webhook',
+      url: `::${WEBHOOK_TOKEN}`,
+    });
     const failure = await sendNotification({ context, audience: 'itTeam', channel: 'ops-chat', message: outage }).catch(
       (error: unknown) => error,
     );

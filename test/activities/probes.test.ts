@@ -126,12 +126,20 @@ describe('probeTcp', () => {
 
   it('connects to a listening port', async () => {
     const result = await probeTcp(LOOPBACK, smtp.port, PROBE_TIMEOUT_MS);
-    expect(result).toEqual({ ok: true, latencyMs: expect.any(Number), detail: `connected to ${LOOPBACK}:${smtp.port}` });
+    expect(result).toEqual({
+      ok: true,
+      latencyMs: expect.any(Number),
+      detail: `connected to ${LOOPBACK}:${smtp.port}`,
+    });
   });
 
   it('reports ECONNREFUSED for a closed port', async () => {
     const result = await probeTcp(LOOPBACK, await closedPort(), PROBE_TIMEOUT_MS);
-    expect(result).toMatchObject({ ok: false, errorCode: 'ECONNREFUSED', detail: expect.stringContaining('ECONNREFUSED') });
+    expect(result).toMatchObject({
+      ok: false,
+      errorCode: 'ECONNREFUSED',
+      detail: expect.stringContaining('ECONNREFUSED'),
+    });
   });
 });
 
@@ -145,13 +153,21 @@ describe('probeSmtp', () => {
   it('reads the banner of a real SMTP server, says EHLO and hangs up', async () => {
     const closed = smtp.nextSessionClosed();
     const result = await probeSmtp(LOOPBACK, smtp.port, PROBE_TIMEOUT_MS);
-    expect(result).toEqual({ ok: true, latencyMs: expect.any(Number), detail: '220 smtp.test ESMTP mailmend test relay' });
+    expect(result).toEqual({
+      ok: true,
+      latencyMs: expect.any(Number),
+      detail: '220 smtp.test ESMTP mailmend test relay',
+    });
     await closed;
   });
 
   it('reports ECONNREFUSED for a closed port', async () => {
     const result = await probeSmtp(LOOPBACK, await closedPort(), PROBE_TIMEOUT_MS);
-    expect(result).toMatchObject({ ok: false, errorCode: 'ECONNREFUSED', detail: expect.stringContaining('ECONNREFUSED') });
+    expect(result).toMatchObject({
+      ok: false,
+      errorCode: 'ECONNREFUSED',
+      detail: expect.stringContaining('ECONNREFUSED'),
+    });
   });
 
   it('fails on a 421 banner and shows it', async () => {

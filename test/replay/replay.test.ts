@@ -18,7 +18,14 @@ describe('replay of recorded incident histories', () => {
   test('an unguarded change to the workflow is caught as non-determinism', async () => {
     const changedBundle = await bundleWorkflowCode({
       workflowsPath: require.resolve('./nondeterministic-workflow'),
-      logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
+      logger: {
+        log: () => undefined,
+        trace: () => undefined,
+        debug: () => undefined,
+        info: () => undefined,
+        warn: () => undefined,
+        error: () => undefined,
+      },
     });
     await expect(
       Worker.runReplayHistory({ workflowBundle: changedBundle }, recordedHistory, RECORDED_WORKFLOW_ID),

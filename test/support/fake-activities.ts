@@ -53,7 +53,13 @@ export function createFakeActivities(options: FakeActivityOptions = {}) {
     },
     async sendNotification(input) {
       notifications.push(input);
-      return { channel: input.channel, audience: input.audience, kind: input.message.kind, sentAt: new Date().toISOString(), ok: true };
+      return {
+        channel: input.channel,
+        audience: input.audience,
+        kind: input.message.kind,
+        sentAt: new Date().toISOString(),
+        ok: true,
+      };
     },
     async runRemediation({ actionId }) {
       remediations.push(actionId);
@@ -62,7 +68,13 @@ export function createFakeActivities(options: FakeActivityOptions = {}) {
         host.smtpUp = true;
         host.imapUp = true;
       }
-      return { actionId, exitCode: 0, output: 'postfix/postfix-script: starting the Postfix mail system', alreadyApplied: false, finishedAt: new Date().toISOString() };
+      return {
+        actionId,
+        exitCode: 0,
+        output: 'postfix/postfix-script: starting the Postfix mail system',
+        alreadyApplied: false,
+        finishedAt: new Date().toISOString(),
+      };
     },
     async writeIncidentReport({ context, report }) {
       reports.push(report);

@@ -15,7 +15,9 @@ export function temporalExecutable(): EphemeralServerExecutable {
   return JSON.parse(raw) as EphemeralServerExecutable;
 }
 
-export async function connectClient(address = sharedServerAddress()): Promise<{ client: Client; close(): Promise<void> }> {
+export async function connectClient(
+  address = sharedServerAddress(),
+): Promise<{ client: Client; close(): Promise<void> }> {
   const connection = await Connection.connect({ address });
   return { client: new Client({ connection }), close: () => connection.close() };
 }
@@ -28,7 +30,10 @@ let cachedBundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 
 /** Bundling takes seconds, so each test file bundles the workflows once. */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  cachedBundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietBundlerLogger });
+  cachedBundle ??= bundleWorkflowCode({
+    workflowsPath: require.resolve('../../workflows'),
+    logger: quietBundlerLogger,
+  });
   return cachedBundle;
 }
 

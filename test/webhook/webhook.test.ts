@@ -346,7 +346,7 @@ describe('when Temporal is unreachable', () => {
       const startedAt = Date.now();
       const response = await postJson(h, '/alerts/alertmanager', alertmanagerBody([{ labels: { server: serverId } }]));
       const elapsedMs = Date.now() - startedAt;
-      const state = await h.app.inject({ method: 'GET', url: `/incidents/${serverId}` });
+      const state = await get(h, `/incidents/${serverId}`);
       const health = await get(h, '/healthz');
 
       expect(response.statusCode).toBe(503);
@@ -407,7 +407,7 @@ describe('GET /incidents/:serverId', () => {
   test('404 when the server has no incident, 422 when the server is not configured', async () => {
     const h = await harness();
 
-    const noIncident = await h.app.inject({ method: 'GET', url: `/incidents/${serverOf(h)}` });
+    const noIncident = await get(h, `/incidents/${serverOf(h)}`);
     const notConfigured = await get(h, '/incidents/mx-nowhere');
 
     expect(noIncident.statusCode).toBe(404);
@@ -446,7 +446,7 @@ describe('GET /incidents/:serverId', () => {
         expect(posted.statusCode).toBe(202);
 
         const state = await eventually(async () => {
-          const response = await h.app.inject({ method: 'GET', url: `/incidents/${serverId}` });
+          const response = await get(h, `/incidents/${serverId}`);
           const body = response.json<IncidentState>();
           return response.statusCode === 200 && body.phase === 'awaiting-approval' ? body : undefined;
         }, 'the incident to wait for approval');
@@ -457,7 +457,7 @@ describe('GET /incidents/:serverId', () => {
           pendingApproval: { approvers: ['alice', 'bob'] },
         });
 
-        const byAlias = await h.app.inject({ method: 'GET', url: `/incidents/${serverId}.example.test:9100` });
+        const byAlias = await get(h, `/incidents/${serverId}.example.test:9100`);
         expect(byAlias.statusCode).toBe(200);
         expect(byAlias.json<IncidentState>().incidentId).toBe(incidentWorkflowId(serverId));
         await terminateIfRunning(client, incidentWorkflowId(serverId));

@@ -92,10 +92,19 @@ describe('mailOutageIncident', () => {
       expect(final.eta).toBe('2030-01-01T10:00:00.000Z');
       expect(scenario.fakes.remediations).toEqual(['start-postfix']);
       const kinds = scenario.fakes.notifications.map((sent) => `${sent.audience}/${sent.channel}/${sent.message.kind}`);
-      for (const expected of ['itTeam/ops-mail/outage', 'itTeam/ops-chat/outage', 'management/mgmt-mail/outage', 'users/users-mail/outage']) {
+      for (const expected of [
+        'itTeam/ops-mail/outage',
+        'itTeam/ops-chat/outage',
+        'management/mgmt-mail/outage',
+        'users/users-mail/outage',
+      ]) {
         expect(kinds).toContain(expected);
       }
-      for (const expected of ['itTeam/ops-mail/resolved', 'management/mgmt-mail/resolved', 'users/users-mail/resolved']) {
+      for (const expected of [
+        'itTeam/ops-mail/resolved',
+        'management/mgmt-mail/resolved',
+        'users/users-mail/resolved',
+      ]) {
         expect(kinds).toContain(expected);
       }
       const resolved = scenario.fakes.notifications.find((sent) => sent.message.kind === 'resolved');
@@ -179,7 +188,11 @@ describe('mailOutageIncident', () => {
       const handle = await startIncident(scenario, { approvalTimeoutMs: 1_500 });
       const escalated = await waitForState(handle, (state) => state.pendingApproval?.escalatedAt !== undefined);
       expect(escalated.phase).toBe('awaiting-approval');
-      expect(scenario.fakes.notifications.some((sent) => sent.audience === 'management' && sent.message.kind === 'escalation')).toBe(true);
+      expect(
+        scenario.fakes.notifications.some(
+          (sent) => sent.audience === 'management' && sent.message.kind === 'escalation',
+        ),
+      ).toBe(true);
       await handle.signal(approveSignal, { by: 'alice' });
       await waitForState(handle, (state) => state.phase === 'verification' && state.verification !== undefined);
       await handle.signal(confirmSignal, { by: 'alice' });
@@ -199,7 +212,11 @@ describe('mailOutageIncident', () => {
       );
       expect(second.verification?.smtp.ok).toBe(false);
       await handle.signal(approveSignal, { by: 'alice' });
-      await waitForState(handle, (state) => state.phase === 'verification' && state.verificationAttempts === 2 && state.verification?.smtp.ok === true);
+      await waitForState(
+        handle,
+        (state) =>
+          state.phase === 'verification' && state.verificationAttempts === 2 && state.verification?.smtp.ok === true,
+      );
       await handle.signal(confirmSignal, { by: 'alice' });
       await handle.signal(confirmSignal, { by: 'bob' });
       const final = await handle.result();
@@ -231,7 +248,11 @@ describe('mailOutageIncident', () => {
       expect(state.phase).toBe('awaiting-approval');
       expect(state.approvedBy).toBeUndefined();
       expect(state.timeline).toContainEqual(
-        expect.objectContaining({ actor: 'mallory', event: 'approve ignored', outcome: 'mallory is not a listed approver' }),
+        expect.objectContaining({
+          actor: 'mallory',
+          event: 'approve ignored',
+          outcome: 'mallory is not a listed approver',
+        }),
       );
       expect(scenario.fakes.remediations).toEqual([]);
       await handle.terminate('test finished');
@@ -270,7 +291,9 @@ describe('mailOutageIncident', () => {
       await handle.signal(confirmSignal, { by: 'alice' });
       await handle.signal(confirmSignal, { by: 'bob' });
       const final = await handle.result();
-      const resolvedAt = Date.parse(final.timeline.find((entry) => entry.event === 'entered resolution-notice')?.at ?? '');
+      const resolvedAt = Date.parse(
+        final.timeline.find((entry) => entry.event === 'entered resolution-notice')?.at ?? '',
+      );
       const updatesBeforeClose = userUpdates().length;
       const sentTimes = final.notifications
         .filter((record) => record.audience === 'users' && record.kind === 'update')

@@ -1,0 +1,117 @@
+import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError, loadConfigFile, parseConfig } from '../../config/load';
+import { incidentInputFor } from '../../config/incident-input';
+
+const exampleEnv = {
+  MAILMEND_WEBHOOK_TOKEN: 'tok',
+  MX1_CANARY_PASSWORD: 'canary',
+  MAILMEND_RELAY_PASSWORD: 'relay',
+  OPS_CHAT_WEBHOOK_URL: 'http://chat.invalid/hook',
+  STATUS_PAGE_WEBHOOK_URL: 'http://status.invalid/hook',
+};
+
+function minimalConfig(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    servers: [{ id: 'mx1', smtp: { host: '127.0.0.1', port: 25 }, imap: { host: '127.0.0.1', port: 143 } }],
+    audiences: {
+      itTeam: { channels: [{ name: 'ops', type: 'webhook', url: { env: 'HOOK' } }] },
+      management: { channels: [{ name: 'mgmt', type: 'webhook', url: { env: 'HOOK' } }] },
+      users: { channels: [{ name: 'users', type: 'webhook', url: { env: 'HOOK' } }] },
+    },
+    approvers: ['alice'],
+    ...overrides,
+  };
+}
+
+function problemsOf(action: () => unknown): string[] {
+  try {
+    action();
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('config', () => {
+  test('the documented example loads, with durations in milliseconds', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'mailmend-example-'));
+    copyFileSync(path.join(__dirname, '..', '..', 'mailmend.example.yaml'), path.join(dir, 'mailmend.yaml'));
+    mkdirSync(path.join(dir, 'secrets'));
+    writeFileSync(path.join(dir, 'secrets', 'mx1_id_ed25519'), 'private-key-material\n');
+    const { config, secrets } = loadConfigFile(path.join(dir, 'mailmend.yaml'), exampleEnv);
+    expect(config.servers[0]?.id).toBe('mx1');
+    expect(config.policies.updateInterval).toBe(30 * 60_000);
+    expect(config.policies.probeTimeout).toBe(5_000);
+    expect(secrets.knownSecrets()).toEqual(expect.arrayContaining(['tok', 'relay', 'canary', 'private-key-material']));
+  });
+
+  test('a bad key is named with the reason', () => {
+    const problems = problemsOf(() =>
+      parseConfig(
+        minimalConfig({ policies: { updateInterval: 'soon', confirmationsRequired: 0 }, surprise: true }),
+        'test.yaml',
+        { HOOK: 'http://x' },
+        '/',
+      ),
+    );
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^policies\.updateInterval: "soon" is not a positive duration/),
+        expect.stringMatching(/^policies\.confirmationsRequired: /),
+        expect.stringMatching(/surprise/),
+      ]),
+    );
+  });
+
+  test('a missing secret fails at start, naming the key and the reference but no value', () => {
+    const problems = problemsOf(() => parseConfig(minimalConfig(), 'test.yaml', {}, '/'));
+    expect(problems).toContain('audiences.itTeam.channels[0].url: environment variable HOOK is not set');
+  });
+
+  test('email channels need a fallback relay, and server ids must be unique', () => {
+    const problems = problemsOf(() =>
+      parseConfig(
+        minimalConfig({
+          servers: [
+            { id: 'mx1', smtp: { host: 'a', port: 25 }, imap: { host: 'a', port: 143 } },
+            { id: 'mx2', aliases: ['mx1'], smtp: { host: 'b', port: 25 }, imap: { host: 'b', port: 143 } },
+          ],
+          audiences: {
+            itTeam: { channels: [{ name: 'ops', type: 'email', to: ['ops@example.com'] }] },
+            management: { channels: [{ name: 'mgmt', type: 'email', to: ['not-an-address'] }] },
+            users: { channels: [] },
+          },
+        }),
+        'test.yaml',
+        {},
+        '/',
+      ),
+    );
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^audiences\.management\.channels\[0\]\.to\[0\]: /),
+        expect.stringMatching(/^audiences\.users\.channels: /),
+      ]),
+    );
+  });
+
+  test('unreadable and non-YAML files get clear errors', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'mailmend-config-'));
+    expect(problemsOf(() => loadConfigFile(path.join(dir, 'missing.yaml'), {}))).toEqual([
+      'cannot read the file: ENOENT',
+    ]);
+    writeFileSync(path.join(dir, 'bad.yaml'), 'servers: [unclosed');
+    expect(problemsOf(() => loadConfigFile(path.join(dir, 'bad.yaml'), {}))[0]).toMatch(/^not valid YAML/);
+  });
+
+  test('the workflow input carries names and policies, never secrets', () => {
+    const { config } = parseConfig(minimalConfig(), 'test.yaml', { HOOK: 'http://hook.invalid/s3cret' }, '/');
+    const input = incidentInputFor(config, 'mx1');
+    expect(JSON.stringify(input)).not.toContain('s3cret');
+    expect(input.audiences.itTeam).toEqual(['ops']);
+    expect(input.policies.approvalTimeoutMs).toBe(15 * 60_000);
+  });
+});
