@@ -142,6 +142,15 @@ const IT_HEADLINE: Record<NotificationKind, string> = {
   reminder: 'still open',
 };
 
+const IT_SUMMARY: Record<NotificationKind, (serverId: string) => string> = {
+  outage: (serverId) => `Mail service on ${serverId} failed its checks.`,
+  update: (serverId) => `The incident on ${serverId} is still open.`,
+  escalation: (serverId) => `The incident on ${serverId} was escalated and needs a person.`,
+  resolved: (serverId) => `Resolved: mail service on ${serverId} works again.`,
+  'false-alarm': (serverId) => `False alarm: ${serverId} passed its checks, no outage.`,
+  reminder: (serverId) => `Reminder: the incident on ${serverId} is still open.`,
+};
+
 function forItTeam(message: NotificationMessage): RenderedNotification {
   const open = message.kind !== 'resolved' && message.kind !== 'false-alarm';
   return {
@@ -150,6 +159,7 @@ function forItTeam(message: NotificationMessage): RenderedNotification {
       `${IT_HEADLINE[message.kind]} (${message.severity}, ${message.scope}) ${message.incidentId}`,
     ),
     text: paragraphs(
+      IT_SUMMARY[message.kind](message.serverId),
       technicalFacts(message),
       bulletList('Actions taken:', message.actionsTaken),
       bulletList('Prevention:', message.prevention),
@@ -189,7 +199,7 @@ function forManagement(message: NotificationMessage): RenderedNotification {
       };
     case 'escalation':
       return {
-        subject: subject(message, `${message.severity} email disruption needs a decision`),
+        subject: subject(message, `${message.severity} email disruption escalated`),
         text: paragraphs(
           `The email disruption on ${message.serverId} has been escalated.`,
           `Escalated because: ${message.reason ?? 'the procedure could not continue on its own'}`,
@@ -201,7 +211,7 @@ function forManagement(message: NotificationMessage): RenderedNotification {
         subject: subject(message, 'email service restored'),
         text: paragraphs(
           `Email service on ${message.serverId} is restored. The disruption started at ${readableTime(message.openedAt)}.`,
-          `Severity: ${message.severity}\nScope: ${BUSINESS_IMPACT[message.scope]}`,
+          `Severity: ${message.severity}\nImpact while it lasted: ${BUSINESS_IMPACT[message.scope]}`,
           `Cause: ${message.rootCause ?? 'not determined'}`,
           bulletList('Actions taken:', message.actionsTaken),
           bulletList('Prevention:', message.prevention),

@@ -6,7 +6,7 @@ import { findServerId, incidentInputFor } from '../../config/incident-input';
 import type { MailmendConfig } from '../../config/schema';
 import type { SecretResolver } from '../../config/secrets';
 import { incidentWorkflowId } from '../../workflows/messages';
-import { isTemporalUnavailable } from '../connection';
+import { isTemporalUnavailable, withinDeadline } from '../connection';
 import { getIncidentState, IncidentNotFoundError, raiseAlert } from '../incidents';
 import {
   describeSchemaIssues,
@@ -145,26 +145,27 @@ export function buildWebhookServer(deps: WebhookDeps): FastifyInstance {
       return reply.code(422).send({ error: 'alert names no configured mail server', reason } satisfies ErrorBody);
     }
 
-    const deadline = Date.now() + signalTimeoutMs;
     try {
-      const accepted = await signalInOrderPerServer(mapped, async ({ alert }, serverId) => {
-        const raised = await client.connection.withDeadline(deadline, () =>
-          raiseAlert(client, incidentInputFor(config, serverId), alert, { taskQueue: deps.taskQueue }),
-        );
-        logger.info(
-          {
-            serverId,
-            incidentId: raised.workflowId,
-            source,
-            alertName: alert.alertName,
-            status: alert.status,
-            fingerprint: alert.fingerprint,
-          },
-          'alert signalled',
-        );
-        logger.debug({ serverId, incidentId: raised.workflowId, labels: alert.labels }, 'alert labels');
-        return { serverId, workflowId: raised.workflowId, runId: raised.runId };
-      });
+      const accepted = await withinDeadline(client, signalTimeoutMs, () =>
+        signalInOrderPerServer(mapped, async ({ alert }, serverId) => {
+          const raised = await raiseAlert(client, incidentInputFor(config, serverId), alert, {
+            taskQueue: deps.taskQueue,
+          });
+          logger.info(
+            {
+              serverId,
+              incidentId: raised.workflowId,
+              source,
+              alertName: alert.alertName,
+              status: alert.status,
+              fingerprint: alert.fingerprint,
+            },
+            'alert signalled',
+          );
+          logger.debug({ serverId, incidentId: raised.workflowId, labels: alert.labels }, 'alert labels');
+          return { serverId, workflowId: raised.workflowId, runId: raised.runId };
+        }),
+      );
       return reply.code(202).send({ accepted });
     } catch (error) {
       const serverIds = [...new Set(mapped.map(({ serverLabelValue }) => resolveServer(serverLabelValue)))];
@@ -225,10 +226,9 @@ export function buildWebhookServer(deps: WebhookDeps): FastifyInstance {
   );
 
   app.get('/healthz', async () => {
-    const deadline = Date.now() + healthTimeoutMs;
     let temporal: 'up' | 'down' = 'down';
     try {
-      await client.connection.withDeadline(deadline, async () => {
+      await withinDeadline(client, healthTimeoutMs, async () => {
         const connection = client.connection;
         if (connection instanceof Connection) {
           const { status } = await connection.healthService.check({});
@@ -256,9 +256,7 @@ export function buildWebhookServer(deps: WebhookDeps): FastifyInstance {
     }
     const incidentId = incidentWorkflowId(serverId);
     try {
-      const state = await client.connection.withDeadline(Date.now() + signalTimeoutMs, () =>
-        getIncidentState(client, serverId),
-      );
+      const state = await withinDeadline(client, signalTimeoutMs, () => getIncidentState(client, serverId));
       return reply.code(200).send(state);
     } catch (error) {
       if (error instanceof IncidentNotFoundError) {

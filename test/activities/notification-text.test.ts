@@ -107,7 +107,7 @@ describe('renderNotification', () => {
         'management',
         message({ kind: 'escalation', reason: 'no approver answered within 15 minutes' }),
       );
-      expect(subject).toBe('[mailmend] mx1 escalation: critical email disruption needs a decision');
+      expect(subject).toBe('[mailmend] mx1 escalation: critical email disruption escalated');
       expect(text).toContain('Escalated because: no approver answered within 15 minutes');
       expect(text).toContain('Expected repair: no estimate yet');
     });

@@ -307,7 +307,9 @@ describe('sendNotification by webhook', () => {
         path: `/services/${WEBHOOK_TOKEN}`,
         contentType: 'application/json',
         body: {
-          text: expect.stringMatching(/^\[mailmend\] mx1 outage: .*\n\nIncident: incident-mx1-7f3a\n/),
+          text: expect.stringMatching(
+            /^\[mailmend\] mx1 outage: .*\n\nMail service on mx1 failed its checks\.\n\nIncident: incident-mx1-7f3a\n/,
+          ),
           mailmend: {
             kind: 'outage',
             audience: 'itTeam',

@@ -355,7 +355,7 @@ describe('when Temporal is unreachable', () => {
         error: 'Temporal is unavailable',
         reason: 'Temporal did not answer within 1000 ms',
       });
-      expect(elapsedMs).toBeLessThan(4_000);
+      expect(elapsedMs).toBeLessThan(1_500);
       expect(state.statusCode).toBe(503);
       expect(health.statusCode).toBe(200);
       expect(health.json()).toEqual({ ok: true, temporal: 'down' });

@@ -1,0 +1,214 @@
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import { Worker, type NativeConnection } from '@temporalio/worker';
+import { processDeps, runCli, type CliDeps } from '../../client/cli/main';
+import { raiseAlert } from '../../client/incidents';
+import { incidentWorkflowId, type IncidentState } from '../../workflows/messages';
+import { createFakeActivities } from '../support/fake-activities';
+import { testAlert, testInput } from '../support/incidents';
+import { connectClient, connectWorkerConnection, uniqueServerId, workflowBundle } from '../support/temporal';
+import { closedLoopbackPort, eventually, signalsOf, terminateIfRunning } from '../webhook/support';
+
+let client: Client;
+let closeClient: () => Promise<void>;
+const startedWorkflows: string[] = [];
+const NOW = new Date('2030-01-01T10:00:00.000Z');
+
+beforeAll(async () => {
+  ({ client, close: closeClient } = await connectClient());
+});
+
+afterEach(async () => {
+  await Promise.all(startedWorkflows.splice(0).map((workflowId) => terminateIfRunning(client, workflowId)));
+});
+
+afterAll(async () => {
+  await closeClient();
+});
+
+interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `mailmend <argv>` in-process against the shared dev server; the shared connection stays open. */
+async function mailmend(...argv: string[]): Promise<CliRun> {
+  let stdout = '';
+  let stderr = '';
+  const deps: CliDeps = {
+    connect: async () => ({ client, address: 'shared-dev-server', close: async () => undefined }),
+    stdout: (text) => (stdout += text),
+    stderr: (text) => (stderr += text),
+    now: () => NOW,
+  };
+  const code = await runCli(argv, deps);
+  return { code, stdout, stderr };
+}
+
+/** An open incident on a queue no worker polls, so its history shows exactly the signals the CLI sent. */
+async function openIncident(): Promise<string> {
+  const serverId = uniqueServerId('mx');
+  startedWorkflows.push(incidentWorkflowId(serverId));
+  await raiseAlert(client, testInput(serverId), testAlert({ labels: { server: serverId } }), {
+    taskQueue: `cli-test-${randomUUID()}`,
+  });
+  return serverId;
+}
+
+describe('mailmend incidents', () => {
+  test('show for a server without an incident fails with one clear line', async () => {
+    const serverId = uniqueServerId('mx');
+
+    const run = await mailmend('incidents', 'show', serverId);
+
+    expect(run).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `mailmend: no incident for server ${serverId} (workflow ${incidentWorkflowId(serverId)})\n`,
+    });
+  });
+
+  test('approve and note reach the open incident as signals', async () => {
+    const serverId = await openIncident();
+
+    const approved = await mailmend('incidents', 'approve', serverId, '--by', 'alice', '--comment', 'restart is fine');
+    const noted = await mailmend('incidents', 'note', serverId, '--by', 'bob', '--text', 'vendor ticket 4711');
+
+    expect(approved).toEqual({
+      code: 0,
+      stdout: `approval by alice sent to the incident on ${serverId}\n`,
+      stderr: '',
+    });
+    expect(noted.code).toBe(0);
+    const signals = await signalsOf(client, incidentWorkflowId(serverId));
+    expect(signals.slice(1)).toEqual([
+      { name: 'approve', args: [{ by: 'alice', comment: 'restart is fine' }] },
+      { name: 'note', args: [{ by: 'bob', text: 'vendor ticket 4711' }] },
+    ]);
+  });
+
+  test('reject, confirm and eta send their signals; a duration ETA counts from now', async () => {
+    const serverId = await openIncident();
+
+    const runs = [
+      await mailmend('incidents', 'reject', serverId, '--by', 'alice', '--reason', 'not during backups'),
+      await mailmend('incidents', 'confirm', serverId, '--by', 'carol'),
+      await mailmend('incidents', 'eta', serverId, '--by', 'alice', '--eta', '2h'),
+      await mailmend('incidents', 'eta', serverId, '--by', 'alice', '--eta', '2030-01-02T08:00:00+01:00'),
+    ];
+
+    expect(runs.map((run) => [run.code, run.stderr])).toEqual([
+      [0, ''],
+      [0, ''],
+      [0, ''],
+      [0, ''],
+    ]);
+    const signals = await signalsOf(client, incidentWorkflowId(serverId));
+    expect(signals.slice(1)).toEqual([
+      { name: 'reject', args: [{ by: 'alice', reason: 'not during backups' }] },
+      { name: 'confirm', args: [{ by: 'carol' }] },
+      { name: 'setEta', args: [{ by: 'alice', eta: '2030-01-01T12:00:00.000Z' }] },
+      { name: 'setEta', args: [{ by: 'alice', eta: '2030-01-02T07:00:00.000Z' }] },
+    ]);
+  });
+
+  test('bad input is refused before Temporal is asked, with the field named', async () => {
+    const serverId = await openIncident();
+
+    const blankName = await mailmend('incidents', 'approve', serverId, '--by', '  ');
+    const badEta = await mailmend('incidents', 'eta', serverId, '--by', 'alice', '--eta', 'tomorrow-ish');
+    const badDuration = await mailmend('incidents', 'eta', serverId, '--by', 'alice', '--eta', '2 fortnights');
+    const missingReason = await mailmend('incidents', 'reject', serverId, '--by', 'alice');
+
+    expect(blankName).toEqual({ code: 1, stdout: '', stderr: 'mailmend: by must not be empty\n' });
+    expect(badEta.stderr).toBe(
+      'mailmend: eta must be an ISO-8601 timestamp with a time zone, e.g. 2025-03-01T14:30:00Z\n',
+    );
+    expect(badDuration.stderr).toBe(
+      'mailmend: --eta "2 fortnights" is neither an ISO-8601 time nor a duration such as 90m or 2h\n',
+    );
+    expect(missingReason.code).toBe(1);
+    expect(missingReason.stderr).toBe("error: required option '--reason <text>' not specified\n");
+    expect(await signalsOf(client, incidentWorkflowId(serverId))).toHaveLength(1);
+  });
+
+  test('a signal to a server without an open incident fails clearly', async () => {
+    const serverId = uniqueServerId('mx');
+
+    const run = await mailmend('incidents', 'confirm', serverId, '--by', 'carol');
+
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe(
+      `mailmend: no open incident for server ${serverId} (workflow ${incidentWorkflowId(serverId)})\n`,
+    );
+  });
+
+  test('Temporal unreachable: one line naming the address', async () => {
+    const port = await closedLoopbackPort();
+    let stderr = '';
+    const deps: CliDeps = {
+      ...processDeps({ TEMPORAL_ADDRESS: `127.0.0.1:${port}` }),
+      stdout: () => undefined,
+      stderr: (text) => (stderr += text),
+    };
+
+    const code = await runCli(['incidents', 'show', 'mx1'], deps);
+
+    expect(code).toBe(1);
+    expect(stderr).toBe(`mailmend: Temporal is unreachable at 127.0.0.1:${port}\n`);
+  });
+
+  describe('with a worker running the incident workflow', () => {
+    let workerConnection: NativeConnection;
+
+    beforeAll(async () => {
+      workerConnection = await connectWorkerConnection();
+    });
+
+    afterAll(async () => {
+      await workerConnection.close();
+    });
+
+    test('show renders the live state, and list finds the incident', async () => {
+      const serverId = uniqueServerId('mx');
+      const taskQueue = `cli-test-${randomUUID()}`;
+      startedWorkflows.push(incidentWorkflowId(serverId));
+      const worker = await Worker.create({
+        connection: workerConnection,
+        taskQueue,
+        workflowBundle: await workflowBundle(),
+        activities: createFakeActivities().activities,
+      });
+
+      await worker.runUntil(async () => {
+        await raiseAlert(client, testInput(serverId), testAlert({ labels: { server: serverId } }), { taskQueue });
+        await eventually(async () => {
+          const run = await mailmend('incidents', 'show', serverId, '--json');
+          return run.code === 0 && JSON.parse(run.stdout).phase === 'awaiting-approval' ? run : undefined;
+        }, 'the incident to wait for approval');
+
+        const shown = await mailmend('incidents', 'show', serverId);
+        const json = JSON.parse((await mailmend('incidents', 'show', serverId, '--json')).stdout) as IncidentState;
+
+        expect(shown.code).toBe(0);
+        expect(shown.stdout).toContain(`Incident ${incidentWorkflowId(serverId)} on ${serverId}`);
+        expect(shown.stdout).toMatch(/phase: +awaiting-approval/);
+        expect(shown.stdout).toMatch(/may approve: +alice, bob/);
+        expect(shown.stdout).toMatch(/confirmations: +0\/2/);
+        expect(shown.stdout).toMatch(new RegExp(`notifications: +${json.notifications.length} sent`));
+        expect(shown.stdout).toMatch(/ETA: +not set/);
+        const timelineLines = shown.stdout.split('Timeline')[1]?.trim().split('\n').slice(1) ?? [];
+        expect(timelineLines).toHaveLength(Math.min(15, json.timeline.length));
+
+        const listed = await eventually(async () => {
+          const run = await mailmend('incidents', 'list');
+          return run.stdout.includes(serverId) ? run : undefined;
+        }, 'the incident to appear in the visibility store');
+        expect(listed.stdout).toMatch(new RegExp(`${serverId} +RUNNING`));
+
+        await terminateIfRunning(client, incidentWorkflowId(serverId));
+      });
+    });
+  });
+});
