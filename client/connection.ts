@@ -30,14 +30,6 @@ export class TemporalUnreachableError extends Error {
   }
 }
 
-/** Temporal did not finish a call within the time the caller could wait. */
-export class TemporalTimeoutError extends Error {
-  constructor(readonly timeoutMs: number) {
-    super(`Temporal did not answer within ${timeoutMs} ms`);
-    this.name = 'TemporalTimeoutError';
-  }
-}
-
 interface ResolvedSettings {
   options: ConnectionOptions;
   namespace: string;
@@ -121,31 +113,11 @@ export function isTemporalUnavailable(error: unknown): boolean {
   let current: unknown = error;
   while (current instanceof Error && !seen.has(current)) {
     seen.add(current);
-    if (current instanceof TemporalUnreachableError || current instanceof TemporalTimeoutError) return true;
+    if (current instanceof TemporalUnreachableError) return true;
     if (isGrpcServiceError(current) && unavailableCodes.has(current.code)) return true;
     // waitForReady rejects with a plain Error when the channel never becomes ready.
     if (/Failed to connect before the deadline/.test(current.message)) return true;
     current = current.cause;
   }
   return false;
-}
-
-/**
- * Runs Temporal calls under a gRPC deadline and answers by that deadline even while the SDK's retry interceptor is
- * backing off, which can otherwise overrun it by seconds. The late call is left to fail at its own deadline.
- *
- * @example const state = await withinDeadline(client, 5_000, () => getIncidentState(client, 'mx1'));
- */
-export async function withinDeadline<T>(client: Client, timeoutMs: number, call: () => Promise<T>): Promise<T> {
-  const work = client.connection.withDeadline(Date.now() + timeoutMs, call);
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TemporalTimeoutError(timeoutMs)), timeoutMs);
-  });
-  try {
-    return await Promise.race([work, timedOut]);
-  } finally {
-    clearTimeout(timer);
-    work.catch(() => undefined);
-  }
 }

@@ -2,7 +2,7 @@
 import type { Client } from '@temporalio/client';
 import { Command, CommanderError } from 'commander';
 import ms from 'ms';
-import { connectTemporal, isTemporalUnavailable, TemporalUnreachableError, withinDeadline } from '../connection';
+import { connectTemporal, isTemporalUnavailable, TemporalUnreachableError } from '../connection';
 import {
   addNote,
   approve,
@@ -132,7 +132,9 @@ function registerIncidentCommands(program: Command, deps: CliDeps): void {
 async function withTemporal<T>(deps: CliDeps, call: (client: Client) => Promise<T>): Promise<T> {
   const session = await deps.connect();
   try {
-    return await withinDeadline(session.client, deps.commandTimeoutMs ?? 10_000, () => call(session.client));
+    // A plain gRPC deadline, not a race: the call must have ended before the connection closes under it.
+    const deadline = Date.now() + (deps.commandTimeoutMs ?? 10_000);
+    return await session.client.connection.withDeadline(deadline, () => call(session.client));
   } catch (error) {
     if (isTemporalUnavailable(error) && !(error instanceof TemporalUnreachableError)) {
       throw new TemporalUnreachableError(session.address, { cause: error });

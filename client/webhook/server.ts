@@ -6,7 +6,7 @@ import { findServerId, incidentInputFor } from '../../config/incident-input';
 import type { MailmendConfig } from '../../config/schema';
 import type { SecretResolver } from '../../config/secrets';
 import { incidentWorkflowId } from '../../workflows/messages';
-import { isTemporalUnavailable, withinDeadline } from '../connection';
+import { isTemporalUnavailable } from '../connection';
 import { getIncidentState, IncidentNotFoundError, raiseAlert } from '../incidents';
 import {
   describeSchemaIssues,
@@ -43,6 +43,14 @@ interface ErrorBody {
 
 const RETRY_AFTER_SECONDS = 15;
 
+/** Temporal did not finish within the time the sender can wait. */
+class TemporalTimeoutError extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`Temporal did not answer within ${timeoutMs} ms`);
+    this.name = 'TemporalTimeoutError';
+  }
+}
+
 /** The body could not be read as JSON; the reason is safe to return because it describes the sender's own bytes. */
 class MalformedBodyError extends Error {
   readonly statusCode = 400;
@@ -71,6 +79,28 @@ export function buildWebhookServer(deps: WebhookDeps): FastifyInstance {
     : undefined;
 
   const app = Fastify({ bodyLimit: config.webhook.bodyLimitBytes, logger: false });
+
+  // The SDK's retry interceptor can overrun a gRPC deadline by a whole backoff interval, and a retry that fires after
+  // the connection closed throws from a timer. So the sender gets its answer at the deadline, and closing the app
+  // waits for the calls still backing off.
+  const lateCalls = new Set<Promise<unknown>>();
+  app.addHook('onClose', async () => {
+    await Promise.allSettled([...lateCalls]);
+  });
+  const withinDeadline = async <T>(timeoutMs: number, call: () => Promise<T>): Promise<T> => {
+    const work = client.connection.withDeadline(Date.now() + timeoutMs, call);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new TemporalTimeoutError(timeoutMs)), timeoutMs);
+    });
+    try {
+      return await Promise.race([work, timedOut]);
+    } finally {
+      clearTimeout(timer);
+      const settled: Promise<unknown> = work.catch(() => undefined).finally(() => lateCalls.delete(settled));
+      lateCalls.add(settled);
+    }
+  };
 
   // Senders differ in the content type they claim, so every body is read as JSON, with our own reason when it is not.
   app.removeAllContentTypeParsers();
@@ -146,7 +176,7 @@ export function buildWebhookServer(deps: WebhookDeps): FastifyInstance {
     }
 
     try {
-      const accepted = await withinDeadline(client, signalTimeoutMs, () =>
+      const accepted = await withinDeadline(signalTimeoutMs, () =>
         signalInOrderPerServer(mapped, async ({ alert }, serverId) => {
           const raised = await raiseAlert(client, incidentInputFor(config, serverId), alert, {
             taskQueue: deps.taskQueue,
@@ -204,7 +234,7 @@ export function buildWebhookServer(deps: WebhookDeps): FastifyInstance {
     context: { serverId: string; incidentId?: string; source?: string },
     timeoutMs: number,
   ) => {
-    if (isTemporalUnavailable(error)) {
+    if (error instanceof TemporalTimeoutError || isTemporalUnavailable(error)) {
       logger.warn({ ...context, err: error }, 'Temporal is unavailable');
       return reply
         .code(503)
@@ -228,7 +258,7 @@ export function buildWebhookServer(deps: WebhookDeps): FastifyInstance {
   app.get('/healthz', async () => {
     let temporal: 'up' | 'down' = 'down';
     try {
-      await withinDeadline(client, healthTimeoutMs, async () => {
+      await withinDeadline(healthTimeoutMs, async () => {
         const connection = client.connection;
         if (connection instanceof Connection) {
           const { status } = await connection.healthService.check({});
@@ -256,7 +286,7 @@ export function buildWebhookServer(deps: WebhookDeps): FastifyInstance {
     }
     const incidentId = incidentWorkflowId(serverId);
     try {
-      const state = await withinDeadline(client, signalTimeoutMs, () => getIncidentState(client, serverId));
+      const state = await withinDeadline(signalTimeoutMs, () => getIncidentState(client, serverId));
       return reply.code(200).send(state);
     } catch (error) {
       if (error instanceof IncidentNotFoundError) {

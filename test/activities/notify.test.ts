@@ -1,15 +1,11 @@
-import { once } from 'node:events';
-import http from 'node:http';
-import type net from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
 import nodemailer from 'nodemailer';
 import pino from 'pino';
-import { SMTPServer } from 'smtp-server';
 import { createNotifyActivities, type NotifyDeps, type ResolvedChannel } from '../../activities/notify';
 import { FailureType } from '../../workflows/failure-types';
 import type { AudienceName, IncidentStepContext, NotificationMessage } from '../../workflows/messages';
+import { startSmtpSink, startWebhookSink, type ReceivedMail } from '../support/sinks';
 
-const LOOPBACK = '127.0.0.1';
 const RELAY_PASSWORD = 'relay-pa55word-do-not-print';
 const WEBHOOK_TOKEN = 'T0000-B0000-xoxb-webhook-token';
 
@@ -42,120 +38,28 @@ function failureChainText(error: unknown): string {
   return parts.join('\n');
 }
 
-interface ReceivedMail {
-  envelopeTo: string[];
-  headers: Map<string, string>;
-  text: string;
-}
-
-/** Just enough MIME for nodemailer's single-part text messages. */
-function parseMail(raw: string): Pick<ReceivedMail, 'headers' | 'text'> {
-  const split = raw.indexOf('\r\n\r\n');
-  const headers = new Map<string, string>();
-  for (const field of raw
-    .slice(0, split)
-    .replace(/\r\n[ \t]+/g, ' ')
-    .split('\r\n')) {
-    const colon = field.indexOf(':');
-    headers.set(field.slice(0, colon).toLowerCase(), field.slice(colon + 1).trim());
-  }
-  const body = raw.slice(split + 4);
-  const encoding = headers.get('content-transfer-encoding')?.toLowerCase();
-  const text =
-    encoding === 'quoted-printable'
-      ? Buffer.from(
-          body
-            .replace(/=\r\n/g, '')
-            .replace(/=([0-9A-F]{2})/gi, (_match, hex: string) => String.fromCharCode(parseInt(hex, 16))),
-          'latin1',
-        ).toString('utf8')
-      : encoding === 'base64'
-        ? Buffer.from(body, 'base64').toString('utf8')
-        : body;
-  return { headers, text: text.replace(/\r\n/g, '\n') };
-}
-
-/** A real SMTP relay on loopback that requires the relay password and rejects `refused@` recipients with 550. */
 async function startMailSink() {
-  const received: ReceivedMail[] = [];
-  const server = new SMTPServer({
-    logger: false,
-    disabledCommands: ['STARTTLS'],
-    allowInsecureAuth: true,
-    disableReverseLookup: true,
-    onAuth: (auth, _session, callback) =>
-      auth.username === 'mailmend' && auth.password === RELAY_PASSWORD
-        ? callback(null, { user: auth.username })
-        : callback(new Error('bad credentials')),
-    onRcptTo: (address, _session, callback) => {
-      if (!address.address.startsWith('refused@')) return callback();
-      return callback(Object.assign(new Error('mailbox unavailable'), { responseCode: 550 }));
-    },
-    onData: (stream, session, callback) => {
-      const chunks: Buffer[] = [];
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('end', () => {
-        const envelopeTo = session.envelope.rcptTo.map((recipient) => recipient.address);
-        received.push({ envelopeTo, ...parseMail(Buffer.concat(chunks).toString('utf8')) });
-        callback();
-      });
-    },
-  });
-  server.listen(0, LOOPBACK);
-  await once(server.server, 'listening');
-  const port = (server.server.address() as net.AddressInfo).port;
+  const sink = await startSmtpSink({ auth: { user: 'mailmend', pass: RELAY_PASSWORD }, refusePrefix: 'refused@' });
   const transport = nodemailer.createTransport({
-    host: LOOPBACK,
-    port,
+    host: sink.host,
+    port: sink.port,
     secure: false,
     ignoreTLS: true,
     auth: { user: 'mailmend', pass: RELAY_PASSWORD },
   });
   return {
-    received,
+    received: sink.received,
     transport,
     close: async () => {
       transport.close();
-      await new Promise<void>((resolve) => server.close(resolve));
+      await sink.close();
     },
   };
 }
 
-interface WebhookRequest {
-  path: string;
-  contentType: string | undefined;
-  body: unknown;
-}
-
-/** A chat webhook on loopback; `answer` decides the status of the next requests. */
-async function startWebhookSink() {
-  const requests: WebhookRequest[] = [];
-  const sink = { status: 200, responseBody: 'ok', hang: false };
-  const server = http.createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      requests.push({
-        path: request.url ?? '',
-        contentType: request.headers['content-type'],
-        body: JSON.parse(Buffer.concat(chunks).toString('utf8')),
-      });
-      if (sink.hang) return;
-      response.writeHead(sink.status, { 'content-type': 'text/plain' }).end(sink.responseBody);
-    });
-  });
-  server.listen(0, LOOPBACK);
-  await once(server, 'listening');
-  const port = (server.address() as net.AddressInfo).port;
-  return {
-    sink,
-    requests,
-    url: `http://${LOOPBACK}:${port}/services/${WEBHOOK_TOKEN}`,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
-    },
-  };
+async function startTokenWebhookSink() {
+  const sink = await startWebhookSink();
+  return { ...sink, sink: sink.reply, url: sink.urlFor(`/services/${WEBHOOK_TOKEN}`) };
 }
 
 describe('sendNotification by email', () => {
@@ -210,7 +114,7 @@ describe('sendNotification by email', () => {
     ] as const) {
       expect(message.headers.get('x-mailmend-audience')).toBe(audience);
       expect(message.headers.get('x-mailmend-incident')).toBe('incident-mx1-7f3a');
-      expect(message.headers.get('from')).toBe('mailmend <mailmend@example.org>');
+      expect(message.headers.get('from')).toBe('"mailmend" <mailmend@example.org>');
       expect(message.headers.get('subject')).toMatch(/^\[mailmend\] mx1 outage: /);
     }
     expect(users.headers.get('to')).toBe('staff@example.org');
@@ -266,7 +170,7 @@ describe('sendNotification by email', () => {
 });
 
 describe('sendNotification by webhook', () => {
-  let webhook: Awaited<ReturnType<typeof startWebhookSink>>;
+  let webhook: Awaited<ReturnType<typeof startTokenWebhookSink>>;
   let logLines: string[];
   let sendNotification: ReturnType<typeof createNotifyActivities>['sendNotification'];
 
@@ -287,7 +191,7 @@ describe('sendNotification by webhook', () => {
   }
 
   beforeEach(async () => {
-    webhook = await startWebhookSink();
+    webhook = await startTokenWebhookSink();
     sendNotification = activitiesFor({ audience: 'itTeam', name: 'ops-chat', type: 'webhook', url: webhook.url });
   });
   afterEach(() => webhook.close());
@@ -337,7 +241,7 @@ describe('sendNotification by webhook', () => {
 
   it('does not retry a message the chat service rejects with 400', async () => {
     webhook.sink.status = 400;
-    webhook.sink.responseBody = 'invalid_payload';
+    webhook.sink.body = 'invalid_payload';
     const failure = await sendNotification({ context, audience: 'itTeam', channel: 'ops-chat', message: outage }).catch(
       (error: unknown) => error,
     );
@@ -352,7 +256,7 @@ describe('sendNotification by webhook', () => {
 
   it.each([429, 503])('leaves HTTP %i to the retry policy', async (status) => {
     webhook.sink.status = status;
-    webhook.sink.responseBody = `try again, ${WEBHOOK_TOKEN} is busy`;
+    webhook.sink.body = `try again, ${WEBHOOK_TOKEN} is busy`;
     const failure = await sendNotification({ context, audience: 'itTeam', channel: 'ops-chat', message: outage }).catch(
       (error: unknown) => error,
     );
@@ -367,7 +271,7 @@ describe('sendNotification by webhook', () => {
   it('leaves an unreachable webhook to the retry policy, without printing its URL', async () => {
     const url = webhook.url;
     await webhook.close();
-    webhook = await startWebhookSink();
+    webhook = await startTokenWebhookSink();
     sendNotification = activitiesFor({ audience: 'itTeam', name: 'ops-chat', type: 'webhook', url });
     const failure = await sendNotification({ context, audience: 'itTeam', channel: 'ops-chat', message: outage }).catch(
       (error: unknown) => error,

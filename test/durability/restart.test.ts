@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
+import type { mailOutageIncident } from '../../workflows';
 import { startEmbeddedServer, type EmbeddedServer } from '../../worker/dev-server';
 import { approveSignal, confirmSignal, incidentWorkflowId, stateQuery } from '../../workflows/messages';
 import { raiseTestIncident, testInput, waitForState } from '../support/incidents';
@@ -49,7 +50,7 @@ describe('durability', () => {
     worker = await startWorker(server.address);
     connection = await connectClient(server.address);
 
-    const restored = connection.client.workflow.getHandle(incidentWorkflowId(serverId));
+    const restored = connection.client.workflow.getHandle<typeof mailOutageIncident>(incidentWorkflowId(serverId));
     const stateAfterRestart = await restored.query(stateQuery);
     expect(stateAfterRestart.phase).toBe('verification');
     expect(stateAfterRestart.approvedBy).toBe('alice');

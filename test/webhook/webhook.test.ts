@@ -44,8 +44,13 @@ beforeAll(async () => {
   ({ client, close: closeClient } = await connectClient());
 });
 
-afterEach(async () => {
+/** Apps close before their Temporal connection: closing waits for calls still backing off after a 503. */
+async function closeOpenApps(): Promise<void> {
   await Promise.all(openApps.splice(0).map((app) => app.close()));
+}
+
+afterEach(async () => {
+  await closeOpenApps();
   await Promise.all(startedWorkflows.splice(0).map((workflowId) => terminateIfRunning(client, workflowId)));
 });
 
@@ -361,6 +366,7 @@ describe('when Temporal is unreachable', () => {
       expect(health.json()).toEqual({ ok: true, temporal: 'down' });
       expect(h.logs.lines().find((line) => line.msg === 'Temporal is unavailable')).toMatchObject({ serverId });
     } finally {
+      await closeOpenApps();
       await temporal.connection.close();
     }
   });
@@ -386,6 +392,7 @@ describe('when Temporal is unreachable', () => {
       expect(whileDown.headers.get('retry-after')).toBe('15');
       expect((await get(h, '/healthz')).json()).toEqual({ ok: true, temporal: 'down' });
     } finally {
+      await closeOpenApps();
       await temporal.connection.close();
       if (!stopped) await devServer.stop();
     }
