@@ -128,20 +128,40 @@ function registerIncidentCommands(program: Command, deps: CliDeps): void {
     });
 }
 
+/** Temporal answered, but the incident workflow did not: queries need a worker, and none replied in time. */
+export class IncidentUnresponsiveError extends Error {
+  constructor(address: string, timeoutMs: number, options?: ErrorOptions) {
+    super(
+      `Temporal at ${address} is up, but the incident did not answer within ${timeoutMs} ms: is a mailmend worker running?`,
+      options,
+    );
+    this.name = 'IncidentUnresponsiveError';
+  }
+}
+
 /** Runs one command's Temporal calls under a deadline, and says where Temporal was expected when it does not answer. */
 async function withTemporal<T>(deps: CliDeps, call: (client: Client) => Promise<T>): Promise<T> {
   const session = await deps.connect();
+  const timeoutMs = deps.commandTimeoutMs ?? 10_000;
   try {
     // A plain gRPC deadline, not a race: the call must have ended before the connection closes under it.
-    const deadline = Date.now() + (deps.commandTimeoutMs ?? 10_000);
-    return await session.client.connection.withDeadline(deadline, () => call(session.client));
+    return await session.client.connection.withDeadline(Date.now() + timeoutMs, () => call(session.client));
   } catch (error) {
-    if (isTemporalUnavailable(error) && !(error instanceof TemporalUnreachableError)) {
-      throw new TemporalUnreachableError(session.address, { cause: error });
-    }
-    throw error;
+    if (!isTemporalUnavailable(error) || error instanceof TemporalUnreachableError) throw error;
+    if (await answers(session.client))
+      throw new IncidentUnresponsiveError(session.address, timeoutMs, { cause: error });
+    throw new TemporalUnreachableError(session.address, { cause: error });
   } finally {
     await session.close();
+  }
+}
+
+async function answers(client: Client): Promise<boolean> {
+  try {
+    await client.connection.withDeadline(Date.now() + 2_000, () => client.workflowService.getSystemInfo({}));
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -34,6 +34,10 @@ interface CliRun {
 
 /** Runs `mailmend <argv>` in-process against the shared dev server; the shared connection stays open. */
 async function mailmend(...argv: string[]): Promise<CliRun> {
+  return mailmendWithin(10_000, ...argv);
+}
+
+async function mailmendWithin(commandTimeoutMs: number, ...argv: string[]): Promise<CliRun> {
   let stdout = '';
   let stderr = '';
   const deps: CliDeps = {
@@ -41,6 +45,7 @@ async function mailmend(...argv: string[]): Promise<CliRun> {
     stdout: (text) => (stdout += text),
     stderr: (text) => (stderr += text),
     now: () => NOW,
+    commandTimeoutMs,
   };
   const code = await runCli(argv, deps);
   return { code, stdout, stderr };
@@ -157,6 +162,18 @@ describe('mailmend incidents', () => {
 
     expect(code).toBe(1);
     expect(stderr).toBe(`mailmend: Temporal is unreachable at 127.0.0.1:${port}\n`);
+  });
+
+  test('show for an incident no worker answers says so instead of blaming Temporal', async () => {
+    const serverId = await openIncident();
+
+    const run = await mailmendWithin(1_000, 'incidents', 'show', serverId);
+
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe(
+      'mailmend: Temporal at shared-dev-server is up, but the incident did not answer within 1000 ms: ' +
+        'is a mailmend worker running?\n',
+    );
   });
 
   describe('with a worker running the incident workflow', () => {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Client } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import { incidentInputFor } from '../../config/incident-input';
@@ -324,6 +324,24 @@ describe('POST /alerts/alertmanager', () => {
     expect(Buffer.byteLength(largeBody)).toBeGreaterThanOrEqual(1024 * 1024);
     expect(large.statusCode).toBe(202);
     expect(tooLarge.statusCode).toBe(413);
+  });
+});
+
+describe('when Temporal refuses for another reason', () => {
+  test('500 without detail for the sender, and the cause in the log', async () => {
+    const wrongNamespace = new Client({
+      connection: client.connection,
+      namespace: `no-such-namespace-${randomUUID()}`,
+    });
+    const h = await harness({ client: wrongNamespace });
+    const serverId = serverOf(h);
+
+    const response = await postJson(h, '/alerts/alertmanager', alertmanagerBody([{ labels: { server: serverId } }]));
+
+    expect(response.statusCode).toBe(500);
+    expect(response.json()).toEqual({ error: 'internal error' });
+    const failure = h.logs.lines().find((line) => line.msg === 'Temporal call failed');
+    expect(failure).toMatchObject({ serverId, err: { type: 'NamespaceNotFoundError' } });
   });
 });
 
