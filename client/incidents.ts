@@ -54,12 +54,14 @@ export interface RaiseAlertOptions {
 
 export interface RaisedAlert {
   workflowId: string;
-  /** The run that received the alert: the same run for every alert while an incident is open. */
-  runId: string;
+  /** The run that received the alert; absent when a resolved alert found no open incident. */
+  runId?: string;
+  delivered: 'opened-or-joined' | 'joined' | 'no-open-incident';
 }
 
 /**
- * Delivers an alert to the server's incident, opening the incident first when none is running.
+ * Delivers an alert to the server's incident. A firing alert opens the incident when none is running; a resolved one
+ * only joins an open incident, so a late "resolved" never opens a new one.
  *
  * @example
  * await raiseAlert(client, incidentInputFor(config, 'mx1'), {
@@ -75,6 +77,16 @@ export async function raiseAlert(
   requireText('serverId', input.serverId);
   requireText('alert.alertName', alert.alertName);
   const workflowId = incidentWorkflowId(input.serverId);
+  if (alert.status === 'resolved') {
+    const handle = client.workflow.getHandle(workflowId);
+    try {
+      await handle.signal(alertSignal, alert);
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) return { workflowId, delivered: 'no-open-incident' };
+      throw error;
+    }
+    return { workflowId, delivered: 'joined' };
+  }
   const handle = await client.workflow.signalWithStart<typeof mailOutageIncident, [AlertPayload]>(WORKFLOW_TYPE, {
     workflowId,
     taskQueue: options.taskQueue ?? TASK_QUEUE,
@@ -82,7 +94,7 @@ export async function raiseAlert(
     signal: alertSignal,
     signalArgs: [alert],
   });
-  return { workflowId, runId: handle.signaledRunId };
+  return { workflowId, runId: handle.signaledRunId, delivered: 'opened-or-joined' };
 }
 
 /**

@@ -407,6 +407,11 @@ class Incident {
   }
 
   private onAlert(alert: AlertPayload): void {
+    // Senders resend a whole batch after a 5xx, so an alert already held is dropped rather than recorded twice.
+    if (alert.fingerprint !== undefined && this.state.alerts.some((held) => sameAlert(held, alert))) {
+      log.info('duplicate alert dropped', { ...this.context(), fingerprint: alert.fingerprint });
+      return;
+    }
     this.state.alerts.push(alert);
     if (this.milestones.detectedAt === undefined && alert.startsAt && !Number.isNaN(Date.parse(alert.startsAt))) {
       this.milestones.detectedAt = alert.startsAt;
@@ -465,6 +470,15 @@ class Incident {
   private acknowledge(): void {
     this.milestones.acknowledgedAt ??= new Date().toISOString();
   }
+}
+
+function sameAlert(held: AlertPayload, incoming: AlertPayload): boolean {
+  return (
+    held.source === incoming.source &&
+    held.fingerprint === incoming.fingerprint &&
+    held.status === incoming.status &&
+    held.startsAt === incoming.startsAt
+  );
 }
 
 function causeMessage(error: unknown): string {

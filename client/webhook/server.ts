@@ -7,7 +7,7 @@ import type { MailmendConfig } from '../../config/schema';
 import type { SecretResolver } from '../../config/secrets';
 import { incidentWorkflowId } from '../../workflows/messages';
 import { isTemporalUnavailable } from '../connection';
-import { getIncidentState, IncidentNotFoundError, raiseAlert } from '../incidents';
+import { getIncidentState, IncidentNotFoundError, raiseAlert, type RaisedAlert } from '../incidents';
 import {
   describeSchemaIssues,
   toAlertPayloads,
@@ -32,7 +32,8 @@ export interface WebhookDeps {
 export interface AcceptedAlert {
   serverId: string;
   workflowId: string;
-  runId: string;
+  runId?: string;
+  delivered: RaisedAlert['delivered'];
 }
 
 /** What every error response looks like: what went wrong, and the detail a sender's operator needs. */
@@ -193,7 +194,7 @@ export function buildWebhookServer(deps: WebhookDeps): FastifyInstance {
             'alert signalled',
           );
           logger.debug({ serverId, incidentId: raised.workflowId, labels: alert.labels }, 'alert labels');
-          return { serverId, workflowId: raised.workflowId, runId: raised.runId };
+          return { serverId, ...raised };
         }),
       );
       return reply.code(202).send({ accepted });

@@ -7,7 +7,7 @@ import { Worker, type NativeConnection } from '@temporalio/worker';
 import pino from 'pino';
 import { createActivities } from '../../activities';
 import { approve } from '../../client/incidents';
-import { buildWebhookServer } from '../../client/webhook/server';
+import { buildWebhookServer, startWebhookServer } from '../../client/webhook/server';
 import { parseConfig } from '../../config/load';
 import { buildActivityDeps } from '../../worker/activity-deps';
 import type { mailOutageIncident } from '../../workflows';
@@ -102,11 +102,11 @@ describe('secrets', () => {
 
     try {
       const final = await worker.runUntil(async () => {
-        const response = await webhook.inject({
+        const webhookUrl = await startWebhookServer(webhook, '127.0.0.1', 0);
+        const response = await fetch(`${webhookUrl}/alerts/alertmanager`, {
           method: 'POST',
-          url: '/alerts/alertmanager',
           headers: { authorization: `Bearer ${env.WEBHOOK_TOKEN}`, 'content-type': 'application/json' },
-          payload: {
+          body: JSON.stringify({
             version: '4',
             groupKey: '{}:{alertname="MailDown"}',
             truncatedAlerts: 0,
@@ -127,9 +127,9 @@ describe('secrets', () => {
                 fingerprint: 'abc123',
               },
             ],
-          },
+          }),
         });
-        expect(response.statusCode).toBe(202);
+        expect(response.status).toBe(202);
         const handle = client.workflow.getHandle<typeof mailOutageIncident>(incidentWorkflowId(serverId));
         await waitForState(handle, (state) => state.phase === 'awaiting-approval');
         await approve(client, serverId, { by: 'alice' });

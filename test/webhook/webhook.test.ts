@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Client } from '@temporalio/client';
+import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import { incidentInputFor } from '../../config/incident-input';
@@ -143,7 +143,9 @@ describe('POST /alerts/alertmanager', () => {
 
     expect(response.statusCode).toBe(202);
     const { accepted } = response.json<{ accepted: AcceptedAlert[] }>();
-    expect(accepted).toEqual([{ serverId, workflowId: incidentWorkflowId(serverId), runId: expect.any(String) }]);
+    expect(accepted).toEqual([
+      { serverId, workflowId: incidentWorkflowId(serverId), runId: expect.any(String), delivered: 'opened-or-joined' },
+    ]);
 
     const description = await client.workflow.getHandle(incidentWorkflowId(serverId)).describe();
     expect(description).toMatchObject({
@@ -177,21 +179,43 @@ describe('POST /alerts/alertmanager', () => {
     const serverId = serverOf(h);
 
     const first = await postJson(h, '/alerts/alertmanager', alertmanagerBody([{ labels: { server: serverId } }]));
-    const second = await postJson(
+    const second = await postJson(h, '/alerts/alertmanager', alertmanagerBody([{ labels: { server: serverId } }]));
+    const resolved = await postJson(
       h,
       '/alerts/alertmanager',
       alertmanagerBody([{ status: 'resolved', labels: { server: serverId } }]),
     );
 
-    expect([first.statusCode, second.statusCode]).toEqual([202, 202]);
+    expect([first.statusCode, second.statusCode, resolved.statusCode]).toEqual([202, 202, 202]);
     const firstRun = first.json<{ accepted: AcceptedAlert[] }>().accepted[0]?.runId;
     expect(firstRun).toBeDefined();
     expect(second.json<{ accepted: AcceptedAlert[] }>().accepted[0]?.runId).toBe(firstRun);
+    expect(resolved.json<{ accepted: AcceptedAlert[] }>().accepted[0]?.delivered).toBe('joined');
     const signals = await signalsOf(client, incidentWorkflowId(serverId));
     expect(signals.map((signal) => [signal.name, (signal.args[0] as AlertPayload).status])).toEqual([
       ['alert', 'firing'],
+      ['alert', 'firing'],
       ['alert', 'resolved'],
     ]);
+  });
+
+  test('a resolved alert with no open incident is accepted but opens nothing', async () => {
+    const h = await harness();
+    const serverId = serverOf(h);
+
+    const response = await postJson(
+      h,
+      '/alerts/alertmanager',
+      alertmanagerBody([{ status: 'resolved', labels: { server: serverId } }]),
+    );
+
+    expect(response.statusCode).toBe(202);
+    expect(response.json<{ accepted: AcceptedAlert[] }>().accepted).toEqual([
+      { serverId, workflowId: incidentWorkflowId(serverId), delivered: 'no-open-incident' },
+    ]);
+    await expect(client.workflow.getHandle(incidentWorkflowId(serverId)).describe()).rejects.toBeInstanceOf(
+      WorkflowNotFoundError,
+    );
   });
 
   test('one batch for two servers, one named by an alias, signals each incident in order', async () => {

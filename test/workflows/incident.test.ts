@@ -259,7 +259,7 @@ describe('mailOutageIncident', () => {
     });
   });
 
-  test('duplicate alerts join the one open incident', async () => {
+  test('duplicate alerts join the one open incident, and a resent alert is held once', async () => {
     await withIncidentWorker({}, async (scenario) => {
       const first = await startIncident(scenario);
       const second = await raiseTestIncident(
@@ -275,6 +275,14 @@ describe('mailOutageIncident', () => {
         'ImapDown/resolved',
       ]);
       expect(state.phase).not.toBe('closed');
+      const resent = testAlert({ alertName: 'ImapDown', fingerprint: 'f00d', startsAt: '2026-01-01T00:00:00Z' });
+      await raiseTestIncident(client, scenario.taskQueue, testInput(scenario.serverId), resent);
+      await raiseTestIncident(client, scenario.taskQueue, testInput(scenario.serverId), {
+        ...resent,
+        receivedAt: 'later',
+      });
+      const afterResend = await waitForState(first, (current) => current.alerts.length === 3);
+      expect(afterResend.alerts.filter((alert) => alert.fingerprint === 'f00d')).toHaveLength(1);
       await first.terminate('test finished');
     });
   });

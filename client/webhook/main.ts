@@ -1,0 +1,36 @@
+import { configPathFromEnv, loadConfigFile } from '../../config/load';
+import { createLogger } from '../../worker/logger';
+import { lazyTemporal } from '../connection';
+import { buildWebhookServer, startWebhookServer } from './server';
+
+/**
+ * The alert webhook on its own, for deployments that run it apart from the worker. It starts even while Temporal is
+ * down, and answers 503 until Temporal is back, so senders retry.
+ */
+async function main(): Promise<void> {
+  const logger = createLogger();
+  const loaded = loadConfigFile(configPathFromEnv(process.env), process.env);
+  const { config } = loaded;
+  const temporal = lazyTemporal(process.env, { defaultAddress: `${config.temporal.host}:${config.temporal.port}` });
+  const app = buildWebhookServer({ config, secrets: loaded.secrets, client: temporal.client, logger });
+  const url = await startWebhookServer(app, config.webhook.host, config.webhook.port);
+  logger.info({ url, temporal: temporal.address }, 'webhook listening');
+  const stop = async (): Promise<void> => {
+    // The app first: its close waits for signals still in flight, which need the connection.
+    await app.close();
+    await temporal.connection.close();
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      stop().catch((error: unknown) => {
+        logger.error({ err: error }, 'webhook shutdown failed');
+        process.exitCode = 1;
+      });
+    });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
