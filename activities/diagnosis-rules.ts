@@ -28,7 +28,10 @@ export function reasonFromNetwork(evidence: NetworkEvidence): Finding {
     quote(`tcp ${evidence.smtpEndpoint}`, probes.tcpSmtp),
     quote(`smtp ${evidence.smtpEndpoint}`, probes.smtp),
   ];
-  const imapEvidence = [quote(`tcp ${evidence.imapEndpoint}`, imapTcp), quote(`imap ${evidence.imapEndpoint}`, probes.imap)];
+  const imapEvidence = [
+    quote(`tcp ${evidence.imapEndpoint}`, imapTcp),
+    quote(`imap ${evidence.imapEndpoint}`, probes.imap),
+  ];
   if (!dns.ok) {
     return {
       rootCause: `The mail host name does not resolve (${dns.detail}); the fault is in DNS, not on the mail host`,
@@ -42,6 +45,15 @@ export function reasonFromNetwork(evidence: NetworkEvidence): Finding {
       rootCause: 'Neither the SMTP nor the IMAP port answers a connect: the host or the network path to it is down',
       evidence: [...smtpEvidence, ...imapEvidence],
       actionId: NO_CATALOG_ACTION,
+    };
+  }
+  if (probes.tcpSmtp.errorCode === CONNECT_REFUSED && imapTcp.errorCode === CONNECT_REFUSED) {
+    return {
+      rootCause:
+        `Neither SMTP (${evidence.smtpEndpoint}) nor IMAP (${evidence.imapEndpoint}) accepts connections while the ` +
+        'host refuses them actively: Postfix and Dovecot are both stopped; Postfix comes first so mail is accepted again',
+      evidence: [...smtpEvidence, ...imapEvidence],
+      actionId: 'start-postfix',
     };
   }
   if (probes.tcpSmtp.errorCode === CONNECT_REFUSED) {

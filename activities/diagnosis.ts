@@ -24,7 +24,9 @@ async function resolveHost(host: string, timeoutMs: number): Promise<CheckResult
   try {
     const answer = await Promise.race([
       lookup(host),
-      new Promise<never>((_, reject) => setTimeout(() => reject(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })), timeoutMs).unref()),
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })), timeoutMs).unref(),
+      ),
     ]);
     return { ok: true, latencyMs: Date.now() - started, detail: `${host} -> ${answer.address}` };
   } catch (error) {

@@ -30,7 +30,10 @@ export const REMEDIATION_CATALOG: ReadonlyMap<string, CatalogAction> = new Map([
     description: 'Restart Postfix (stop, then start)',
     risk: 'medium',
     rollback: 'None needed: a restart keeps the queue; mail in flight is retried by senders',
-    commands: () => [['postfix', 'stop'], ['postfix', 'start']],
+    commands: () => [
+      ['postfix', 'stop'],
+      ['postfix', 'start'],
+    ],
   }),
   action({
     id: 'start-dovecot',

@@ -55,7 +55,10 @@ async function main(): Promise<void> {
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection });
   const activityDeps = buildActivityDeps(loaded, logger);
-  const worker = await createMailmendWorker({ connection: workerConnection, activities: createActivities(activityDeps.deps) });
+  const worker = await createMailmendWorker({
+    connection: workerConnection,
+    activities: createActivities(activityDeps.deps),
+  });
   const webhook = buildWebhookServer({ config: loaded.config, secrets: loaded.secrets, client, logger });
   const url = await startWebhookServer(webhook, '127.0.0.1', await freePort());
 

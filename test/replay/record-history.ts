@@ -20,9 +20,17 @@ import { raiseTestIncident, testInput, waitForState } from '../support/incidents
 async function main(): Promise<void> {
   const { executable } = await resolveTemporalCli({ env: process.env, onProgress: console.error });
   const server = await startEmbeddedServer({ executable });
+  try {
+    await recordHappyPath(server.address);
+  } finally {
+    await server.stop();
+  }
+}
+
+async function recordHappyPath(address: string): Promise<void> {
   const taskQueue = `record-${randomUUID()}`;
-  const workerConnection = await NativeConnection.connect({ address: server.address });
-  const connection = await Connection.connect({ address: server.address });
+  const workerConnection = await NativeConnection.connect({ address });
+  const connection = await Connection.connect({ address });
   const client = new Client({ connection });
   const worker = await Worker.create({
     connection: workerConnection,
@@ -45,7 +53,6 @@ async function main(): Promise<void> {
   });
   await connection.close();
   await workerConnection.close();
-  await server.stop();
 }
 
 main().catch((error: unknown) => {

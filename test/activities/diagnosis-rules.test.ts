@@ -1,0 +1,89 @@
+import { reasonFromNetwork, toDiagnosis, type NetworkEvidence } from '../../activities/diagnosis-rules';
+import type { CheckResult } from '../../workflows/messages';
+
+const ok = (detail: string): CheckResult => ({ ok: true, latencyMs: 2, detail });
+const failed = (errorCode: string, detail = errorCode): CheckResult => ({ ok: false, latencyMs: 2, detail, errorCode });
+
+function evidence(overrides: {
+  dns?: CheckResult;
+  tcpSmtp?: CheckResult;
+  smtp?: CheckResult;
+  imapTcp?: CheckResult;
+  imap?: CheckResult;
+}): NetworkEvidence {
+  return {
+    smtpEndpoint: 'mx1:25',
+    imapEndpoint: 'mx1:143',
+    dns: overrides.dns ?? ok('mx1 -> 127.0.0.1'),
+    imapTcp: overrides.imapTcp ?? ok('connected'),
+    probes: {
+      serverId: 'mx1',
+      checkedAt: '2026-01-01T00:00:00Z',
+      tcpSmtp: overrides.tcpSmtp ?? ok('connected'),
+      smtp: overrides.smtp ?? ok('220 mx1 ESMTP'),
+      imap: overrides.imap ?? ok('* OK ready'),
+    },
+  };
+}
+
+describe('reasoning from network evidence', () => {
+  test.each([
+    [
+      'refused SMTP port',
+      { tcpSmtp: failed('ECONNREFUSED'), smtp: failed('ECONNREFUSED') },
+      'start-postfix',
+      /Postfix is not running/,
+    ],
+    [
+      'both ports refused',
+      {
+        tcpSmtp: failed('ECONNREFUSED'),
+        smtp: failed('ECONNREFUSED'),
+        imapTcp: failed('ECONNREFUSED'),
+        imap: failed('ECONNREFUSED'),
+      },
+      'start-postfix',
+      /Postfix and Dovecot are both stopped/,
+    ],
+    [
+      'SMTP answering 421',
+      { smtp: failed('BAD_GREETING', '421 mx1 Service not available') },
+      'restart-postfix',
+      /421 mx1/,
+    ],
+    [
+      'refused IMAP port',
+      { imapTcp: failed('ECONNREFUSED'), imap: failed('ECONNREFUSED') },
+      'start-dovecot',
+      /Dovecot is not running/,
+    ],
+    ['IMAP bad greeting', { imap: failed('BAD_GREETING', '* BYE shutting down') }, 'restart-dovecot', /BYE/],
+    ['DNS failure', { dns: failed('ENOTFOUND', 'mx1: ENOTFOUND') }, 'none', /does not resolve/],
+    [
+      'host unreachable',
+      {
+        tcpSmtp: failed('ETIMEDOUT'),
+        smtp: failed('ETIMEDOUT'),
+        imapTcp: failed('ETIMEDOUT'),
+        imap: failed('ETIMEDOUT'),
+      },
+      'none',
+      /host or the network path/,
+    ],
+    ['everything answers', {}, 'none', /no server-side fault/],
+  ])('%s', (_name, observed, actionId, cause) => {
+    const finding = reasonFromNetwork(evidence(observed));
+    expect(finding.actionId).toBe(actionId);
+    expect(finding.rootCause).toMatch(cause);
+    expect(finding.evidence.length).toBeGreaterThan(0);
+  });
+
+  test('the diagnosis carries the catalog entry with its risk and rollback, or hands over to people', () => {
+    const fix = toDiagnosis(reasonFromNetwork(evidence({ tcpSmtp: failed('ECONNREFUSED') })), 'now');
+    expect(fix.recommendation).toMatchObject({ actionId: 'start-postfix', risk: 'low' });
+    expect(fix.recommendation.rollback).toMatch(/postfix stop/);
+    expect(fix.evidence).toContain('tcp mx1:25: failed in 2 ms: ECONNREFUSED');
+    const handOver = toDiagnosis(reasonFromNetwork(evidence({})), 'now');
+    expect(handOver.recommendation.actionId).toBe('none');
+  });
+});
