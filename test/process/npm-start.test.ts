@@ -1,0 +1,114 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { freePort, killProcess, startTsProcess, type RunningProcess } from '../support/processes';
+import { startWebhookSink } from '../support/sinks';
+
+function portAnswers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+describe('npm start (the main job)', () => {
+  const workDir = mkdtempSync(path.join(os.tmpdir(), 'mailmend-start-'));
+  let mailmend: RunningProcess | undefined;
+
+  afterAll(async () => {
+    if (mailmend) await killProcess(mailmend);
+    rmSync(workDir, { recursive: true, force: true });
+  });
+
+  test('starts the embedded dev server with its UI, the worker and the webhook, and stops them all on Ctrl-C', async () => {
+    const chat = await startWebhookSink();
+    const [temporalPort, uiPort, webhookPort, closedPort] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
+    const configFile = path.join(workDir, 'mailmend.yaml');
+    writeFileSync(
+      configFile,
+      stringify({
+        temporal: { dataDir: 'data', port: temporalPort, uiPort, shutdownGraceTime: '5s' },
+        webhook: { port: webhookPort },
+        reportsDir: 'reports',
+        servers: [
+          {
+            id: 'mx-main',
+            smtp: { host: '127.0.0.1', port: closedPort },
+            imap: { host: '127.0.0.1', port: closedPort },
+          },
+        ],
+        audiences: {
+          itTeam: { channels: [{ name: 'ops', type: 'webhook', url: { env: 'CHAT_URL' } }] },
+          management: { channels: [{ name: 'mgmt', type: 'webhook', url: { env: 'CHAT_URL' } }] },
+          users: { channels: [{ name: 'users', type: 'webhook', url: { env: 'CHAT_URL' } }] },
+        },
+        approvers: ['alice'],
+      }),
+    );
+    try {
+      mailmend = await startTsProcess(
+        'worker/start.ts',
+        { MAILMEND_CONFIG: configFile, CHAT_URL: chat.urlFor('/hook'), TEMPORAL_ADDRESS: '' },
+        'Press Ctrl-C to stop.',
+      );
+      const banner = mailmend.output();
+      expect(banner).toContain(`Temporal      127.0.0.1:${temporalPort} (namespace default), embedded dev server`);
+      expect(banner).toContain(`Temporal UI   http://127.0.0.1:${uiPort}`);
+      expect(banner).toContain(`webhook       http://127.0.0.1:${webhookPort}/alerts/alertmanager`);
+      expect((await fetch(`http://127.0.0.1:${uiPort}/`)).status).toBe(200);
+
+      const alert = await fetch(`http://127.0.0.1:${webhookPort}/alerts/alertmanager`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          version: '4',
+          groupKey: 'g',
+          truncatedAlerts: 0,
+          status: 'firing',
+          receiver: 'mailmend',
+          groupLabels: {},
+          commonLabels: {},
+          commonAnnotations: {},
+          externalURL: 'http://alertmanager.invalid',
+          alerts: [
+            {
+              status: 'firing',
+              labels: { alertname: 'MailDown', server: 'mx-main' },
+              annotations: {},
+              startsAt: new Date().toISOString(),
+              endsAt: '0001-01-01T00:00:00Z',
+              generatorURL: 'http://prometheus.invalid',
+              fingerprint: 'f1',
+            },
+          ],
+        }),
+      });
+      expect(alert.status).toBe(202);
+      const deadline = Date.now() + 30_000;
+      while (chat.requests.length < 3 && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(chat.requests.map((request) => (request.body as { mailmend: { kind: string } }).mailmend.kind)).toContain(
+        'outage',
+      );
+
+      mailmend.child.kill('SIGINT');
+      expect(await mailmend.exited).toBe(0);
+      expect(mailmend.output()).toContain('"msg":"stopped"');
+      expect(await portAnswers(temporalPort)).toBe(false);
+      expect(await portAnswers(webhookPort)).toBe(false);
+    } finally {
+      await chat.close();
+    }
+  });
+});
