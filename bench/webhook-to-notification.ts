@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import pino from 'pino';
 import { createActivities } from '../activities';
 import { buildWebhookServer, startWebhookServer } from '../client/webhook/server';
@@ -25,6 +25,7 @@ function percentile(sorted: number[], fraction: number): number {
  * a new workflow. Run with `npm run bench`.
  */
 async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
   const { executable } = await resolveTemporalCli({ env: process.env, onProgress: console.error });
   const temporal = await startEmbeddedServer({ executable });
   const mailSink = await startSmtpSink();
