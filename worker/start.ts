@@ -7,6 +7,7 @@ import { buildActivityDeps } from './activity-deps';
 import { createLogger, temporalLoggerFor } from './logger';
 import { resolveTemporalTarget } from './temporal-target';
 import { createMailmendWorker } from './worker';
+import { TASK_QUEUE } from '../workflows/messages';
 
 /**
  * `npm start`: the Temporal dev server (unless TEMPORAL_ADDRESS names a cluster), the worker and the alert webhook.
@@ -38,7 +39,7 @@ async function main(): Promise<void> {
       'mailmend is running:',
       `  Temporal      ${target.connectionOptions.address} (namespace ${target.namespace})${target.embedded ? ', embedded dev server' : ''}`,
       ...(target.embedded?.uiUrl ? [`  Temporal UI   ${target.embedded.uiUrl}`] : []),
-      `  worker        task queue ${'mailmend'}`,
+      `  worker        task queue ${TASK_QUEUE}`,
       `  webhook       ${webhookUrl}/alerts/alertmanager`,
       'Press Ctrl-C to stop.',
     ].join('\n'),
