@@ -30,13 +30,28 @@ const sshSchema = z.strictObject({
   privateKey: secretRefSchema,
 });
 
-const serverSchema = z.strictObject({
+/** Where things live on the mail host. Diagnosis and the remediation catalog read paths from here, never from alerts. */
+const hostLayoutSchema = z.strictObject({
+  postfixConfigDir: z.string().min(1).default('/etc/postfix'),
+  dovecotConfig: z.string().min(1).default('/etc/dovecot/dovecot.conf'),
+  /** A copy of the configuration known to work, laid out as `postfix/main.cf`, `postfix/master.cf`, `dovecot/dovecot.conf`. */
+  knownGoodDir: z.string().min(1).optional(),
+  logFiles: z.array(z.string().min(1)).default(['/var/log/mail.log']),
+  mailDirs: z.array(z.string().min(1)).default(['/var/mail']),
+  packageLogs: z.array(z.string().min(1)).default(['/var/log/dpkg.log', '/var/log/apt/history.log']),
+  recentChangeWindow: durationSchema.default(24 * 60 * 60_000),
+  deferredThreshold: z.number().int().min(0).default(0),
+});
+export type HostLayout = z.infer<typeof hostLayoutSchema>;
+
+export const serverSchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be letters, digits, ".", "_" or "-"'),
   /** Alert label values that also mean this server, e.g. the exporter's `instance`. */
   aliases: z.array(z.string().min(1)).default([]),
   smtp: endpointSchema,
   imap: endpointSchema.extend({ tls: z.boolean().default(false) }),
   ssh: sshSchema.optional(),
+  host: hostLayoutSchema.prefault({}),
   canary: z
     .strictObject({
       mailbox: z.string().min(1),

@@ -7,7 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import pino from 'pino';
 import { SMTPServer } from 'smtp-server';
 import { createProbeActivities, probeImap, probeSmtp, probeTcp } from '../../activities/probes';
-import type { ServerConfig } from '../../config/schema';
+import { serverSchema, type ServerConfig } from '../../config/schema';
 import { FailureType } from '../../workflows/failure-types';
 import type { IncidentStepContext } from '../../workflows/messages';
 
@@ -103,12 +103,11 @@ async function startBlackhole(): Promise<Listener> {
 }
 
 function serverConfig(id: string, smtpPort: number, imapPort: number): ServerConfig {
-  return {
+  return serverSchema.parse({
     id,
-    aliases: [],
     smtp: { host: LOOPBACK, port: smtpPort },
     imap: { host: LOOPBACK, port: imapPort, tls: false },
-  };
+  });
 }
 
 function context(serverId: string): IncidentStepContext {
