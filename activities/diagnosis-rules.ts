@@ -9,7 +9,11 @@ export interface NetworkEvidence {
   imapTcp: CheckResult;
 }
 
-type Finding = { rootCause: string; evidence: string[]; actionId: string };
+export interface Finding {
+  rootCause: string;
+  evidence: string[];
+  actionId: string;
+}
 
 const CONNECT_TIMEOUT = 'ETIMEDOUT';
 const CONNECT_REFUSED = 'ECONNREFUSED';

@@ -4,13 +4,18 @@ import type { Logger } from 'pino';
 import type { ServerConfig } from '../config/schema';
 import { FailureType } from '../workflows/failure-types';
 import type { CheckResult, Diagnosis, IncidentStepContext, ProbeReport } from '../workflows/messages';
-import { reasonFromNetwork, toDiagnosis } from './diagnosis-rules';
+import { reasonFromHost } from './diagnosis-host-rules';
+import { reasonFromNetwork, toDiagnosis, type Finding } from './diagnosis-rules';
+import { collectHostEvidence } from './host-evidence';
+import type { HostEvidence } from './host-evidence-types';
 import { stepLogger } from './logging';
+import type { MailHostAccess } from './mail-host';
 import { probeTcp } from './probes';
 
 export interface DiagnosisDeps {
   servers: ReadonlyMap<string, ServerConfig>;
   probeTimeoutMs: number;
+  mailHost: MailHostAccess;
   logger: Logger;
 }
 
@@ -21,25 +26,40 @@ export interface DiagnoseOutageInput {
 
 async function resolveHost(host: string, timeoutMs: number): Promise<CheckResult> {
   const started = Date.now();
+  let timer: NodeJS.Timeout | undefined;
   try {
     const answer = await Promise.race([
       lookup(host),
-      new Promise<never>((_, reject) =>
-        setTimeout(() => reject(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })), timeoutMs).unref(),
-      ),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })), timeoutMs);
+      }),
     ]);
     return { ok: true, latencyMs: Date.now() - started, detail: `${host} -> ${answer.address}` };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'EDNS';
     return { ok: false, latencyMs: Date.now() - started, detail: `${host}: ${code}`, errorCode: code };
+  } finally {
+    clearTimeout(timer);
   }
 }
 
 export function createDiagnosisActivities(deps: DiagnosisDeps) {
+  /** One SSH visit per diagnosis; a host mailmend cannot reach leaves the network evidence to decide. */
+  async function inspectHost(server: ServerConfig, log: Logger): Promise<HostEvidence | string> {
+    if (!server.ssh) return 'no SSH access configured: diagnosis from the network only';
+    try {
+      return await deps.mailHost.withSsh(server, (session) => collectHostEvidence(session, server.host, new Date()));
+    } catch (error) {
+      if (error instanceof ApplicationFailure && error.type === FailureType.HostKeyMismatch) throw error;
+      log.warn({ err: error }, 'could not inspect the host over SSH');
+      return `SSH to ${server.ssh.host}:${server.ssh.port} failed (${(error as Error).message}): diagnosis from the network only`;
+    }
+  }
+
   return {
-    /** Gathers evidence about the outage and names a root cause with a catalog action to fix it. */
+    /** Gathers evidence about the outage (network, and the host over SSH) and names a root cause with a fix. */
     async diagnoseOutage({ context, probes }: DiagnoseOutageInput): Promise<Diagnosis> {
-      const logger = stepLogger(deps.logger, context);
+      const log = stepLogger(deps.logger, context);
       const server = deps.servers.get(context.serverId);
       if (!server) {
         throw ApplicationFailure.create({
@@ -48,18 +68,23 @@ export function createDiagnosisActivities(deps: DiagnosisDeps) {
           message: `server "${context.serverId}" is not in the config`,
         });
       }
-      const [dns, imapTcp] = await Promise.all([
+      const [dns, imapTcp, host] = await Promise.all([
         resolveHost(server.smtp.host, deps.probeTimeoutMs),
         probeTcp(server.imap.host, server.imap.port, deps.probeTimeoutMs),
+        inspectHost(server, log),
       ]);
-      const finding = reasonFromNetwork({
+      const network = reasonFromNetwork({
         smtpEndpoint: `${server.smtp.host}:${server.smtp.port}`,
         imapEndpoint: `${server.imap.host}:${server.imap.port}`,
         dns,
         probes,
         imapTcp,
       });
-      logger.info({ rootCause: finding.rootCause, actionId: finding.actionId }, 'diagnosed the outage');
+      const fromHost = typeof host === 'string' ? undefined : reasonFromHost(host, server.host.deferredThreshold);
+      const finding: Finding = fromHost
+        ? { ...fromHost, evidence: [...fromHost.evidence, ...network.evidence.slice(0, 2)] }
+        : { ...network, evidence: typeof host === 'string' ? [...network.evidence, host] : network.evidence };
+      log.info({ rootCause: finding.rootCause, actionId: finding.actionId }, 'diagnosed the outage');
       return toDiagnosis(finding, new Date().toISOString());
     },
   };

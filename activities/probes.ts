@@ -1,16 +1,20 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
+import type { ImapFlow } from 'imapflow';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../config/schema';
 import { FailureType } from '../workflows/failure-types';
 import type { CheckResult, IncidentStepContext, ProbeReport } from '../workflows/messages';
 import { stepLogger } from './logging';
+import type { MailHostAccess } from './mail-host';
+import { checkDeferredQueue } from './queue-check';
 
 export interface ProbeDeps {
   servers: ReadonlyMap<string, ServerConfig>;
   probeTimeoutMs: number;
+  mailHost: MailHostAccess;
   logger: Logger;
 }
 
@@ -207,6 +211,40 @@ export function probeImap(host: string, port: number, useTls: boolean, timeoutMs
   );
 }
 
+/** Logs in as the canary mailbox and out again: proves authentication and mailbox access, not only the greeting. */
+export async function probeImapLogin(imap: ImapFlow, timeoutMs: number): Promise<CheckResult> {
+  const started = performance.now();
+  const elapsed = (): number => Math.round(performance.now() - started);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      (async () => {
+        await imap.connect();
+        await imap.mailboxOpen('INBOX', { readOnly: true });
+      })(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new ProbeFailure('ETIMEDOUT', `no IMAP login within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+      }),
+    ]);
+    return { ok: true, latencyMs: elapsed(), detail: 'canary logged in and opened INBOX' };
+  } catch (error) {
+    const failure = error as Error & { authenticationFailed?: boolean; responseText?: string; code?: string };
+    const errorCode =
+      error instanceof ProbeFailure
+        ? error.errorCode
+        : failure.authenticationFailed
+          ? 'AUTH_FAILED'
+          : (failure.code ?? 'IMAP_ERROR');
+    return { ok: false, latencyMs: elapsed(), detail: failure.responseText ?? failure.message, errorCode };
+  } finally {
+    clearTimeout(timer);
+    await imap.logout().catch(() => imap.close());
+  }
+}
+
 export function createProbeActivities(deps: ProbeDeps) {
   return {
     /** Step 1 of the SOP: looks at the server from outside, SMTP and IMAP at once, each within the probe timeout. */
@@ -221,15 +259,26 @@ export function createProbeActivities(deps: ProbeDeps) {
         });
       }
       const timeoutMs = deps.probeTimeoutMs;
-      const [tcpSmtp, smtp, imap] = await Promise.all([
+      const canary = deps.mailHost.canaryImap(server);
+      const [tcpSmtp, smtp, imap, imapLogin, deferredQueue] = await Promise.all([
         probeTcp(server.smtp.host, server.smtp.port, timeoutMs),
         probeSmtp(server.smtp.host, server.smtp.port, timeoutMs),
         probeImap(server.imap.host, server.imap.port, server.imap.tls, timeoutMs),
+        canary ? probeImapLogin(canary, timeoutMs) : undefined,
+        server.ssh ? checkDeferredQueue(deps.mailHost, server, log) : undefined,
       ]);
-      const report: ProbeReport = { serverId: server.id, checkedAt: new Date().toISOString(), tcpSmtp, smtp, imap };
-      const healthy = tcpSmtp.ok && smtp.ok && imap.ok;
+      const report: ProbeReport = {
+        serverId: server.id,
+        checkedAt: new Date().toISOString(),
+        tcpSmtp,
+        smtp,
+        imap,
+        ...(imapLogin ? { imapLogin } : {}),
+        ...(deferredQueue ? { deferredQueue } : {}),
+      };
+      const healthy = tcpSmtp.ok && smtp.ok && imap.ok && (imapLogin?.ok ?? true) && (deferredQueue?.ok ?? true);
       log[healthy ? 'info' : 'warn'](
-        { tcpSmtp, smtp, imap },
+        { tcpSmtp, smtp, imap, imapLogin, deferredQueue },
         healthy ? 'mail server answers' : 'mail server check failed',
       );
       return report;

@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../config/schema';
 import { FailureType } from '../workflows/failure-types';
-import type { IncidentStepContext, RemediationResult } from '../workflows/messages';
+import type { CommandRecord, IncidentStepContext, RemediationResult } from '../workflows/messages';
 import { stepLogger } from './logging';
 import { findCatalogAction, type CatalogAction } from './remediation-catalog';
 
@@ -11,6 +11,8 @@ export interface ActionOutcome {
   exitCode: number;
   output: string;
   alreadyApplied: boolean;
+  snapshot?: CommandRecord[];
+  commands?: CommandRecord[];
 }
 
 /** Runs a catalog action on a mail host; the SSH implementation pins host keys and checks idempotency. */
@@ -61,6 +63,8 @@ export function createRemediationActivities(deps: RemediationDeps) {
         exitCode: outcome.exitCode,
         output: outcome.output.trim().slice(-MAX_OUTPUT_CHARS),
         alreadyApplied: outcome.alreadyApplied,
+        ...(outcome.snapshot ? { snapshot: outcome.snapshot } : {}),
+        ...(outcome.commands ? { commands: outcome.commands } : {}),
         finishedAt: new Date().toISOString(),
       };
     },

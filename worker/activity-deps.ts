@@ -4,7 +4,8 @@ import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/load';
 import type { ActivityDeps } from '../activities';
 import type { ResolvedChannel } from '../activities/notify';
-import { remediationWithoutSsh } from '../activities/remediation';
+import { createSshRemediationExecutor } from '../activities/ssh-remediation';
+import { createMailHostAccess } from './mail-host-access';
 import { AUDIENCES } from '../workflows/messages';
 
 export interface BuiltActivityDeps {
@@ -34,6 +35,7 @@ export function buildActivityDeps({ config, secrets, baseDir }: LoadedConfig, lo
         : { audience, name: channel.name, type: 'webhook', url: secrets.resolve(channel.url) },
     ),
   );
+  const mailHost = createMailHostAccess(secrets);
   const deps: ActivityDeps = {
     servers: new Map(config.servers.map((server) => [server.id, server])),
     probeTimeoutMs: config.policies.probeTimeout,
@@ -41,7 +43,9 @@ export function buildActivityDeps({ config, secrets, baseDir }: LoadedConfig, lo
     ...(transport && relay ? { mailer: { transport, from: relay.from } } : {}),
     webhookTimeoutMs: 10_000,
     reportsDir: path.resolve(baseDir, config.reportsDir),
-    remediationExecutor: remediationWithoutSsh,
+    mailHost,
+    roundTripTimeoutMs: config.policies.roundTripTimeout,
+    remediationExecutor: createSshRemediationExecutor(mailHost),
     logger,
   };
   return { deps, close: () => transport?.close() };

@@ -4,6 +4,7 @@ import {
   allHandlersFinished,
   condition,
   log,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -37,6 +38,12 @@ import { buildReview, computeResponseTimes, type Milestones } from './review';
 const probes = proxyActivities<MailmendActivities>({
   startToCloseTimeout: '1 minute',
   retry: { maximumAttempts: 3, initialInterval: '2 seconds' },
+});
+// The round trip waits for real delivery, so it gets minutes, with heartbeats while it polls the mailbox.
+const roundTrips = proxyActivities<MailmendActivities>({
+  startToCloseTimeout: '3 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { maximumAttempts: 2, initialInterval: '5 seconds' },
 });
 const troubleshooting = proxyActivities<MailmendActivities>({
   startToCloseTimeout: '3 minutes',
@@ -201,6 +208,12 @@ async function applyFix(incident: Incident, actionId: string): Promise<void> {
   try {
     const result = await remediation.runRemediation({ context: incident.context(), actionId });
     incident.state.remediations.push(result);
+    for (const snapshot of result.snapshot ?? []) {
+      incident.record(`snapshot: ${snapshot.command}`, `exit ${snapshot.exitCode}: ${snapshot.output}`);
+    }
+    for (const command of result.commands ?? []) {
+      incident.record(`ran on the host: ${command.command}`, `exit ${command.exitCode}: ${command.output}`);
+    }
     incident.record(
       `ran ${actionId}`,
       result.alreadyApplied ? 'already in effect, not repeated' : `exit ${result.exitCode}: ${result.output}`,
@@ -218,26 +231,24 @@ async function applyFix(incident: Incident, actionId: string): Promise<void> {
   }
 }
 
-/** Step 5: probe again, then wait for enough distinct people to confirm. */
+/**
+ * Step 5: probe again, send a round-trip message, then wait for enough distinct people to confirm. People may
+ * confirm as soon as the fix ran; their confirmations count only if the automated checks pass too.
+ */
 async function verifyFix(incident: Incident): Promise<boolean> {
   incident.enter('verification');
   incident.state.verificationAttempts += 1;
-  const report = await probes.probeServer({ context: incident.context() });
-  incident.state.verification = report;
-  const verified = allServicesAnswer(report);
-  incident.record('verified with probes', describeProbes(report));
-  if (!verified) return false;
-
   incident.state.confirmations = [];
   incident.acceptingConfirmations = true;
-  await incident.notify(
-    ['itTeam'],
-    'update',
-    `probes pass; ${incident.input.policies.confirmationsRequired} confirmations needed`,
-  );
-  const enoughConfirmations = () =>
-    incident.state.confirmations.length >= incident.input.policies.confirmationsRequired;
-  while (!(await condition(enoughConfirmations, incident.input.policies.confirmationTimeoutMs))) {
+  const verified = await verifyAutomatically(incident);
+  if (!verified) {
+    incident.acceptingConfirmations = false;
+    return false;
+  }
+  const { confirmationsRequired, confirmationTimeoutMs } = incident.input.policies;
+  await incident.notify(['itTeam'], 'update', `automated checks pass; ${confirmationsRequired} confirmations needed`);
+  const enoughConfirmations = () => incident.state.confirmations.length >= confirmationsRequired;
+  while (!(await condition(enoughConfirmations, confirmationTimeoutMs))) {
     incident.record(
       'confirmations still missing: reminded the IT team',
       `${incident.state.confirmations.length} so far`,
@@ -246,6 +257,20 @@ async function verifyFix(incident: Incident): Promise<boolean> {
   }
   incident.acceptingConfirmations = false;
   incident.milestones.resolvedAt = new Date().toISOString();
+  return true;
+}
+
+async function verifyAutomatically(incident: Incident): Promise<boolean> {
+  const report = await probes.probeServer({ context: incident.context() });
+  incident.state.verification = report;
+  incident.record('verified with probes', describeProbes(report));
+  if (!allServicesAnswer(report)) return false;
+  if (patched('round-trip-verification')) {
+    const roundTrip = await roundTrips.verifyRoundTrip({ context: incident.context() });
+    incident.state.roundTrip = roundTrip;
+    incident.record('sent a round-trip test message', roundTrip.detail);
+    if (!roundTrip.ok && !roundTrip.skipped) return false;
+  }
   return true;
 }
 

@@ -108,8 +108,19 @@ export interface ProbeReport {
   tcpSmtp: CheckResult;
   smtp: CheckResult;
   imap: CheckResult;
-  /** Present when the alert named a mailbox and credentials for it exist. */
+  /** Present when the server has a canary mailbox: can it log in? */
   imapLogin?: CheckResult;
+  /** Present when mailmend can reach the host over SSH: is the deferred queue under the threshold? */
+  deferredQueue?: CheckResult;
+}
+
+export interface RoundTripResult {
+  ok: boolean;
+  /** No canary mailbox is configured, so the round trip could not be tried. */
+  skipped?: boolean;
+  token: string;
+  roundTripMs?: number;
+  detail: string;
 }
 
 export type Risk = 'low' | 'medium' | 'high';
@@ -128,11 +139,23 @@ export interface Diagnosis {
   diagnosedAt: string;
 }
 
+/** One command run on the mail host, as the timeline shows it. */
+export interface CommandRecord {
+  /** The argv as a shell-quoted line. */
+  command: string;
+  exitCode: number;
+  /** Trimmed output. */
+  output: string;
+}
+
 export interface RemediationResult {
   actionId: string;
   exitCode: number;
   output: string;
   alreadyApplied: boolean;
+  /** What the action was about to change, recorded before it ran. */
+  snapshot?: CommandRecord[];
+  commands?: CommandRecord[];
   finishedAt: string;
 }
 
@@ -184,6 +207,7 @@ export interface IncidentState {
   approvedBy?: string;
   remediations: RemediationResult[];
   verification?: ProbeReport;
+  roundTrip?: RoundTripResult;
   eta?: string;
   confirmations: Confirmation[];
   confirmationsRequired: number;

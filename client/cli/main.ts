@@ -13,6 +13,7 @@ import {
   reject,
   setEta,
 } from '../incidents';
+import { registerLabCommands } from './lab-commands';
 import { renderIncidentList, renderIncidentState } from './render';
 
 /** An open Temporal connection for one command; the CLI closes it when the command ends. */
@@ -45,6 +46,7 @@ export function buildProgram(deps: CliDeps): Command {
     .exitOverride()
     .configureOutput({ writeOut: deps.stdout, writeErr: deps.stderr });
   registerIncidentCommands(program, deps);
+  registerLabCommands(program, deps);
   return program;
 }
 

@@ -7,6 +7,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import pino from 'pino';
 import { SMTPServer } from 'smtp-server';
 import { createProbeActivities, probeImap, probeSmtp, probeTcp } from '../../activities/probes';
+import { SecretResolver } from '../../config/secrets';
+import { createMailHostAccess } from '../../worker/mail-host-access';
 import { serverSchema, type ServerConfig } from '../../config/schema';
 import { FailureType } from '../../workflows/failure-types';
 import type { IncidentStepContext } from '../../workflows/messages';
@@ -272,6 +274,7 @@ describe('probeServer', () => {
     const { probeServer } = createProbeActivities({
       servers: new Map([['mx1', serverConfig('mx1', smtp.port, imap.port)]]),
       probeTimeoutMs: PROBE_TIMEOUT_MS,
+      mailHost: createMailHostAccess(new SecretResolver({}, '/')),
       logger: silentLogger,
     });
     const report = await probeServer({ context: context('mx1') });
@@ -288,6 +291,7 @@ describe('probeServer', () => {
     const { probeServer } = createProbeActivities({
       servers: new Map([['mx-dark', serverConfig('mx-dark', blackhole.port, blackhole.port)]]),
       probeTimeoutMs: PROBE_TIMEOUT_MS,
+      mailHost: createMailHostAccess(new SecretResolver({}, '/')),
       logger: silentLogger,
     });
     const startedAt = performance.now();
@@ -302,6 +306,7 @@ describe('probeServer', () => {
     const { probeServer } = createProbeActivities({
       servers: new Map([['mx1', serverConfig('mx1', smtp.port, imap.port)]]),
       probeTimeoutMs: PROBE_TIMEOUT_MS,
+      mailHost: createMailHostAccess(new SecretResolver({}, '/')),
       logger: silentLogger,
     });
     const failure = await probeServer({ context: context('mx9') }).catch((error: unknown) => error);

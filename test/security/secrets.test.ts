@@ -45,7 +45,7 @@ describe('secrets', () => {
     const chatSink = await startWebhookSink();
     env.CHAT_URL = chatSink.urlFor(`/hooks/${randomUUID()}`);
     const serverId = uniqueServerId('mx-secrets');
-    const [closedSmtpPort, closedImapPort] = [await freePort(), await freePort()];
+    const [closedSmtpPort, closedImapPort, closedSshPort] = [await freePort(), await freePort(), await freePort()];
     const loaded = parseConfig(
       {
         webhook: { bearerToken: { env: 'WEBHOOK_TOKEN' } },
@@ -57,7 +57,7 @@ describe('secrets', () => {
             imap: { host: '127.0.0.1', port: closedImapPort },
             ssh: {
               host: '127.0.0.1',
-              port: 22,
+              port: closedSshPort,
               user: 'mailmend',
               hostKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyForTest',
               privateKey: { file: 'id_ed25519' },
@@ -82,7 +82,7 @@ describe('secrets', () => {
           users: { channels: [{ name: 'status', type: 'webhook', url: { env: 'CHAT_URL' } }] },
         },
         approvers: ['alice'],
-        policies: { probeTimeout: '1s' },
+        policies: { probeTimeout: '1s', maxVerificationAttempts: 1 },
       },
       'secrets-test',
       env,
@@ -136,8 +136,12 @@ describe('secrets', () => {
         return handle.result();
       });
 
+      // No sshd listens on the configured port, so the approved fix cannot run and verification fails.
       expect(final.outcome).toBe('escalated');
-      expect(final.outcomeReason).toContain('RemediationUnavailable');
+      expect(final.outcomeReason).toBe('verification failed 1 times');
+      expect(
+        final.timeline.some((entry) => entry.event === 'ran start-postfix' && entry.outcome.startsWith('failed')),
+      ).toBe(true);
       expect(mailSink.received.length).toBeGreaterThan(0);
       expect(chatSink.requests.length).toBeGreaterThan(0);
       expect(final.notifications.every((record) => record.ok)).toBe(true);

@@ -51,6 +51,9 @@ export function createFakeActivities(options: FakeActivityOptions = {}) {
         },
       };
     },
+    async verifyRoundTrip() {
+      return { ok: true, token: 'mailmend-fake', roundTripMs: 5, detail: 'delivered to canary@example.org in 5 ms' };
+    },
     async sendNotification(input) {
       notifications.push(input);
       return {

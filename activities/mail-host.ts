@@ -1,0 +1,17 @@
+import type { ImapFlow } from 'imapflow';
+import type { Transporter } from 'nodemailer';
+import type { ServerConfig } from '../config/schema';
+import type { SshSession } from './ssh';
+
+/**
+ * Everything activities need to reach a mail host, built once by the worker with the secrets resolved. Activities
+ * never see the key or the password themselves, only the clients made from them.
+ */
+export interface MailHostAccess {
+  /** Opens one SSH connection with the pinned host key, runs `use` over it, and closes it. */
+  withSsh<T>(server: ServerConfig, use: (session: SshSession) => Promise<T>): Promise<T>;
+  /** An IMAP client logged in as the canary mailbox, or undefined when the server has no canary. */
+  canaryImap(server: ServerConfig): ImapFlow | undefined;
+  /** A transport that submits mail to the server's own SMTP endpoint. */
+  serverSmtp(server: ServerConfig): Transporter;
+}

@@ -1,0 +1,318 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { constants } from 'node:os';
+import { Client, type ClientChannel, type ServerHostKeyAlgorithm } from 'ssh2';
+import type { CommandRun } from './host-evidence-types';
+
+/** Where to connect and as whom. `privateKey` is the resolved secret; it is handed to ssh2 and never printed. */
+export interface SshTarget {
+  host: string;
+  port: number;
+  user: string;
+  /** The pinned host key as `ssh-ed25519 AAAA...`, as in known_hosts without the host name. */
+  hostKey: string;
+  privateKey: string;
+}
+
+export interface SshOptions {
+  readyTimeoutMs: number;
+  keepaliveIntervalMs: number;
+  /** The default limit for each command; `run` may set its own. */
+  commandTimeoutMs: number;
+}
+
+export interface RunOptions {
+  timeoutMs?: number;
+  /** How much output to keep, from the end. Defaults to 8 KiB; listings that are parsed ask for more. */
+  maxOutputBytes?: number;
+}
+
+export interface SshSession {
+  /**
+   * Runs one command on its own exec channel and resolves with its exit code and combined output, whatever the exit
+   * code (127: no such program; 128 + N: killed by signal N). A command that outlives its timeout is killed with its
+   * process group (SIGKILL), its channel is closed, and it resolves with exit code -1 and output ending in
+   * `timed out after N ms`. Rejects only when the connection itself fails, with that failure as the cause.
+   */
+  run(argv: readonly string[], options?: RunOptions): Promise<CommandRun>;
+}
+
+/** The server presented a different key than the config pins: nothing was authenticated and nothing ran. */
+export class HostKeyMismatchError extends Error {
+  constructor(
+    readonly endpoint: string,
+    readonly presentedFingerprint: string,
+    readonly expectedFingerprint: string,
+    options: { cause: unknown },
+  ) {
+    super(
+      `host key of ${endpoint} is ${presentedFingerprint}, but the config pins ${expectedFingerprint}; refused to connect`,
+      options,
+    );
+    this.name = 'HostKeyMismatchError';
+  }
+}
+
+export const DEFAULT_MAX_OUTPUT_BYTES = 8 * 1024;
+const KEEPALIVE_COUNT_MAX = 3;
+
+/** The host key algorithms a pinned key type may be presented under, so the server offers exactly that key. */
+const HOST_KEY_ALGORITHMS: Record<string, ServerHostKeyAlgorithm[]> = {
+  'ssh-ed25519': ['ssh-ed25519'],
+  'ecdsa-sha2-nistp256': ['ecdsa-sha2-nistp256'],
+  'ecdsa-sha2-nistp384': ['ecdsa-sha2-nistp384'],
+  'ecdsa-sha2-nistp521': ['ecdsa-sha2-nistp521'],
+  'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'],
+};
+
+/** OpenSSH's fingerprint of a public key blob: `SHA256:` and unpadded base64. */
+export function sshFingerprint(keyBlob: Buffer): string {
+  return `SHA256:${createHash('sha256').update(keyBlob).digest('base64').replace(/=+$/, '')}`;
+}
+
+/**
+ * Turns argv into a command line for the remote POSIX shell: every element single-quoted, so `$`, backticks, `;`,
+ * `|` and globs reach the program literally.
+ *
+ * @example shellQuote(['printf', '%s', "it's"]) // => `'printf' '%s' 'it'\''s'`
+ */
+export function shellQuote(argv: readonly string[]): string {
+  if (argv.length === 0) throw new TypeError('argv must name a program');
+  return argv
+    .map((element) => {
+      if (element.includes('\0')) throw new TypeError('argv elements cannot contain NUL bytes');
+      return `'${element.replaceAll("'", `'\\''`)}'`;
+    })
+    .join(' ');
+}
+
+function parsePinnedHostKey(hostKey: string): { type: string; blob: Buffer } {
+  const [type, base64] = hostKey.trim().split(/\s+/);
+  const algorithms = type === undefined ? undefined : HOST_KEY_ALGORITHMS[type];
+  if (!type || !base64 || !algorithms) throw new TypeError('hostKey must be "<type> <base64>" with a supported type');
+  return { type, blob: Buffer.from(base64, 'base64') };
+}
+
+/** Keeps the last `limit` bytes of a stream of chunks without holding more than about twice that. */
+class OutputTail {
+  private chunks: Buffer[] = [];
+  private size = 0;
+
+  constructor(private readonly limit: number) {}
+
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    if (this.size > 2 * this.limit) {
+      const kept = Buffer.concat(this.chunks).subarray(-this.limit);
+      this.chunks = [kept];
+      this.size = kept.length;
+    }
+  }
+
+  text(): string {
+    let tail = Buffer.concat(this.chunks).subarray(-this.limit);
+    // A cut can land inside a UTF-8 sequence; drop its continuation bytes rather than print a replacement character.
+    let start = 0;
+    while (start < tail.length && start < 3 && ((tail[start] ?? 0) & 0xc0) === 0x80) start++;
+    tail = tail.subarray(start);
+    return tail.toString('utf8');
+  }
+}
+
+function exitCodeOf(code: number | null | undefined, signal: string | undefined): number | undefined {
+  if (typeof code === 'number') return code;
+  if (signal === undefined) return undefined;
+  // Like a shell: a command killed by signal N exits 128 + N.
+  const number = (constants.signals as Partial<Record<string, number>>)[`SIG${signal}`];
+  return number === undefined ? -1 : 128 + number;
+}
+
+/**
+ * sshd starts each exec in its own session, so the shell's pid is also its process group id. Printing it first lets a
+ * timed-out command be killed with its children: the SSH `signal` request is refused for root logins, which have no
+ * privilege-separated child, and closing the channel alone leaves a quiet command running.
+ */
+const PRINT_PROCESS_GROUP = 'echo "$$"; ';
+const KILL_WAIT_MS = 5_000;
+
+/** Best effort: sends SIGKILL to the process group on its own channel, and gives up quietly after a few seconds. */
+function killProcessGroup(client: Client, processGroup: number | undefined): Promise<void> {
+  if (processGroup === undefined) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const giveUp = setTimeout(resolve, KILL_WAIT_MS);
+    const done = (): void => {
+      clearTimeout(giveUp);
+      resolve();
+    };
+    try {
+      client.exec(shellQuote(['kill', '-KILL', '--', `-${processGroup}`]), (error, channel) => {
+        if (error) return done();
+        channel.on('close', done);
+        channel.resume();
+        channel.stderr.resume();
+      });
+    } catch {
+      done();
+    }
+  });
+}
+
+function runOnChannel(
+  client: Client,
+  argv: readonly string[],
+  timeoutMs: number,
+  maxOutputBytes: number,
+  connectionFailure: () => unknown,
+): Promise<CommandRun> {
+  const command = PRINT_PROCESS_GROUP + shellQuote(argv);
+  return new Promise<CommandRun>((resolve, reject) => {
+    const output = new OutputTail(maxOutputBytes);
+    let channel: ClientChannel | undefined;
+    let processGroup: number | undefined;
+    let exitCode: number | undefined;
+    let timedOut = false;
+
+    const timer = setTimeout(() => {
+      timedOut = true;
+      void killProcessGroup(client, processGroup).then(() => {
+        channel?.close();
+        const before = output.text();
+        resolve({
+          argv: [...argv],
+          exitCode: -1,
+          output: `${before}${before && !before.endsWith('\n') ? '\n' : ''}timed out after ${timeoutMs} ms`,
+        });
+      });
+    }, timeoutMs);
+
+    const onChannel = (error: Error | undefined, opened: ClientChannel): void => {
+      if (timedOut) {
+        opened?.close();
+        return;
+      }
+      if (error) {
+        clearTimeout(timer);
+        reject(error);
+        return;
+      }
+      channel = opened;
+      let firstLine: Buffer | undefined = Buffer.alloc(0);
+      opened.on('data', (chunk: Buffer) => {
+        if (firstLine === undefined) return output.push(chunk);
+        firstLine = Buffer.concat([firstLine, chunk]);
+        const newline = firstLine.indexOf(0x0a);
+        if (newline < 0) return;
+        const line = firstLine.subarray(0, newline).toString('latin1');
+        const rest = firstLine.subarray(/^\d+$/.test(line) ? newline + 1 : 0);
+        if (/^\d+$/.test(line)) processGroup = Number(line);
+        firstLine = undefined;
+        if (rest.length > 0) output.push(rest);
+      });
+      opened.stderr.on('data', (chunk: Buffer) => output.push(chunk));
+      opened.on('exit', (code: number | null, signal?: string) => {
+        exitCode = exitCodeOf(code, signal);
+      });
+      opened.on('close', () => {
+        if (timedOut) return;
+        clearTimeout(timer);
+        if (firstLine !== undefined && firstLine.length > 0) output.push(firstLine);
+        if (exitCode !== undefined) {
+          resolve({ argv: [...argv], exitCode, output: output.text() });
+          return;
+        }
+        const cause = connectionFailure();
+        reject(
+          cause === undefined
+            ? new Error(`the channel running ${argv[0]} closed without an exit status`)
+            : new Error(`the SSH connection failed while ${argv[0]} was running`, { cause }),
+        );
+      });
+    };
+    try {
+      client.exec(command, onChannel);
+    } catch (error) {
+      clearTimeout(timer);
+      reject(error);
+    }
+  });
+}
+
+/**
+ * Opens ONE SSH connection to `target`, checks the host key against the pinned one before authenticating, runs
+ * `use` with a session whose commands share that connection, and closes it. A different host key rejects with
+ * {@link HostKeyMismatchError} and `use` is never called. Other connection failures reject with ssh2's own error.
+ *
+ * @example
+ * const status = await withSshSession(target, options, (session) => session.run(['postfix', 'status']));
+ */
+export async function withSshSession<T>(
+  target: SshTarget,
+  options: SshOptions,
+  use: (session: SshSession) => Promise<T>,
+): Promise<T> {
+  const pinned = parsePinnedHostKey(target.hostKey);
+  const endpoint = `${target.host}:${target.port}`;
+  const client = new Client();
+  let presentedKey: Buffer | undefined;
+  let connectionError: unknown;
+  const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+
+  await new Promise<void>((resolve, reject) => {
+    client.once('ready', () => resolve());
+    client.on('error', (error) => {
+      connectionError ??= error;
+      if (presentedKey) {
+        reject(
+          new HostKeyMismatchError(endpoint, sshFingerprint(presentedKey), sshFingerprint(pinned.blob), {
+            cause: error,
+          }),
+        );
+      } else {
+        reject(error);
+      }
+    });
+    void closed.then(() =>
+      reject(connectionError ?? new Error(`${endpoint} closed the connection before it was ready`)),
+    );
+    try {
+      client.connect({
+        host: target.host,
+        port: target.port,
+        username: target.user,
+        privateKey: target.privateKey,
+        authHandler: ['publickey'],
+        algorithms: { serverHostKey: HOST_KEY_ALGORITHMS[pinned.type] },
+        hostVerifier: (key: Buffer): boolean => {
+          const matches = key.length === pinned.blob.length && timingSafeEqual(key, pinned.blob);
+          if (!matches) presentedKey = Buffer.from(key);
+          return matches;
+        },
+        readyTimeout: options.readyTimeoutMs,
+        keepaliveInterval: options.keepaliveIntervalMs,
+        keepaliveCountMax: KEEPALIVE_COUNT_MAX,
+      });
+    } catch (error) {
+      reject(error);
+    }
+  });
+
+  const session: SshSession = {
+    run: (argv, runOptions) =>
+      runOnChannel(
+        client,
+        argv,
+        runOptions?.timeoutMs ?? options.commandTimeoutMs,
+        runOptions?.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
+        () => connectionError,
+      ),
+  };
+  try {
+    return await use(session);
+  } finally {
+    client.end();
+    // A peer that never answers the disconnect must not hold the activity forever.
+    const giveUp = setTimeout(() => client.destroy(), options.readyTimeoutMs);
+    await closed;
+    clearTimeout(giveUp);
+  }
+}

@@ -1,0 +1,81 @@
+import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import type { LabLayout, LabSettings } from './layout';
+import type { LabTools } from './prerequisites';
+import { LabServiceError } from './errors';
+import { LabCommandError, livePid, runCommand, runOrThrow, tailFile } from './processes';
+
+/**
+ * Root login with mailmend's key only: the catalog commands need root. StrictModes is off because the state dir may
+ * sit under a world-writable /tmp, which sshd would otherwise refuse for the authorized_keys file.
+ * `MAIL_CONFIG` makes a plain `postfix status` over this login mean the lab's Postfix, as on a single-instance host.
+ */
+export function renderSshdConfig(layout: LabLayout, settings: LabSettings): string {
+  return `# sshd for the mailmend lab: loopback only, mailmend's key for root, nothing else.
+Port ${settings.ports.ssh}
+ListenAddress 127.0.0.1
+HostKey ${layout.sshHostKey}
+PidFile ${layout.sshdPidFile}
+AuthorizedKeysFile ${layout.sshAuthorizedKeys}
+PermitRootLogin prohibit-password
+AllowUsers root
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+SetEnv MAIL_CONFIG=${layout.postfixConfigDir}
+`;
+}
+
+async function generateKey(tools: LabTools, file: string, comment: string): Promise<void> {
+  await rm(file, { force: true });
+  await rm(`${file}.pub`, { force: true });
+  await runOrThrow([tools['ssh-keygen'], '-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file]);
+  await chmod(file, 0o600);
+}
+
+/** `ssh-ed25519 AAAA…` without the comment, as the config's `ssh.hostKey` pins it. */
+export async function readPublicKey(file: string): Promise<string> {
+  const [type, key] = (await readFile(file, 'utf8')).trim().split(/\s+/);
+  if (!type || !key) throw new Error(`${file} is not an OpenSSH public key`);
+  return `${type} ${key}`;
+}
+
+/** A fresh host key, a fresh key for mailmend authorized for root, and the sshd_config, checked with `sshd -t`. */
+export async function writeSshdConfig(tools: LabTools, layout: LabLayout, settings: LabSettings): Promise<void> {
+  await generateKey(tools, layout.sshHostKey, 'mailmend-lab-host');
+  await generateKey(tools, layout.sshClientKey, 'mailmend');
+  await copyFile(`${layout.sshClientKey}.pub`, layout.sshAuthorizedKeys);
+  await writeFile(
+    layout.sshKnownHosts,
+    `[127.0.0.1]:${settings.ports.ssh} ${await readPublicKey(`${layout.sshHostKey}.pub`)}\n`,
+  );
+  await writeFile(layout.sshdConfig, renderSshdConfig(layout, settings));
+  await runOrThrow([tools.sshd, '-t', '-f', layout.sshdConfig], 'checking the lab sshd_config');
+}
+
+export function sshdPid(layout: LabLayout): Promise<number | undefined> {
+  return livePid(layout.sshdPidFile, 'sshd');
+}
+
+export function sshdStartCommand(tools: LabTools, layout: LabLayout): string[] {
+  return [tools.sshd, '-f', layout.sshdConfig, '-E', layout.sshdLog];
+}
+
+export async function startSshd(tools: LabTools, layout: LabLayout): Promise<void> {
+  // sshd wants its privilege-separation directory, which only systemd or the init script would create.
+  await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
+  const result = await runCommand(sshdStartCommand(tools, layout));
+  if (result.exitCode !== 0) {
+    const failure = new LabCommandError(result);
+    throw new LabServiceError(
+      'sshd',
+      `did not start: ${failure.message}`,
+      layout.sshdLog,
+      await tailFile(layout.sshdLog),
+      {
+        cause: failure,
+      },
+    );
+  }
+}

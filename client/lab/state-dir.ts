@@ -1,0 +1,123 @@
+import { chmod, chown, copyFile, mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { LabStateError } from './errors';
+import { LAB_MAIL_USER, type LabLayout } from './layout';
+import type { MailUser } from './postfix';
+import { runCommand, runOrThrow } from './processes';
+
+/** A mail user for Postfix's virtual(8) delivery and Dovecot, created once per machine. */
+export async function ensureMailUser(): Promise<MailUser> {
+  const existing = await lookupUser(LAB_MAIL_USER);
+  if (existing) return existing;
+  await runOrThrow(
+    [
+      'useradd',
+      '--system',
+      '--user-group',
+      '--no-create-home',
+      '--home-dir',
+      '/nonexistent',
+      '--shell',
+      '/usr/sbin/nologin',
+      LAB_MAIL_USER,
+    ],
+    `creating the lab's mail user ${LAB_MAIL_USER}`,
+  );
+  const created = await lookupUser(LAB_MAIL_USER);
+  if (!created) throw new LabStateError(`useradd reported success but ${LAB_MAIL_USER} does not exist`);
+  return created;
+}
+
+async function lookupUser(name: string): Promise<MailUser | undefined> {
+  const result = await runCommand(['getent', 'passwd', name]);
+  if (result.exitCode !== 0) return undefined;
+  const [, , uid, gid] = result.output.split(':');
+  return { name, uid: Number(uid), gid: Number(gid) };
+}
+
+export async function lookupGroupId(name: string): Promise<number> {
+  const result = await runOrThrow(['getent', 'group', name], `looking up the ${name} group`);
+  return Number(result.output.split(':')[2]);
+}
+
+/** Postfix and Dovecot drop to their own users, which must be able to walk down to the state dir. */
+async function assertReachable(stateDir: string): Promise<void> {
+  for (let dir = path.dirname(stateDir); ; dir = path.dirname(dir)) {
+    const { mode } = await stat(dir);
+    if ((mode & 0o001) === 0) {
+      throw new LabStateError(
+        `${dir} is not searchable by other users (mode ${(mode & 0o777).toString(8)}), but Postfix and Dovecot run as ` +
+          `their own users and must reach ${stateDir}: \`chmod o+x ${dir}\` or choose another --state-dir`,
+      );
+    }
+    if (dir === path.dirname(dir)) return;
+  }
+}
+
+/** The state dir's layout with the owners and modes Postfix, Dovecot and sshd insist on. */
+export async function prepareDirectories(layout: LabLayout, mailUser: MailUser): Promise<void> {
+  await mkdir(layout.stateDir, { recursive: true });
+  await chmod(layout.stateDir, 0o755);
+  await assertReachable(layout.stateDir);
+  for (const dir of [layout.logDir, layout.postfixConfigDir, layout.postfixQueueDir, layout.dovecotDir]) {
+    await mkdir(dir, { recursive: true, mode: 0o755 });
+  }
+  for (const dir of [layout.secretsDir, layout.sshDir, layout.knownGoodPostfixDir, layout.knownGoodDovecotDir]) {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  }
+  const postfixUser = await lookupUser('postfix');
+  if (!postfixUser) throw new LabStateError('the postfix user does not exist: is the postfix package fully installed?');
+  await mkdir(layout.postfixDataDir, { recursive: true, mode: 0o700 });
+  await chown(layout.postfixDataDir, postfixUser.uid, postfixUser.gid);
+  // Dovecot finds an empty INBOX before the first delivery, instead of a missing one.
+  for (const dir of [layout.mailDir, path.dirname(layout.canaryMaildir), layout.canaryMaildir]) {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await chown(dir, mailUser.uid, mailUser.gid);
+  }
+  for (const sub of ['cur', 'new', 'tmp']) {
+    const dir = path.join(layout.canaryMaildir, sub);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await chown(dir, mailUser.uid, mailUser.gid);
+  }
+}
+
+/** The files `labHeal` restores from, and the diagnosis compares against. */
+function knownGoodPairs(layout: LabLayout): { live: string; knownGood: string; service: 'postfix' | 'dovecot' }[] {
+  return [
+    { live: layout.postfixMainCf, knownGood: path.join(layout.knownGoodPostfixDir, 'main.cf'), service: 'postfix' },
+    { live: layout.postfixMasterCf, knownGood: path.join(layout.knownGoodPostfixDir, 'master.cf'), service: 'postfix' },
+    {
+      live: layout.dovecotConfig,
+      knownGood: path.join(layout.knownGoodDovecotDir, 'dovecot.conf'),
+      service: 'dovecot',
+    },
+    {
+      live: layout.dovecotUsersFile,
+      knownGood: path.join(layout.knownGoodDovecotDir, path.basename(layout.dovecotUsersFile)),
+      service: 'dovecot',
+    },
+  ];
+}
+
+export async function writeKnownGoodCopy(layout: LabLayout): Promise<void> {
+  for (const { live, knownGood } of knownGoodPairs(layout)) await copyFile(live, knownGood);
+}
+
+/** Copies back every file that differs from its known-good copy and removes admins' `main.cf.bak-*` backups. */
+export async function restoreKnownGood(layout: LabLayout, actions: string[]): Promise<Set<'postfix' | 'dovecot'>> {
+  const changed = new Set<'postfix' | 'dovecot'>();
+  for (const { live, knownGood, service } of knownGoodPairs(layout)) {
+    const [liveText, goodText] = await Promise.all([readFile(live, 'utf8').catch(() => ''), readFile(knownGood)]);
+    if (liveText === goodText.toString()) continue;
+    await copyFile(knownGood, live);
+    changed.add(service);
+    actions.push(`restore ${live} from ${knownGood}`);
+  }
+  const backupPattern = new RegExp(`^${path.basename(layout.postfixMainCf)}\\.bak-`);
+  for (const entry of await readdir(layout.postfixConfigDir)) {
+    if (!backupPattern.test(entry)) continue;
+    await rm(path.join(layout.postfixConfigDir, entry));
+    actions.push(`remove the backup ${entry}`);
+  }
+  return changed;
+}

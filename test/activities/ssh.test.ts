@@ -1,0 +1,193 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  HostKeyMismatchError,
+  shellQuote,
+  sshFingerprint,
+  withSshSession,
+  type SshOptions,
+  type SshTarget,
+} from '../../activities/ssh';
+import { freePort } from '../support/processes';
+import { generateEd25519KeyPair, startTestSshd, type TestSshd } from '../support/sshd';
+
+const OPTIONS: SshOptions = { readyTimeoutMs: 5_000, keepaliveIntervalMs: 5_000, commandTimeoutMs: 10_000 };
+const ACCEPTED = 'Accepted publickey';
+
+function blobOf(publicKey: string): Buffer {
+  return Buffer.from(publicKey.split(' ')[1] ?? '', 'base64');
+}
+
+describe('shellQuote', () => {
+  test('single-quotes every element and escapes embedded quotes', () => {
+    expect(shellQuote(['printf', '%s', "it's"])).toBe(`'printf' '%s' 'it'\\''s'`);
+    expect(shellQuote([''])).toBe(`''`);
+  });
+
+  test('refuses an empty argv and NUL bytes', () => {
+    expect(() => shellQuote([])).toThrow(TypeError);
+    expect(() => shellQuote(['a\0b'])).toThrow(TypeError);
+  });
+});
+
+describe('withSshSession against a real sshd', () => {
+  let sshd: TestSshd;
+  let scratch: string;
+  let target: SshTarget;
+
+  beforeAll(async () => {
+    sshd = await startTestSshd();
+    scratch = await mkdtemp(path.join(os.tmpdir(), 'mailmend-ssh-test-'));
+    target = {
+      host: '127.0.0.1',
+      port: sshd.port,
+      user: sshd.user,
+      hostKey: sshd.hostKey,
+      privateKey: sshd.clientPrivateKey,
+    };
+  });
+
+  afterAll(async () => {
+    await sshd?.stop();
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  });
+
+  test('runs several commands over one connection, with exit codes and combined output', async () => {
+    const offset = sshd.log().length;
+    const runs = await withSshSession(target, OPTIONS, async (session) => [
+      await session.run(['true']),
+      await session.run(['sh', '-c', 'exit 7']),
+      await session.run(['sh', '-c', 'echo one; sleep 0.2; echo two >&2; sleep 0.2; echo three']),
+      await session.run(['mailmend-no-such-program']),
+      await session.run(['printf', '%s', 'last']),
+    ]);
+
+    expect(runs.map((run) => run.exitCode)).toEqual([0, 7, 0, 127, 0]);
+    expect(runs[0]).toEqual({ argv: ['true'], exitCode: 0, output: '' });
+    expect(runs[2]?.output).toBe('one\ntwo\nthree\n');
+    expect(runs[3]?.output).toMatch(/mailmend-no-such-program: .*not found/);
+    expect(runs[4]?.output).toBe('last');
+    await sshd.waitForLog('Disconnected from user', { offset });
+    expect(sshd.log().slice(offset).split(ACCEPTED).length - 1).toBe(1);
+  });
+
+  test('keeps the last 8 KiB of a long output', async () => {
+    const run = await withSshSession(target, OPTIONS, (session) => session.run(['seq', '1', '5000']));
+
+    expect(run.exitCode).toBe(0);
+    expect(Buffer.byteLength(run.output)).toBeLessThanOrEqual(8 * 1024);
+    expect(run.output.endsWith('4999\n5000\n')).toBe(true);
+    expect(run.output).not.toContain('\n1\n2\n');
+  });
+
+  test('shell metacharacters in argv arrive literally and run nothing', async () => {
+    const marker = path.join(scratch, 'pwned');
+    const hostile = `$(touch ${marker});\`touch ${marker}\`|x & touch ${marker} > ${marker} 'q" \\ * ?\nnext line`;
+
+    const run = await withSshSession(target, OPTIONS, (session) => session.run(['printf', '%s', hostile]));
+
+    expect(run).toEqual({ argv: ['printf', '%s', hostile], exitCode: 0, output: hostile });
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  test('a command past its timeout is killed on the host with its children, and the session goes on', async () => {
+    const started = Date.now();
+    const [timedOut, leftover] = await withSshSession(target, OPTIONS, async (session) => [
+      await session.run(['sh', '-c', 'echo started; sleep 29.5; echo never'], { timeoutMs: 500 }),
+      await session.run(['pgrep', '-f', '-x', 'sleep 29.5']),
+    ]);
+
+    expect(timedOut).toEqual({
+      argv: ['sh', '-c', 'echo started; sleep 29.5; echo never'],
+      exitCode: -1,
+      output: 'started\ntimed out after 500 ms',
+    });
+    expect(leftover?.exitCode).toBe(1);
+    expect(Date.now() - started).toBeLessThan(OPTIONS.readyTimeoutMs);
+  });
+
+  test('a connection lost while a command runs rejects instead of hanging', async () => {
+    // Walks up from the command to the sshd process serving this connection, and kills it.
+    const killOwnConnection = [
+      'p=$$',
+      'while [ "$(ps -o comm= -p "$p")" != sshd ]; do p=$(ps -o ppid= -p "$p" | tr -d " "); done',
+      'kill -9 "$p"',
+      'sleep 5',
+    ].join('; ');
+
+    await expect(
+      withSshSession(target, OPTIONS, (session) => session.run(['sh', '-c', killOwnConnection])),
+    ).rejects.toThrow('the channel running sh closed without an exit status');
+  });
+
+  test('a changed host key is refused before authentication and nothing runs', async () => {
+    const impostor = await generateEd25519KeyPair(scratch, 'impostor_host_key');
+    const marker = path.join(scratch, 'ran-despite-mismatch');
+    const use = jest.fn((session: { run(argv: string[]): Promise<unknown> }) => session.run(['touch', marker]));
+    const offset = sshd.log().length;
+
+    const error = await withSshSession({ ...target, hostKey: impostor.publicKey }, OPTIONS, use).catch(
+      (caught: unknown) => caught,
+    );
+
+    expect(error).toBeInstanceOf(HostKeyMismatchError);
+    const mismatch = error as HostKeyMismatchError;
+    expect(mismatch).toMatchObject({
+      name: 'HostKeyMismatchError',
+      endpoint: `127.0.0.1:${sshd.port}`,
+      presentedFingerprint: sshFingerprint(blobOf(sshd.hostKey)),
+      expectedFingerprint: sshFingerprint(blobOf(impostor.publicKey)),
+    });
+    expect(mismatch.message).toContain(sshFingerprint(blobOf(sshd.hostKey)));
+    expect(mismatch.message).toContain(sshFingerprint(blobOf(impostor.publicKey)));
+    expect(mismatch.message).not.toContain('PRIVATE KEY');
+    expect(mismatch.cause).toMatchObject({ message: 'Host denied (verification failed)' });
+    expect(use).not.toHaveBeenCalled();
+    expect(existsSync(marker)).toBe(false);
+    await sshd.waitForLog('[preauth]', { offset });
+    expect(sshd.log().slice(offset)).not.toContain(ACCEPTED);
+  });
+
+  test('a client key the server does not know fails authentication', async () => {
+    const stranger = await generateEd25519KeyPair(scratch, 'stranger_client_key');
+    const use = jest.fn(async () => undefined);
+
+    await expect(withSshSession({ ...target, privateKey: stranger.privateKey }, OPTIONS, use)).rejects.toMatchObject({
+      level: 'client-authentication',
+      message: 'All configured authentication methods failed',
+    });
+    expect(use).not.toHaveBeenCalled();
+  });
+
+  test('a closed port fails fast with the socket error', async () => {
+    const port = await freePort();
+    const started = Date.now();
+
+    await expect(withSshSession({ ...target, port }, OPTIONS, async () => undefined)).rejects.toMatchObject({
+      code: 'ECONNREFUSED',
+      level: 'client-socket',
+    });
+    expect(Date.now() - started).toBeLessThan(OPTIONS.readyTimeoutMs);
+  });
+
+  test('a server that never says hello times out after readyTimeout', async () => {
+    const sockets: net.Socket[] = [];
+    const silent = net.createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as net.AddressInfo;
+    const started = Date.now();
+    try {
+      await expect(
+        withSshSession({ ...target, port }, { ...OPTIONS, readyTimeoutMs: 700 }, async () => undefined),
+      ).rejects.toMatchObject({ level: 'client-timeout' });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(650);
+      expect(Date.now() - started).toBeLessThan(OPTIONS.readyTimeoutMs);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+});

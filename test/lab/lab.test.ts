@@ -1,0 +1,418 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { chmod, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { ImapFlow } from 'imapflow';
+import nodemailer from 'nodemailer';
+import { Client as SshClient } from 'ssh2';
+import { parse as parseYaml } from 'yaml';
+import { runCli, type CliDeps } from '../../client/cli/main';
+import {
+  LAB_INSTALL_COMMAND,
+  LAB_SCENARIOS,
+  LabPrerequisiteError,
+  findLabPrerequisites,
+  labBreak,
+  labDown,
+  labHeal,
+  labRelay,
+  labStatus,
+  labUp,
+  requireLabTools,
+  type LabInfo,
+} from '../../client/lab';
+import { BROKEN_DAEMON_DIRECTORY, DEFERRED_BACKLOG_SIZE } from '../../client/lab/scenarios';
+import { serverSchema } from '../../config/schema';
+import { freePort } from '../support/processes';
+
+const run = promisify(execFile);
+
+let stateDir: string;
+let lab: LabInfo;
+
+/** Distinct free ports; `freePort` may hand out the same one twice in a row. */
+async function freePorts(count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) ports.add(await freePort());
+  return [...ports];
+}
+
+beforeAll(async () => {
+  // Fails, never skips: a machine without the packages must say which ones are missing.
+  requireLabTools();
+  if (process.getuid?.() !== 0) throw new Error('the lab tests need root: they start Postfix, Dovecot and sshd');
+  stateDir = await mkdtemp(path.join(os.tmpdir(), 'mailmend-lab-'));
+  const [smtpPort, imapPort, sshPort, relayPort] = (await freePorts(4)) as [number, number, number, number];
+  lab = await labUp({ stateDir, smtpPort, imapPort, sshPort, relayPort, serverId: 'lab-test' });
+}, 60_000);
+
+afterAll(async () => {
+  if (!stateDir) return;
+  await labDown(stateDir);
+  await rm(stateDir, { recursive: true, force: true });
+}, 60_000);
+
+async function canaryPassword(): Promise<string> {
+  return (await readFile(lab.paths.canaryPasswordFile, 'utf8')).trim();
+}
+
+async function subjectsInCanaryInbox(): Promise<string[]> {
+  const imap = new ImapFlow({
+    host: '127.0.0.1',
+    port: lab.ports.imap,
+    secure: false,
+    auth: { user: 'canary@lab.test', pass: await canaryPassword() },
+    logger: false,
+  });
+  await imap.connect();
+  try {
+    const lock = await imap.getMailboxLock('INBOX');
+    try {
+      const subjects: string[] = [];
+      for await (const message of imap.fetch('1:*', { envelope: true })) subjects.push(message.envelope?.subject ?? '');
+      return subjects;
+    } finally {
+      lock.release();
+    }
+  } finally {
+    await imap.logout();
+  }
+}
+
+/** Sends a message to the canary through the lab's Postfix and waits until Dovecot shows it in the INBOX. */
+async function roundTrip(): Promise<void> {
+  const subject = `lab round trip ${randomUUID()}`;
+  const transport = nodemailer.createTransport({ host: '127.0.0.1', port: lab.ports.smtp, ignoreTLS: true });
+  try {
+    await transport.sendMail({ from: 'tester@remote.test', to: 'canary@lab.test', subject, text: 'hello' });
+  } finally {
+    transport.close();
+  }
+  const deadline = Date.now() + 20_000;
+  let seen: string[] = [];
+  while (Date.now() < deadline) {
+    seen = await subjectsInCanaryInbox();
+    if (seen.includes(subject)) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`"${subject}" did not reach the canary INBOX; it holds: ${seen.join(' | ')}`);
+}
+
+function connectError(port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(undefined);
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code));
+  });
+}
+
+async function exitCodeOf(file: string, args: string[]): Promise<{ code: number; output: string }> {
+  try {
+    const { stdout, stderr } = await run(file, args);
+    return { code: 0, output: stdout + stderr };
+  } catch (error) {
+    const failed = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: failed.code ?? -1, output: `${failed.stdout ?? ''}${failed.stderr ?? ''}` };
+  }
+}
+
+async function postqueueJson(): Promise<{ queue_name: string; queue_id: string }[]> {
+  const { stdout } = await run('postqueue', ['-c', lab.paths.postfixConfigDir, '-j']);
+  return stdout
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as { queue_name: string; queue_id: string });
+}
+
+async function alternateConfigDirs(): Promise<string> {
+  return (await run('postconf', ['-h', 'alternate_config_directories'])).stdout.trim();
+}
+
+async function expectHealthy(): Promise<void> {
+  const status = await labStatus(stateDir);
+  expect(status.services.filter((service) => !service.up)).toEqual([]);
+  await roundTrip();
+}
+
+interface SshRun {
+  code: number | null;
+  output: string;
+  hostKeyMatched: boolean;
+}
+
+/** Logs in over the lab's sshd with the generated key, trusting only the pinned host key, and runs one command. */
+async function sshRun(command: string): Promise<SshRun> {
+  const ssh = lab.server.ssh;
+  if (!ssh || !('file' in ssh.privateKey)) throw new Error('the lab entry has no ssh key file');
+  const pinned = Buffer.from(ssh.hostKey.split(' ')[1] ?? '', 'base64');
+  const privateKey = await readFile(ssh.privateKey.file);
+  const client = new SshClient();
+  let hostKeyMatched = false;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      client.once('ready', resolve).once('error', reject);
+      client.connect({
+        host: ssh.host,
+        port: ssh.port,
+        username: ssh.user,
+        privateKey,
+        readyTimeout: 10_000,
+        hostVerifier: (key: Buffer) => (hostKeyMatched = key.equals(pinned)),
+      });
+    });
+    return await new Promise<SshRun>((resolve, reject) => {
+      client.exec(command, (error, channel) => {
+        if (error) return reject(error);
+        let output = '';
+        channel.on('data', (chunk: Buffer) => (output += chunk.toString()));
+        channel.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+        channel.once('close', (code: number | null) => resolve({ code, output, hostKeyMatched }));
+      });
+    });
+  } finally {
+    client.end();
+  }
+}
+
+/** Live processes that belong to the lab: their command line names the state dir, or Postfix's MAIL_CONFIG does. */
+async function labProcesses(): Promise<string[]> {
+  const found: string[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    const [cmdline, environ] = await Promise.all(
+      ['cmdline', 'environ'].map((file) => readFile(`/proc/${entry}/${file}`, 'utf8').catch(() => '')),
+    );
+    const commandLine = (cmdline ?? '').split('\0').join(' ');
+    const postfixChild = (environ ?? '').split('\0').includes(`MAIL_CONFIG=${path.join(stateDir, 'postfix')}`);
+    if (commandLine.includes(stateDir) || postfixChild) found.push(`${entry}: ${commandLine}`);
+  }
+  return found;
+}
+
+describe('mailmend lab up', () => {
+  test('starts Postfix, Dovecot, sshd and the relay sink, each listening on its own loopback port', async () => {
+    expect(lab.alreadyUp).toBe(false);
+    const status = await labStatus(stateDir);
+    expect(status.allUp).toBe(true);
+    expect(status.services.map(({ service, port, pid }) => ({ service, port, pid }))).toEqual([
+      { service: 'postfix', port: lab.ports.smtp, pid: lab.pids.postfix },
+      { service: 'dovecot', port: lab.ports.imap, pid: lab.pids.dovecot },
+      { service: 'sshd', port: lab.ports.ssh, pid: lab.pids.sshd },
+      { service: 'relay', port: lab.ports.relay, pid: lab.pids.relay },
+    ]);
+    expect(await alternateConfigDirs()).toContain(lab.paths.postfixConfigDir);
+    const again = await labUp({ stateDir });
+    expect(again.alreadyUp).toBe(true);
+    expect(again.pids).toEqual(lab.pids);
+  });
+
+  test('delivers mail for the canary through Postfix into the Maildir that Dovecot serves', async () => {
+    await roundTrip();
+  });
+
+  test('writes a server entry that validates with the config schema, with secrets in 0600 files', async () => {
+    const document = parseYaml(await readFile(lab.fragmentFile, 'utf8')) as { servers: unknown[] };
+    const parsed = serverSchema.safeParse(document.servers[0]);
+    expect(parsed.error?.issues).toBeUndefined();
+    expect(parsed.data).toMatchObject({
+      id: 'lab-test',
+      smtp: { host: '127.0.0.1', port: lab.ports.smtp },
+      imap: { host: '127.0.0.1', port: lab.ports.imap, tls: false },
+      ssh: { host: '127.0.0.1', port: lab.ports.ssh, user: 'root' },
+      canary: { mailbox: 'canary@lab.test', imapUser: 'canary@lab.test' },
+      host: {
+        postfixConfigDir: lab.paths.postfixConfigDir,
+        dovecotConfig: lab.paths.dovecotConfig,
+        knownGoodDir: lab.paths.knownGoodDir,
+        logFiles: [lab.paths.postfixLog, lab.paths.dovecotLog],
+        mailDirs: [lab.paths.mailDir],
+        deferredThreshold: 0,
+      },
+    });
+    const hostKeyLine = (await readFile(`${lab.paths.sshHostKey}.pub`, 'utf8')).trim();
+    expect(hostKeyLine.startsWith(`${parsed.data?.ssh?.hostKey} `)).toBe(true);
+    for (const secret of [lab.paths.sshClientKey, lab.paths.canaryPasswordFile]) {
+      expect(((await stat(secret)).mode & 0o777).toString(8)).toBe('600');
+    }
+    for (const file of ['postfix/main.cf', 'postfix/master.cf', 'dovecot/dovecot.conf']) {
+      expect(await readFile(path.join(lab.paths.knownGoodDir, file), 'utf8')).toBe(
+        await readFile(path.join(stateDir, file), 'utf8'),
+      );
+    }
+    const knownGoodCheck = await exitCodeOf('postfix', ['-c', lab.paths.knownGoodPostfixDir, 'check']);
+    expect(knownGoodCheck).toEqual({ code: 0, output: '' });
+  });
+
+  test('lets mailmend log in as root over ssh with the generated key and the pinned host key', async () => {
+    const result = await sshRun(`postfix -c ${lab.paths.postfixConfigDir} status`);
+    expect(result).toEqual({ code: 0, output: '', hostKeyMatched: true });
+    const plain = await sshRun('postfix status');
+    expect(plain.code).toBe(0);
+  });
+
+  test('mailmend lab status prints every service as up', async () => {
+    const { code, stdout, stderr } = await mailmend('lab', 'status', '--state-dir', stateDir);
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    for (const service of ['postfix', 'dovecot', 'sshd', 'relay']) {
+      expect(stdout).toMatch(new RegExp(`^\\s+${service}\\s+127\\.0\\.0\\.1:\\d+\\s+\\d+\\s+up$`, 'm'));
+    }
+  });
+});
+
+describe('mailmend lab break and heal', () => {
+  afterEach(async () => {
+    // A failed test must not leave the next one a broken lab.
+    if (!(await labStatus(stateDir)).allUp) await labHeal(stateDir);
+  });
+
+  test('postfix-stopped: the SMTP port refuses connections until heal starts Postfix', async () => {
+    await labBreak(stateDir, 'postfix-stopped');
+    expect(await connectError(lab.ports.smtp)).toBe('ECONNREFUSED');
+    const status = await labStatus(stateDir);
+    expect(status.services.find((service) => service.service === 'postfix')).toMatchObject({ up: false });
+    expect((await labHeal(stateDir)).actions).toContainEqual(expect.stringMatching(/^start postfix/));
+    await expectHealthy();
+  });
+
+  test('dovecot-stopped: the IMAP port refuses connections until heal starts Dovecot', async () => {
+    await labBreak(stateDir, 'dovecot-stopped');
+    expect(await connectError(lab.ports.imap)).toBe('ECONNREFUSED');
+    expect(await connectError(lab.ports.smtp)).toBeUndefined();
+    expect((await labHeal(stateDir)).actions).toContainEqual(expect.stringMatching(/^start dovecot/));
+    await expectHealthy();
+  });
+
+  test('postfix-config-broken: a backup beside main.cf, postfix check fails, Postfix stays down until heal', async () => {
+    const result = await labBreak(stateDir, 'postfix-config-broken');
+    expect(result.commands.at(-1)?.exitCode).not.toBe(0);
+
+    const backups = (await readdir(lab.paths.postfixConfigDir)).filter((name) => name.startsWith('main.cf.bak-'));
+    expect(backups).toEqual([expect.stringMatching(/^main\.cf\.bak-\d{8}T\d{6}$/)]);
+    const knownGood = await readFile(path.join(lab.paths.knownGoodPostfixDir, 'main.cf'), 'utf8');
+    expect(await readFile(path.join(lab.paths.postfixConfigDir, backups[0] ?? ''), 'utf8')).toBe(knownGood);
+    expect(await readFile(lab.paths.postfixMainCf, 'utf8')).toContain(`daemon_directory = ${BROKEN_DAEMON_DIRECTORY}`);
+
+    const check = await exitCodeOf('postfix', ['-c', lab.paths.postfixConfigDir, 'check']);
+    expect(check.code).not.toBe(0);
+    expect(await readFile(lab.paths.postfixLog, 'utf8')).toContain(`fatal: chdir(${BROKEN_DAEMON_DIRECTORY})`);
+    expect(await connectError(lab.ports.smtp)).toBe('ECONNREFUSED');
+
+    await labHeal(stateDir);
+    expect(await readFile(lab.paths.postfixMainCf, 'utf8')).toBe(knownGood);
+    expect((await exitCodeOf('postfix', ['-c', lab.paths.postfixConfigDir, 'check'])).code).toBe(0);
+    await expectHealthy();
+  });
+
+  test('deferred-backlog: mail for remote recipients waits in the deferred queue until heal flushes it', async () => {
+    await labBreak(stateDir, 'deferred-backlog');
+    expect(await connectError(lab.ports.relay)).toBe('ECONNREFUSED');
+    const deferred = (await postqueueJson()).filter((message) => message.queue_name === 'deferred');
+    expect(deferred.length).toBeGreaterThanOrEqual(DEFERRED_BACKLOG_SIZE);
+
+    expect((await labHeal(stateDir)).actions).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^start relay/), 'flush the Postfix queue']),
+    );
+    expect(await postqueueJson()).toEqual([]);
+    await expectHealthy();
+  });
+
+  test('lab relay stop and start take the upstream relay away and bring it back', async () => {
+    await labRelay(stateDir, 'stop');
+    expect(await connectError(lab.ports.relay)).toBe('ECONNREFUSED');
+    const { pid } = await labRelay(stateDir, 'start');
+    expect(pid).toEqual(expect.any(Number));
+    expect(await connectError(lab.ports.relay)).toBeUndefined();
+  });
+
+  test('mailmend lab break names the valid scenarios when given an unknown one', async () => {
+    const { code, stderr } = await mailmend('lab', 'break', 'disk-full', '--state-dir', stateDir);
+    expect(code).not.toBe(0);
+    for (const scenario of LAB_SCENARIOS) expect(stderr).toContain(scenario);
+  });
+});
+
+describe('mailmend lab down', () => {
+  test('stops every lab process by pid and removes the lab from alternate_config_directories', async () => {
+    const before = await labProcesses();
+    expect(before.length).toBeGreaterThan(0);
+    const { stopped } = await labDown(stateDir);
+    expect(stopped.map(({ service }) => service)).toEqual(['postfix', 'dovecot', 'sshd', 'relay']);
+    expect(await labProcesses()).toEqual([]);
+    const listed = await alternateConfigDirs();
+    expect(listed).not.toContain(lab.paths.postfixConfigDir);
+    expect(listed).not.toContain(lab.paths.knownGoodPostfixDir);
+    expect((await labStatus(stateDir)).services.filter((service) => service.up)).toEqual([]);
+  });
+
+  test('up after down comes back on the same ports, with a fresh host key', async () => {
+    const again = await labUp({ stateDir });
+    expect(again).toMatchObject({ alreadyUp: false, ports: lab.ports, serverId: 'lab-test' });
+    expect(again.server.ssh?.hostKey).not.toBe(lab.server.ssh?.hostKey);
+    lab = again;
+    await expectHealthy();
+    await labDown(stateDir);
+    expect(await labProcesses()).toEqual([]);
+  });
+});
+
+describe('lab prerequisites', () => {
+  let emptyDir: string;
+  beforeAll(async () => {
+    emptyDir = await mkdtemp(path.join(os.tmpdir(), 'mailmend-lab-prereq-'));
+  });
+  afterAll(async () => {
+    await rm(emptyDir, { recursive: true, force: true });
+  });
+
+  test('without any of the programs, the error names every Debian package and the apt-get line', () => {
+    const search = { searchDirs: [emptyDir], dovecotLibexecDir: emptyDir };
+    expect(findLabPrerequisites(search).missingPackages).toEqual([
+      'postfix',
+      'dovecot-core',
+      'openssh-server',
+      'openssh-client',
+      'dovecot-imapd',
+    ]);
+    let thrown: unknown;
+    try {
+      requireLabTools(search);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(LabPrerequisiteError);
+    const error = thrown as LabPrerequisiteError;
+    expect(error.missingPackages).toContain('dovecot-imapd');
+    expect(error.message).toContain('postfix, dovecot-core, openssh-server, openssh-client, dovecot-imapd');
+    expect(error.message).toContain(LAB_INSTALL_COMMAND);
+    expect(LAB_INSTALL_COMMAND).toBe('apt-get install -y postfix dovecot-imapd openssh-server');
+  });
+
+  test('with only sshd missing, only openssh-server is named', async () => {
+    const programs = ['postfix', 'postconf', 'postqueue', 'dovecot', 'doveadm', 'doveconf', 'ssh-keygen', 'imap'];
+    for (const program of programs) {
+      await writeFile(path.join(emptyDir, program), '#!/bin/sh\n');
+      await chmod(path.join(emptyDir, program), 0o755);
+    }
+    const report = findLabPrerequisites({ searchDirs: [emptyDir], dovecotLibexecDir: emptyDir });
+    expect(report).toMatchObject({ missingPrograms: ['sshd'], missingPackages: ['openssh-server'] });
+  });
+});
+
+/** Runs `mailmend <argv>` in-process; lab commands never touch Temporal. */
+async function mailmend(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const deps: CliDeps = {
+    connect: () => Promise.reject(new Error('lab commands must not connect to Temporal')),
+    stdout: (text) => (stdout += text),
+    stderr: (text) => (stderr += text),
+  };
+  const code = await runCli(argv, deps);
+  return { code, stdout, stderr };
+}
