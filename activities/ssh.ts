@@ -134,6 +134,7 @@ function exitCodeOf(code: number | null | undefined, signal: string | undefined)
  */
 const PRINT_PROCESS_GROUP = 'echo "$$"; ';
 const KILL_WAIT_MS = 5_000;
+const EXIT_GRACE_MS = 1_000;
 
 /** Best effort: sends SIGKILL to the process group on its own channel, and gives up quietly after a few seconds. */
 function killProcessGroup(client: Client, processGroup: number | undefined): Promise<void> {
@@ -209,11 +210,19 @@ function runOnChannel(
         if (rest.length > 0) output.push(rest);
       });
       opened.stderr.on('data', (chunk: Buffer) => output.push(chunk));
+      let settled = false;
       opened.on('exit', (code: number | null, signal?: string) => {
         exitCode = exitCodeOf(code, signal);
+        // A daemon started by the command (dovecot forks and keeps its stdio) holds the channel open after the
+        // command itself exited: its exit status is the answer, so the channel is closed after a short grace.
+        setTimeout(() => {
+          if (settled) return;
+          settle();
+          opened.close();
+        }, EXIT_GRACE_MS).unref();
       });
-      opened.on('close', () => {
-        if (timedOut) return;
+      const settle = (): void => {
+        settled = true;
         clearTimeout(timer);
         if (firstLine !== undefined && firstLine.length > 0) output.push(firstLine);
         if (exitCode !== undefined) {
@@ -226,6 +235,10 @@ function runOnChannel(
             ? new Error(`the channel running ${argv[0]} closed without an exit status`)
             : new Error(`the SSH connection failed while ${argv[0]} was running`, { cause }),
         );
+      };
+      opened.on('close', () => {
+        if (timedOut || settled) return;
+        settle();
       });
     };
     try {

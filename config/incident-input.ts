@@ -20,6 +20,7 @@ export function incidentInputFor(config: MailmendConfig, serverId: string): Inci
       responseTimeTargetMs: policies.responseTimeTarget,
       maxVerificationAttempts: policies.maxVerificationAttempts,
       maxRejections: policies.maxRejections,
+      verificationSettleMs: policies.verificationSettle,
       ...(policies.initialEta !== undefined ? { initialEtaMs: policies.initialEta } : {}),
     },
   };

@@ -97,6 +97,8 @@ const policiesSchema = z.strictObject({
   maxRejections: z.number().int().min(1).max(10).default(2),
   initialEta: durationSchema.optional(),
   probeTimeout: durationSchema.default(5_000),
+  /** How long verification keeps probing a just-fixed server (a queue draining, a daemon binding) before it fails. */
+  verificationSettle: durationSchema.default(30_000),
   /** How long the verification's test message may take from SMTP submission to the canary's INBOX. */
   roundTripTimeout: durationSchema.default(60_000),
 });

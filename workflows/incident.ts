@@ -7,6 +7,7 @@ import {
   patched,
   proxyActivities,
   setHandler,
+  sleep,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { MailmendActivities } from '../activities';
@@ -63,6 +64,8 @@ const reporting = proxyActivities<MailmendActivities>({
   startToCloseTimeout: '1 minute',
   retry: { maximumAttempts: 5 },
 });
+
+const VERIFICATION_PROBE_ATTEMPTS = 6;
 
 type Decision = { kind: 'approved'; by: string } | { kind: 'rejected'; by: string; reason: string };
 
@@ -260,12 +263,20 @@ async function verifyFix(incident: Incident): Promise<boolean> {
   return true;
 }
 
+/** Services need a moment after a fix (a flushed queue drains, a daemon binds its port), so probes get a few tries. */
 async function verifyAutomatically(incident: Incident): Promise<boolean> {
-  const report = await probes.probeServer({ context: incident.context() });
-  incident.state.verification = report;
-  incident.record('verified with probes', describeProbes(report));
-  if (!allServicesAnswer(report)) return false;
-  if (patched('round-trip-verification')) {
+  const withRoundTrip = patched('round-trip-verification');
+  const settleMs = incident.input.policies.verificationSettleMs ?? 0;
+  const attempts = withRoundTrip ? VERIFICATION_PROBE_ATTEMPTS : 1;
+  for (let attempt = 1; ; attempt++) {
+    const report = await probes.probeServer({ context: incident.context() });
+    incident.state.verification = report;
+    incident.record('verified with probes', describeProbes(report));
+    if (allServicesAnswer(report)) break;
+    if (attempt >= attempts || settleMs === 0) return false;
+    await sleep(settleMs / attempts);
+  }
+  if (withRoundTrip) {
     const roundTrip = await roundTrips.verifyRoundTrip({ context: incident.context() });
     incident.state.roundTrip = roundTrip;
     incident.record('sent a round-trip test message', roundTrip.detail);

@@ -83,6 +83,8 @@ export interface IncidentPolicies {
   maxVerificationAttempts: number;
   maxRejections: number;
   initialEtaMs?: number;
+  /** How long verification keeps probing a just-fixed server before calling the fix failed. */
+  verificationSettleMs?: number;
 }
 
 /** Holds only references and policy, never secrets: channels are named, credentials are resolved by activities. */

