@@ -30,7 +30,7 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 
 /** Validates a parsed document; every secret it references must resolve, so a missing one fails at start. */
 export function parseConfig(document: unknown, source: string, env: NodeJS.ProcessEnv, baseDir: string): LoadedConfig {
-  const parsed = configSchema.safeParse(document);
+  const parsed = configSchema.safeParse(withServerFiles(document, source, baseDir));
   if (!parsed.success) throw new ConfigError(source, parsed.error.issues.map(describeIssue));
   const config = parsed.data;
   const secrets = new SecretResolver(env, baseDir);
@@ -71,6 +71,29 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv): LoadedConf
 
 export function configPathFromEnv(env: NodeJS.ProcessEnv): string {
   return env.MAILMEND_CONFIG ?? 'mailmend.yaml';
+}
+
+/** Appends the `servers:` of every file in `serverFiles` to the document's own, before validation. */
+function withServerFiles(document: unknown, source: string, baseDir: string): unknown {
+  if (typeof document !== 'object' || document === null || !('serverFiles' in document)) return document;
+  const { serverFiles, servers: ownServers } = document as { serverFiles: unknown; servers?: unknown };
+  if (!Array.isArray(serverFiles)) return document;
+  const servers: unknown[] = Array.isArray(ownServers) ? [...(ownServers as unknown[])] : [];
+  const problems: string[] = [];
+  serverFiles.forEach((file, index) => {
+    if (typeof file !== 'string') return;
+    const resolved = path.resolve(baseDir, file);
+    try {
+      const included = parseYaml(readFileSync(resolved, 'utf8')) as { servers?: unknown };
+      if (!Array.isArray(included?.servers)) throw new Error('it has no `servers:` list');
+      servers.push(...included.servers);
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      problems.push(`serverFiles[${index}]: cannot use ${resolved}: ${reason}`);
+    }
+  });
+  if (problems.length > 0) throw new ConfigError(source, problems);
+  return { ...document, servers };
 }
 
 function* secretReferences(config: MailmendConfig): Generator<[string, SecretRef]> {

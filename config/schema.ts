@@ -130,6 +130,8 @@ export const configSchema = z
     temporal: temporalSchema.prefault({}),
     webhook: webhookSchema.prefault({}),
     reportsDir: z.string().default('reports'),
+    /** YAML files holding more `servers:` entries, such as the fragment `mailmend lab up` writes. */
+    serverFiles: z.array(z.string().min(1)).default([]),
     servers: z.array(serverSchema).min(1, 'list at least one mail server'),
     fallbackRelay: fallbackRelaySchema.optional(),
     audiences: z.strictObject({ itTeam: audienceSchema, management: audienceSchema, users: audienceSchema }),

@@ -13,26 +13,12 @@ import {
   reject,
   setEta,
 } from '../incidents';
+import type { CliDeps } from './deps';
+
+export type { CliDeps, TemporalSession } from './deps';
+import { registerDrillCommand } from './drill-command';
 import { registerLabCommands } from './lab-commands';
 import { renderIncidentList, renderIncidentState } from './render';
-
-/** An open Temporal connection for one command; the CLI closes it when the command ends. */
-export interface TemporalSession {
-  client: Client;
-  /** Named in the error when Temporal stops answering. */
-  address: string;
-  close(): Promise<void>;
-}
-
-/** Everything a command touches outside the process, so tests run the program in-process against their own server. */
-export interface CliDeps {
-  connect(): Promise<TemporalSession>;
-  stdout(text: string): void;
-  stderr(text: string): void;
-  now?: () => Date;
-  /** How long one command may wait for Temporal. Default 10 s. */
-  commandTimeoutMs?: number;
-}
 
 /**
  * The `mailmend` program. Each command group registers itself on the root, so later groups (`lab`, `drill`) live in
@@ -47,6 +33,7 @@ export function buildProgram(deps: CliDeps): Command {
     .configureOutput({ writeOut: deps.stdout, writeErr: deps.stderr });
   registerIncidentCommands(program, deps);
   registerLabCommands(program, deps);
+  registerDrillCommand(program, deps);
   return program;
 }
 

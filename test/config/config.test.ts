@@ -114,4 +114,22 @@ describe('config', () => {
     expect(input.audiences.itTeam).toEqual(['ops']);
     expect(input.policies.approvalTimeoutMs).toBe(15 * 60_000);
   });
+
+  test('serverFiles add the servers of another file, such as the lab fragment', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'mailmend-fragment-'));
+    writeFileSync(
+      path.join(dir, 'lab.yaml'),
+      'servers:\n  - id: lab\n    smtp: { host: 127.0.0.1, port: 2525 }\n    imap: { host: 127.0.0.1, port: 1143 }\n',
+    );
+    const { config } = parseConfig(
+      minimalConfig({ serverFiles: ['lab.yaml'] }),
+      'test.yaml',
+      { HOOK: 'http://x' },
+      dir,
+    );
+    expect(config.servers.map((server) => server.id)).toEqual(['mx1', 'lab']);
+    expect(problemsOf(() => parseConfig(minimalConfig({ serverFiles: ['gone.yaml'] }), 'test.yaml', {}, dir))).toEqual([
+      `serverFiles[0]: cannot use ${path.join(dir, 'gone.yaml')}: ENOENT`,
+    ]);
+  });
 });

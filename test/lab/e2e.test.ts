@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -9,7 +9,9 @@ import type { Client } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
+import { runCli, type CliDeps } from '../../client/cli/main';
 import { confirm } from '../../client/incidents';
+import { loadConfigFile } from '../../config/load';
 import {
   labBreak,
   labDown,
@@ -148,6 +150,7 @@ beforeAll(async () => {
     'rejected',
     'metachars',
     'host-key',
+    'drill',
   ];
   for (const name of names) serverIds.set(name, `lab-${name}-${randomUUID().slice(0, 6)}`);
   const servers = names.map((name) => ({
@@ -348,5 +351,76 @@ describe('an outage fixed end to end on the lab', () => {
     const commands = final.remediations.flatMap((result) => result.commands ?? []).map((command) => command.command);
     expect(commands.join('\n')).not.toContain(marker);
     expect(stack.logLines.join('\n')).not.toMatch(/pwned.*(exit|spawn)/);
+  });
+
+  test('mailmend drill narrates the incident and prints commands that work as printed', async () => {
+    const serverId = serverIdFor('drill');
+    const output: string[] = [];
+    const deps: CliDeps = {
+      connect: async () => ({ client, address: sharedServerAddress(), close: async () => undefined }),
+      stdout: (text) => output.push(text),
+      stderr: (text) => output.push(text),
+    };
+    const printed = (pattern: RegExp) =>
+      output
+        .join('')
+        .split('\n')
+        .map((line) => line.trim())
+        .find((line) => pattern.test(line));
+    const waitForLine = async (pattern: RegExp): Promise<string> => {
+      const deadline = Date.now() + 90_000;
+      for (;;) {
+        const line = printed(pattern);
+        if (line) return line;
+        if (Date.now() > deadline) throw new Error(`the drill never printed ${pattern}:\n${output.join('')}`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    };
+    const drill = runCli(
+      [
+        'drill',
+        'postfix-stopped',
+        '--state-dir',
+        stateDir,
+        '--webhook-url',
+        stack.webhookUrl,
+        '--server-id',
+        serverId,
+        '--inbox-port',
+        '0',
+      ],
+      deps,
+    );
+
+    const approveLine = await waitForLine(/^temporal workflow signal .* --name approve /);
+    const executable = temporalExecutable();
+    if (executable.type !== 'existing-path')
+      throw new Error('the lab tests need the Temporal CLI binary on this machine');
+    await run('bash', ['-c', approveLine.replace(/^temporal /, `${executable.path} `)]);
+    const confirmLines = [
+      await waitForLine(/^npx mailmend incidents confirm .* --by alice$/),
+      printed(/^npx mailmend incidents confirm .* --by bob$/),
+    ];
+    for (const line of confirmLines) {
+      expect(await runCli((line ?? '').replace(/^npx mailmend /, '').split(' '), deps)).toBe(0);
+    }
+
+    expect(await drill).toBe(0);
+    const text = output.join('');
+    for (const phase of ['awaiting-approval', 'remediation', 'verification', 'closed'])
+      expect(text).toContain(`== phase: ${phase}`);
+    expect(text).toContain('Root cause: Postfix is not running');
+    expect(text).toMatch(/Post-incident report: \S+\.md/);
+  });
+
+  test('mailmend.lab.yaml loads with the fragment that lab up wrote', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'mailmend-labconfig-'));
+    await mkdir(path.join(dir, '.mailmend', 'lab'), { recursive: true });
+    await copyFile(path.join(__dirname, '..', '..', 'mailmend.lab.yaml'), path.join(dir, 'mailmend.yaml'));
+    await copyFile(lab.fragmentFile, path.join(dir, '.mailmend', 'lab', 'mailmend-server.yaml'));
+    const { config } = loadConfigFile(path.join(dir, 'mailmend.yaml'), {});
+    expect(config.servers.map((server) => server.id)).toEqual(['lab-e2e']);
+    expect(config.servers[0]?.ssh?.hostKey).toBe(lab.server.ssh?.hostKey);
+    await rm(dir, { recursive: true, force: true });
   });
 });
