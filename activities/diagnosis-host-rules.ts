@@ -1,5 +1,5 @@
 import { NO_CATALOG_ACTION } from '../workflows/messages';
-import type { Finding } from './diagnosis-rules';
+import { PREVENTION, type Finding } from './diagnosis-rules';
 import type { CommandRun, ConfigChange, HostEvidence, QueueState } from './host-evidence-types';
 
 const DISK_FULL_PERCENT = 95;
@@ -85,6 +85,7 @@ export function reasonFromHost(host: HostEvidence, deferredThreshold: number): F
           `${firstLines(host.postfix.check.output, 1)[0] ?? 'no output'}`,
         evidence,
         actionId: 'restore-postfix-config',
+        prevention: [...PREVENTION.configChange],
       };
     }
     if (checkFails) {
@@ -92,12 +93,14 @@ export function reasonFromHost(host: HostEvidence, deferredThreshold: number): F
         rootCause: `Postfix refuses to start and \`postfix check\` fails, with no known-good copy that differs to restore: ${firstLines(host.postfix.check.output, 1)[0] ?? 'no output'}`,
         evidence,
         actionId: NO_CATALOG_ACTION,
+        prevention: [...PREVENTION.configChange],
       };
     }
     return {
       rootCause: 'Postfix is not running: no master process, while its configuration passes `postfix check`',
       evidence,
       actionId: 'start-postfix',
+      prevention: [...PREVENTION.serviceStopped('Postfix')],
     };
   }
 
@@ -112,12 +115,14 @@ export function reasonFromHost(host: HostEvidence, deferredThreshold: number): F
         rootCause: `Dovecot is not running and its configuration does not parse: ${firstLines(host.dovecot.config.output, 1)[0] ?? ''}`,
         evidence,
         actionId: NO_CATALOG_ACTION,
+        prevention: [...PREVENTION.configChange],
       };
     }
     return {
       rootCause: 'Dovecot is not running: no master process, while `doveconf -n` accepts its configuration',
       evidence,
       actionId: 'start-dovecot',
+      prevention: [...PREVENTION.serviceStopped('Dovecot')],
     };
   }
 
@@ -137,6 +142,7 @@ export function reasonFromHost(host: HostEvidence, deferredThreshold: number): F
         ...fatalLogLines(host, /deferred|refused|timed out/i),
       ],
       actionId: 'flush-postfix-queue',
+      prevention: relayProblem ? [...PREVENTION.relayDown] : [PREVENTION.relayDown[1]],
     };
   }
   return undefined;

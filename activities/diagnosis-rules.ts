@@ -13,7 +13,32 @@ export interface Finding {
   rootCause: string;
   evidence: string[];
   actionId: string;
+  /** What would keep this cause from recurring, for the post-incident review. */
+  prevention?: string[];
 }
+
+/** Prevention advice shared by the network and the host reasoning. */
+export const PREVENTION = {
+  serviceStopped: (service: string) => [
+    `Supervise ${service} so it is restarted when it dies (systemd Restart=on-failure, or monit), and find out from its log why it stopped.`,
+    `Alert on the ${service} master process, not only on the port, so a stop is seen before users notice.`,
+  ],
+  configChange: [
+    'Run `postfix check` (and `doveconf -n`) before every reload, and keep /etc/postfix under version control (etckeeper) so a bad edit is reviewed and easy to revert.',
+    'Refresh the known-good copy only after a change has been verified in production.',
+  ],
+  relayDown: [
+    'Configure a second relay (smtp_fallback_relay) so one unreachable upstream does not stop outbound mail.',
+    'Alert on the size and age of the deferred queue, not only on SMTP answering.',
+  ],
+  diskFull: [
+    'Alert on disk and inode use of the queue and mail directories at 80%, and rotate or expire old mail and logs.',
+  ],
+  dns: ['Monitor the resolution of the mail host name, and keep a secondary DNS server for it.'],
+  network: [
+    'Monitor the network path to the mail host separately from the mail services, so a network outage is told apart from a mail outage.',
+  ],
+} as const;
 
 const CONNECT_TIMEOUT = 'ETIMEDOUT';
 const CONNECT_REFUSED = 'ECONNREFUSED';
@@ -41,6 +66,7 @@ export function reasonFromNetwork(evidence: NetworkEvidence): Finding {
       rootCause: `The mail host name does not resolve (${dns.detail}); the fault is in DNS, not on the mail host`,
       evidence: [quote('dns', dns)],
       actionId: NO_CATALOG_ACTION,
+      prevention: [...PREVENTION.dns],
     };
   }
   const unreachable = [probes.tcpSmtp, imapTcp].filter((check) => check.errorCode === CONNECT_TIMEOUT);
@@ -49,6 +75,7 @@ export function reasonFromNetwork(evidence: NetworkEvidence): Finding {
       rootCause: 'Neither the SMTP nor the IMAP port answers a connect: the host or the network path to it is down',
       evidence: [...smtpEvidence, ...imapEvidence],
       actionId: NO_CATALOG_ACTION,
+      prevention: [...PREVENTION.network],
     };
   }
   if (probes.tcpSmtp.errorCode === CONNECT_REFUSED && imapTcp.errorCode === CONNECT_REFUSED) {
@@ -58,6 +85,7 @@ export function reasonFromNetwork(evidence: NetworkEvidence): Finding {
         'host refuses them actively: Postfix and Dovecot are both stopped; Postfix comes first so mail is accepted again',
       evidence: [...smtpEvidence, ...imapEvidence],
       actionId: 'start-postfix',
+      prevention: [...PREVENTION.serviceStopped('Postfix'), ...PREVENTION.serviceStopped('Dovecot')],
     };
   }
   if (probes.tcpSmtp.errorCode === CONNECT_REFUSED) {
@@ -65,6 +93,7 @@ export function reasonFromNetwork(evidence: NetworkEvidence): Finding {
       rootCause: `Nothing listens on the SMTP port ${evidence.smtpEndpoint} while the host answers: Postfix is not running`,
       evidence: [...smtpEvidence, ...imapEvidence],
       actionId: 'start-postfix',
+      prevention: [...PREVENTION.serviceStopped('Postfix')],
     };
   }
   if (probes.tcpSmtp.ok && !probes.smtp.ok) {
@@ -79,6 +108,7 @@ export function reasonFromNetwork(evidence: NetworkEvidence): Finding {
       rootCause: `Nothing listens on the IMAP port ${evidence.imapEndpoint} while the host answers: Dovecot is not running`,
       evidence: [...imapEvidence, ...smtpEvidence],
       actionId: 'start-dovecot',
+      prevention: [...PREVENTION.serviceStopped('Dovecot')],
     };
   }
   if (imapTcp.ok && !probes.imap.ok) {
@@ -111,6 +141,7 @@ export function toDiagnosis(finding: Finding, diagnosedAt: string): Diagnosis {
   return {
     rootCause: finding.rootCause,
     evidence: finding.evidence,
+    ...(finding.prevention ? { prevention: finding.prevention } : {}),
     diagnosedAt,
     recommendation: action
       ? { actionId: action.id, description: action.description, risk: action.risk, rollback: action.rollback }

@@ -436,7 +436,7 @@ class Incident {
         ? { actionsTaken: state.remediations.map((result) => `${result.actionId} (exit ${result.exitCode})`) }
         : {}),
       ...(kind === 'resolved' && state.diagnosis
-        ? { prevention: [`Guard against: ${state.diagnosis.rootCause}`, state.diagnosis.recommendation.rollback] }
+        ? { prevention: state.diagnosis.prevention ?? [`Guard against: ${state.diagnosis.rootCause}`] }
         : {}),
       ...(reason !== undefined ? { reason } : {}),
     };

@@ -137,6 +137,8 @@ export interface RecommendedRemediation {
 export interface Diagnosis {
   rootCause: string;
   evidence: string[];
+  /** What would keep this cause from recurring. */
+  prevention?: string[];
   recommendation: RecommendedRemediation;
   diagnosedAt: string;
 }

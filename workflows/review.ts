@@ -44,8 +44,10 @@ export function buildReview(state: IncidentState, times: ResponseTimes): Inciden
       : `${times.withinTarget ? 'Yes' : 'No'}: resolved in ${minutes(times.resolveMs)} against a target of ${minutes(times.targetMs)}.`;
   const prevention: string[] = [];
   if (state.diagnosis) {
-    prevention.push(`Guard against the cause: ${state.diagnosis.rootCause}`);
-    prevention.push(`Keep the fix documented and rehearsed: ${state.diagnosis.recommendation.description}.`);
+    prevention.push(...(state.diagnosis.prevention ?? [`Guard against the cause: ${state.diagnosis.rootCause}`]));
+    prevention.push(
+      `Keep the fix documented and rehearsed (mailmend drill): ${state.diagnosis.recommendation.description}.`,
+    );
   }
   if (!times.withinTarget && state.outcome === 'closed') {
     prevention.push('Shorten the approval path: approval took a large share of the response time.');

@@ -1,0 +1,121 @@
+import { reasonFromHost } from '../../activities/diagnosis-host-rules';
+import type { CommandRun, HostEvidence } from '../../activities/host-evidence-types';
+
+const ran = (argv: string[], exitCode: number, output = ''): CommandRun => ({ argv, exitCode, output });
+
+function healthyHost(): HostEvidence {
+  return {
+    collectedAt: '2026-11-28T08:00:00Z',
+    postfix: {
+      running: true,
+      masterPid: 100,
+      status: ran(
+        ['postfix', '-c', '/etc/postfix', 'status'],
+        0,
+        'postfix/postfix-script: the Postfix mail system is running: PID: 100',
+      ),
+      check: ran(['postfix', '-c', '/etc/postfix', 'check'], 0),
+    },
+    dovecot: { running: true, masterPid: 200, config: ran(['doveconf', '-c', '/etc/dovecot/dovecot.conf', '-n'], 0) },
+    processes: [],
+    queue: { deferred: 0, active: 0, delayReasons: [] },
+    relayhost: '[relay.example.net]:587',
+    logErrors: [],
+    disk: [{ path: '/var/spool/postfix', usedPercent: 40, inodesUsedPercent: 10 }],
+    configChanges: [],
+    packageChanges: [],
+  };
+}
+
+describe('reasoning from the mail host', () => {
+  test('a healthy host leaves the decision to the network evidence', () => {
+    expect(reasonFromHost(healthyHost(), 0)).toBeUndefined();
+  });
+
+  test('a stopped Postfix whose config passes the check is started', () => {
+    const host = healthyHost();
+    host.postfix = {
+      ...host.postfix,
+      running: false,
+      status: ran(['postfix', 'status'], 1, 'the Postfix mail system is not running'),
+    };
+    const finding = reasonFromHost(host, 0);
+    expect(finding).toMatchObject({
+      actionId: 'start-postfix',
+      rootCause: expect.stringMatching(/Postfix is not running/),
+    });
+    expect(finding?.evidence[0]).toMatch(
+      /postfix status: `postfix status` exit 1: the Postfix mail system is not running/,
+    );
+    expect(finding?.prevention?.join(' ')).toMatch(/Supervise Postfix/);
+  });
+
+  test('a config that changed since the known-good copy and fails the check is restored', () => {
+    const host = healthyHost();
+    host.postfix = {
+      ...host.postfix,
+      running: false,
+      check: ran(['postfix', 'check'], 1, 'postfix: fatal: chdir(/usr/libexec/postfix): No such file or directory'),
+    };
+    host.configChanges = [
+      {
+        file: '/etc/postfix/main.cf',
+        changedSinceKnownGood: true,
+        diff: '--- a\n+++ b\n@@ -1 +1 @@\n-daemon_directory = /usr/lib/postfix/sbin\n+daemon_directory = /usr/libexec/postfix',
+        modifiedWithinWindow: true,
+        modifiedAt: '2026-11-28T07:59:00Z',
+        backups: ['/etc/postfix/main.cf.bak-20261128T075900'],
+      },
+    ];
+    const finding = reasonFromHost(host, 0);
+    expect(finding?.actionId).toBe('restore-postfix-config');
+    expect(finding?.rootCause).toMatch(/changed since the known-good copy .*fatal: chdir/);
+    expect(finding?.evidence.join('\n')).toMatch(/\+daemon_directory = \/usr\/libexec\/postfix/);
+    expect(finding?.evidence.join('\n')).toMatch(/backup \/etc\/postfix\/main\.cf\.bak-20261128T075900/);
+  });
+
+  test('a failing check with nothing to restore hands over to people', () => {
+    const host = healthyHost();
+    host.postfix = {
+      ...host.postfix,
+      running: false,
+      check: ran(['postfix', 'check'], 1, 'fatal: bad numerical configuration'),
+    };
+    expect(reasonFromHost(host, 0)?.actionId).toBe('none');
+  });
+
+  test('a stopped Dovecot with a valid config is started; an invalid one is handed over', () => {
+    const host = healthyHost();
+    host.dovecot = { ...host.dovecot, running: false };
+    expect(reasonFromHost(host, 0)?.actionId).toBe('start-dovecot');
+    host.dovecot.config = ran(['doveconf', '-n'], 89, 'doveconf: Fatal: Error in configuration file line 12');
+    expect(reasonFromHost(host, 0)).toMatchObject({ actionId: 'none', rootCause: expect.stringMatching(/line 12/) });
+  });
+
+  test('a deferred backlog behind an unreachable relay is flushed once the relay answers', () => {
+    const host = healthyHost();
+    host.queue = {
+      deferred: 42,
+      active: 0,
+      oldestDeferredAgeSeconds: 900,
+      delayReasons: ['connect to relay.example.net[203.0.113.5]:587: Connection timed out'],
+    };
+    const finding = reasonFromHost(host, 0);
+    expect(finding?.actionId).toBe('flush-postfix-queue');
+    expect(finding?.rootCause).toMatch(
+      /42 messages, oldest 900s\) because the relay \[relay\.example\.net\]:587 cannot be reached/,
+    );
+    expect(finding?.prevention?.join(' ')).toMatch(/smtp_fallback_relay/);
+    expect(reasonFromHost(host, 50)).toBeUndefined();
+  });
+
+  test('a full disk comes first, since no restart helps', () => {
+    const host = healthyHost();
+    host.postfix = { ...host.postfix, running: false };
+    host.disk = [{ path: '/var/spool/postfix', usedPercent: 100, inodesUsedPercent: 12 }];
+    expect(reasonFromHost(host, 0)).toMatchObject({
+      actionId: 'none',
+      rootCause: expect.stringMatching(/disk .* is full/),
+    });
+  });
+});
