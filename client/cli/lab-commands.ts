@@ -83,7 +83,7 @@ export function renderLabInfo(info: LabInfo): string {
       ['relay', `127.0.0.1:${ports.relay}`, String(pids.relay), 'stands in for the upstream relay; discards mail'],
     ]),
     `server entry: ${info.fragmentFile}\n`,
-    '  copy its entry into the `servers:` list of your mailmend.yaml; its paths are absolute\n',
+    '  mailmend.lab.yaml includes it (serverFiles); in your own config, list it under `serverFiles:`\n',
     `canary: canary@lab.test, password in ${paths.canaryPasswordFile}\n`,
     `log in: ssh -i ${paths.sshClientKey} -o UserKnownHostsFile=${paths.sshKnownHosts} -p ${ports.ssh} root@127.0.0.1\n`,
     '  there MAIL_CONFIG points postfix, postqueue and postconf at the lab\n',
