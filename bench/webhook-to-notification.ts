@@ -12,6 +12,7 @@ import { createMailmendWorker } from '../worker/worker';
 import { incidentWorkflowId } from '../workflows/messages';
 import { freePort } from '../test/support/processes';
 import { startSmtpSink } from '../test/support/sinks';
+import { alertmanagerPayload } from '../client/webhook/alertmanager';
 
 const INCIDENTS = Number(process.env.BENCH_INCIDENTS ?? 20);
 
@@ -70,28 +71,7 @@ async function main(): Promise<void> {
       const response = await fetch(`${url}/alerts/alertmanager`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          version: '4',
-          groupKey: 'bench',
-          truncatedAlerts: 0,
-          status: 'firing',
-          receiver: 'mailmend',
-          groupLabels: {},
-          commonLabels: {},
-          commonAnnotations: {},
-          externalURL: 'http://alertmanager.invalid',
-          alerts: [
-            {
-              status: 'firing',
-              labels: { alertname: 'MailDown', server: serverId },
-              annotations: {},
-              startsAt: new Date().toISOString(),
-              endsAt: '0001-01-01T00:00:00Z',
-              generatorURL: 'http://prometheus.invalid',
-              fingerprint: serverId,
-            },
-          ],
-        }),
+        body: JSON.stringify(alertmanagerPayload({ labels: { alertname: 'MailDown', server: serverId } })),
       });
       if (response.status !== 202) throw new Error(`webhook answered ${response.status}: ${await response.text()}`);
       const workflowId = incidentWorkflowId(serverId);

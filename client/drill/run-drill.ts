@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { labBreak, labUp, type LabScenario } from '../lab';
 import { getIncidentState, IncidentNotFoundError } from '../incidents';
+import { alertmanagerPayload } from '../webhook/alertmanager';
 import { incidentWorkflowId, type IncidentState, type Phase, type TimelineEntry } from '../../workflows/messages';
 import { openNotificationInbox, type NotificationInbox } from './notification-inbox';
 
@@ -41,28 +42,13 @@ function oneLine(text: string, width = 150): string {
 }
 
 function alertBody(serverId: string, scenario: LabScenario): string {
-  return JSON.stringify({
-    version: '4',
-    groupKey: `{}:{server="${serverId}"}`,
-    truncatedAlerts: 0,
-    status: 'firing',
-    receiver: 'mailmend',
-    groupLabels: { server: serverId },
-    commonLabels: { server: serverId },
-    commonAnnotations: {},
-    externalURL: 'http://mailmend-drill.invalid',
-    alerts: [
-      {
-        status: 'firing',
-        labels: { alertname: 'MailServiceDown', server: serverId, drill: scenario },
-        annotations: { summary: `drill: ${scenario}` },
-        startsAt: new Date().toISOString(),
-        endsAt: '0001-01-01T00:00:00Z',
-        generatorURL: 'http://mailmend-drill.invalid',
-        fingerprint: `drill-${scenario}`,
-      },
-    ],
-  });
+  return JSON.stringify(
+    alertmanagerPayload({
+      labels: { server: serverId, drill: scenario },
+      annotations: { summary: `drill: ${scenario}` },
+      fingerprint: `drill-${scenario}`,
+    }),
+  );
 }
 
 async function sendAlert(options: DrillOptions, serverId: string): Promise<void> {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { AlertPayload } from '../../workflows/messages';
 
@@ -106,4 +107,44 @@ export function toAlertPayloads(
 
 function truncate(text: string, maxLength: number): string {
   return text.length <= maxLength ? text : `${text.slice(0, maxLength - 1)}…`;
+}
+
+export interface OutgoingAlert {
+  labels: Record<string, string>;
+  annotations?: Record<string, string>;
+  status?: 'firing' | 'resolved';
+  fingerprint?: string;
+}
+
+/**
+ * The Alertmanager webhook (version 4) payload for one alert, as Alertmanager would send it: what `mailmend drill`,
+ * the benchmark and the tests post.
+ *
+ * @example await fetch(`${url}/alerts/alertmanager`, { method: 'POST', body: JSON.stringify(alertmanagerPayload({ labels: { server: 'mx1' } })) });
+ */
+export function alertmanagerPayload(alert: OutgoingAlert): AlertmanagerWebhook {
+  const labels = { alertname: 'MailServiceDown', ...alert.labels };
+  const status = alert.status ?? 'firing';
+  return {
+    version: '4',
+    groupKey: `{}:{alertname="${labels.alertname}"}`,
+    truncatedAlerts: 0,
+    status,
+    receiver: 'mailmend',
+    groupLabels: { alertname: labels.alertname },
+    commonLabels: labels,
+    commonAnnotations: alert.annotations ?? {},
+    externalURL: 'http://alertmanager.invalid',
+    alerts: [
+      {
+        status,
+        labels,
+        annotations: alert.annotations ?? {},
+        startsAt: new Date().toISOString(),
+        endsAt: '0001-01-01T00:00:00Z',
+        generatorURL: 'http://prometheus.invalid',
+        fingerprint: alert.fingerprint ?? randomUUID().replace(/-/g, '').slice(0, 16),
+      },
+    ],
+  };
 }

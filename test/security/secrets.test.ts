@@ -16,6 +16,7 @@ import { waitForState } from '../support/incidents';
 import { freePort } from '../support/processes';
 import { startSmtpSink, startWebhookSink } from '../support/sinks';
 import { connectClient, connectWorkerConnection, uniqueServerId, workflowBundle } from '../support/temporal';
+import { alertmanagerPayload } from '../../client/webhook/alertmanager';
 
 describe('secrets', () => {
   let client: Client;
@@ -106,28 +107,7 @@ describe('secrets', () => {
         const response = await fetch(`${webhookUrl}/alerts/alertmanager`, {
           method: 'POST',
           headers: { authorization: `Bearer ${env.WEBHOOK_TOKEN}`, 'content-type': 'application/json' },
-          body: JSON.stringify({
-            version: '4',
-            groupKey: '{}:{alertname="MailDown"}',
-            truncatedAlerts: 0,
-            status: 'firing',
-            receiver: 'mailmend',
-            groupLabels: {},
-            commonLabels: {},
-            commonAnnotations: {},
-            externalURL: 'http://alertmanager.invalid',
-            alerts: [
-              {
-                status: 'firing',
-                labels: { alertname: 'MailDown', server: serverId },
-                annotations: { summary: 'SMTP down' },
-                startsAt: new Date().toISOString(),
-                endsAt: '0001-01-01T00:00:00Z',
-                generatorURL: 'http://prometheus.invalid',
-                fingerprint: 'abc123',
-              },
-            ],
-          }),
+          body: JSON.stringify(alertmanagerPayload({ labels: { alertname: 'MailDown', server: serverId } })),
         });
         expect(response.status).toBe(202);
         const handle = client.workflow.getHandle<typeof mailOutageIncident>(incidentWorkflowId(serverId));

@@ -6,6 +6,7 @@ import type { Client } from '@temporalio/client';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import pino from 'pino';
 import { createActivities } from '../../activities';
+import { alertmanagerPayload } from '../../client/webhook/alertmanager';
 import { buildWebhookServer, startWebhookServer } from '../../client/webhook/server';
 import { parseConfig, type LoadedConfig } from '../../config/load';
 import { buildActivityDeps } from '../../worker/activity-deps';
@@ -75,28 +76,7 @@ export async function startMailmendStack(options: MailmendStackOptions) {
       return fetch(`${webhookUrl}/alerts/alertmanager`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          version: '4',
-          groupKey: `{}:{alertname="${labels.alertname ?? 'MailDown'}"}`,
-          truncatedAlerts: 0,
-          status: 'firing',
-          receiver: 'mailmend',
-          groupLabels: {},
-          commonLabels: labels,
-          commonAnnotations: annotations,
-          externalURL: 'http://alertmanager.invalid',
-          alerts: [
-            {
-              status: 'firing',
-              labels: { alertname: 'MailDown', ...labels },
-              annotations,
-              startsAt: new Date().toISOString(),
-              endsAt: '0001-01-01T00:00:00Z',
-              generatorURL: 'http://prometheus.invalid',
-              fingerprint: randomUUID().slice(0, 16),
-            },
-          ],
-        }),
+        body: JSON.stringify(alertmanagerPayload({ labels, annotations })),
       });
     },
     async stop(): Promise<void> {

@@ -1,0 +1,32 @@
+import { proxyActivities } from '@temporalio/workflow';
+import type { MailmendActivities } from '../activities';
+
+// One group per retry policy: what an activity does decides how often it may be tried.
+export const probes = proxyActivities<MailmendActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { maximumAttempts: 3, initialInterval: '2 seconds' },
+});
+// The round trip waits for real delivery, so it gets minutes, with heartbeats while it polls the mailbox.
+export const roundTrips = proxyActivities<MailmendActivities>({
+  startToCloseTimeout: '3 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { maximumAttempts: 2, initialInterval: '5 seconds' },
+});
+export const troubleshooting = proxyActivities<MailmendActivities>({
+  startToCloseTimeout: '3 minutes',
+  retry: { maximumAttempts: 3, initialInterval: '5 seconds' },
+});
+export const notifications = proxyActivities<MailmendActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { maximumAttempts: 3, initialInterval: '5 seconds', backoffCoefficient: 3 },
+});
+// A fix touches a production host: one attempt, heartbeats show it is alive, and the activity itself is idempotent.
+export const remediation = proxyActivities<MailmendActivities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { maximumAttempts: 1 },
+});
+export const reporting = proxyActivities<MailmendActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { maximumAttempts: 5 },
+});
