@@ -11,6 +11,10 @@ import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
 import { runCli, type CliDeps } from '../../client/cli/main';
 import { confirm } from '../../client/incidents';
+import { findCatalogAction } from '../../activities/remediation-catalog';
+import { shellQuote } from '../../activities/ssh';
+import { createSshRemediationExecutor } from '../../activities/ssh-remediation';
+import { createMailHostAccess } from '../../worker/mail-host-access';
 import { loadConfigFile } from '../../config/load';
 import {
   labBreak,
@@ -286,6 +290,9 @@ describe('an outage fixed end to end on the lab', () => {
     );
     expect(itMail.text).toMatch(rootCause.source.includes('Postfix') ? /Postfix/ : /./);
 
+    const history = JSON.stringify(await handle.fetchHistory());
+    for (const secret of stack.loaded.secrets.knownSecrets()) expect(history).not.toContain(secret);
+
     report(
       `${scenario}: alert->diagnosis ${alertToDiagnosisMs} ms, approval->verified ${approvalToVerifiedMs} ms, ` +
         `mailmend round trip ${final.roundTrip?.roundTripMs} ms, test round trip ${testRoundTripMs} ms`,
@@ -422,5 +429,28 @@ describe('an outage fixed end to end on the lab', () => {
     expect(config.servers.map((server) => server.id)).toEqual(['lab-e2e']);
     expect(config.servers[0]?.ssh?.hostKey).toBe(lab.server.ssh?.hostKey);
     await rm(dir, { recursive: true, force: true });
+  });
+
+  test('a catalog action already in effect is not run again on retry', async () => {
+    await labBreak(stateDir, 'postfix-stopped');
+    const executor = createSshRemediationExecutor(createMailHostAccess(stack.loaded.secrets));
+    const startPostfix = findCatalogAction('start-postfix');
+    if (!startPostfix) throw new Error('start-postfix is missing from the catalog');
+
+    const first = await executor.runAction(lab.server, startPostfix, () => undefined);
+    const retry = await executor.runAction(lab.server, startPostfix, () => undefined);
+
+    expect(first).toMatchObject({ alreadyApplied: false, exitCode: 0 });
+    expect(first.commands?.map((command) => command.command)).toEqual([
+      shellQuote(['postfix', '-c', lab.server.host.postfixConfigDir, 'check']),
+      shellQuote(['postfix', '-c', lab.server.host.postfixConfigDir, 'start']),
+    ]);
+    expect(retry.alreadyApplied).toBe(true);
+    expect(retry.commands?.map((command) => command.command)).toEqual([
+      shellQuote(['postfix', '-c', lab.server.host.postfixConfigDir, 'status']),
+    ]);
+    const postfixLog = await readFile(lab.paths.postfixLog, 'utf8');
+    const sinceBreak = postfixLog.slice(postfixLog.lastIndexOf('stopping the Postfix mail system'));
+    expect(sinceBreak.match(/starting the Postfix mail system/g)).toHaveLength(1);
   });
 });

@@ -15,7 +15,7 @@ import { raiseTestIncident, testInput, waitForState } from '../support/incidents
  * workflow change is meant to be incompatible (and then put that change behind `patched()` instead, if incidents
  * may be running).
  *
- *   node --import tsx test/replay/record-history.ts
+ *   node --import tsx test/replay/record-history.ts [file name in test/histories]
  */
 async function main(): Promise<void> {
   const { executable } = await resolveTemporalCli({ env: process.env, onProgress: console.error });
@@ -47,7 +47,7 @@ async function recordHappyPath(address: string): Promise<void> {
     await handle.signal(confirmSignal, { by: 'bob' });
     await handle.result();
     const history = await handle.fetchHistory();
-    const file = path.join(__dirname, '..', 'histories', 'happy-path.json');
+    const file = path.join(__dirname, '..', 'histories', process.argv[2] ?? 'happy-path.json');
     writeFileSync(file, historyToJSON(history) + '\n');
     console.log(`${history.events?.length ?? 0} history events written to ${file}`);
   });

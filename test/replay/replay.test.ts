@@ -1,34 +1,46 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { workflowBundle } from '../support/temporal';
 
-const recordedHistory = JSON.parse(readFileSync(path.join(__dirname, '..', 'histories', 'happy-path.json'), 'utf8'));
+const HISTORIES_DIR = path.join(__dirname, '..', 'histories');
 const RECORDED_WORKFLOW_ID = 'incident-mx-recorded';
 
+/** Every recorded history: older ones prove that `patched()` keeps incidents started by earlier releases running. */
+const recordedHistories = readdirSync(HISTORIES_DIR)
+  .filter((file) => file.endsWith('.json'))
+  .map((file) => [file, JSON.parse(readFileSync(path.join(HISTORIES_DIR, file), 'utf8'))] as const);
+
+const silentLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};
+
 describe('replay of recorded incident histories', () => {
-  test('the current workflow code replays the recorded happy path', async () => {
-    expect(recordedHistory.events.length).toBeGreaterThan(50);
+  test('histories from before and after the round-trip verification are recorded', () => {
+    expect(recordedHistories.map(([file]) => file).sort()).toEqual(['happy-path-round-trip.json', 'happy-path.json']);
+  });
+
+  test.each(recordedHistories)('the current workflow code replays %s', async (_file, history) => {
+    expect(history.events.length).toBeGreaterThan(50);
     await expect(
-      Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, recordedHistory, RECORDED_WORKFLOW_ID),
+      Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, RECORDED_WORKFLOW_ID),
     ).resolves.toBeUndefined();
   });
 
   test('an unguarded change to the workflow is caught as non-determinism', async () => {
     const changedBundle = await bundleWorkflowCode({
       workflowsPath: require.resolve('./nondeterministic-workflow'),
-      logger: {
-        log: () => undefined,
-        trace: () => undefined,
-        debug: () => undefined,
-        info: () => undefined,
-        warn: () => undefined,
-        error: () => undefined,
-      },
+      logger: silentLogger,
     });
+    const [, history] = recordedHistories[0] ?? [];
     await expect(
-      Worker.runReplayHistory({ workflowBundle: changedBundle }, recordedHistory, RECORDED_WORKFLOW_ID),
+      Worker.runReplayHistory({ workflowBundle: changedBundle }, history, RECORDED_WORKFLOW_ID),
     ).rejects.toBeInstanceOf(DeterminismViolationError);
   });
 });

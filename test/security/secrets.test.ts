@@ -83,7 +83,7 @@ describe('secrets', () => {
           users: { channels: [{ name: 'status', type: 'webhook', url: { env: 'CHAT_URL' } }] },
         },
         approvers: ['alice'],
-        policies: { probeTimeout: '1s', maxVerificationAttempts: 1 },
+        policies: { probeTimeout: '1s', maxVerificationAttempts: 1, verificationSettle: '1s' },
       },
       'secrets-test',
       env,
