@@ -70,14 +70,3 @@ export function createRemediationActivities(deps: RemediationDeps) {
     },
   };
 }
-
-/** For servers without SSH access: the workflow escalates to people instead of pretending a fix ran. */
-export const remediationWithoutSsh: RemediationExecutor = {
-  async runAction(server) {
-    throw ApplicationFailure.create({
-      type: FailureType.RemediationUnavailable,
-      nonRetryable: true,
-      message: `server "${server.id}" has no SSH access configured, so mailmend cannot run fixes on it`,
-    });
-  },
-};

@@ -1,6 +1,4 @@
-import { ApplicationFailure } from '@temporalio/common';
 import type { ServerConfig } from '../config/schema';
-import { FailureType } from '../workflows/failure-types';
 import type { CommandRecord } from '../workflows/messages';
 import type { MailHostAccess } from './mail-host';
 import type { ActionOutcome, RemediationExecutor } from './remediation';
@@ -41,13 +39,6 @@ export function createSshRemediationExecutor(
 ): RemediationExecutor {
   return {
     async runAction(server: ServerConfig, action: CatalogAction, onProgress: () => void): Promise<ActionOutcome> {
-      if (!server.ssh) {
-        throw ApplicationFailure.create({
-          type: FailureType.RemediationUnavailable,
-          nonRetryable: true,
-          message: `server "${server.id}" has no SSH access configured, so mailmend cannot run fixes on it`,
-        });
-      }
       return mailHost.withSsh(server, async (session) => {
         const checks = action.alreadyApplied(server);
         if (checks.length > 0) {

@@ -25,7 +25,7 @@ export function createMailHostAccess(
         throw ApplicationFailure.create({
           type: FailureType.RemediationUnavailable,
           nonRetryable: true,
-          message: `server "${server.id}" has no SSH access configured`,
+          message: `server "${server.id}" has no SSH access configured, so mailmend cannot inspect it or run fixes on it`,
         });
       }
       const target = {
