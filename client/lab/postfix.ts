@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { LAB_CANARY, LAB_DOMAIN, type LabLayout, type LabSettings } from './layout';
 import type { LabTools } from './prerequisites';
 import { LabServiceError } from './errors';
@@ -97,6 +99,16 @@ export async function writePostfixConfig(
 
 const ALTERNATE_DIRS = 'alternate_config_directories';
 
+/**
+ * Debian's "No configuration" choice installs Postfix without /etc/postfix/main.cf, and postconf cannot edit a missing
+ * file; an empty one means all defaults, which is what that choice stands for.
+ */
+async function ensureDefaultMainCf(postconf: string): Promise<void> {
+  const configDir = (await runOrThrow([postconf, '-d', '-h', 'config_directory'])).output.trim();
+  const mainCf = path.join(configDir, 'main.cf');
+  if (!existsSync(mainCf)) await writeFile(mainCf, '', { mode: 0o644 });
+}
+
 function splitDirList(value: string): string[] {
   return value.split(/[\s,]+/).filter(Boolean);
 }
@@ -106,6 +118,7 @@ function splitDirList(value: string): string[] {
  * and leaves every existing entry alone.
  */
 export async function addAlternateConfigDirs(postconf: string, dirs: string[]): Promise<void> {
+  await ensureDefaultMainCf(postconf);
   const current = splitDirList((await runOrThrow([postconf, '-h', ALTERNATE_DIRS])).output);
   const missing = dirs.filter((dir) => !current.includes(dir));
   if (missing.length === 0) return;
