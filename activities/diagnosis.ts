@@ -9,6 +9,7 @@ import { reasonFromNetwork, toDiagnosis, type Finding } from './diagnosis-rules'
 import { collectHostEvidence } from './host-evidence';
 import type { HostEvidence } from './host-evidence-types';
 import { stepLogger } from './logging';
+import { requireServer } from './servers';
 import type { MailHostAccess } from './mail-host';
 import { probeTcp } from './probes';
 
@@ -60,14 +61,7 @@ export function createDiagnosisActivities(deps: DiagnosisDeps) {
     /** Gathers evidence about the outage (network, and the host over SSH) and names a root cause with a fix. */
     async diagnoseOutage({ context, probes }: DiagnoseOutageInput): Promise<Diagnosis> {
       const log = stepLogger(deps.logger, context);
-      const server = deps.servers.get(context.serverId);
-      if (!server) {
-        throw ApplicationFailure.create({
-          type: FailureType.UnknownServer,
-          nonRetryable: true,
-          message: `server "${context.serverId}" is not in the config`,
-        });
-      }
+      const server = requireServer(deps.servers, context.serverId);
       const [dns, imapTcp, host] = await Promise.all([
         resolveHost(server.smtp.host, deps.probeTimeoutMs),
         probeTcp(server.imap.host, server.imap.port, deps.probeTimeoutMs),

@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { heartbeat } from '@temporalio/activity';
 import type { ImapFlow } from 'imapflow';
-import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../config/schema';
-import { FailureType } from '../workflows/failure-types';
 import type { IncidentStepContext, RoundTripResult } from '../workflows/messages';
 import { stepLogger } from './logging';
+import { requireServer } from './servers';
 import type { MailHostAccess } from './mail-host';
 
 export interface RoundTripDeps {
@@ -31,14 +30,7 @@ export function createRoundTripActivities(deps: RoundTripDeps) {
      */
     async verifyRoundTrip({ context }: VerifyRoundTripInput): Promise<RoundTripResult> {
       const log = stepLogger(deps.logger, context);
-      const server = deps.servers.get(context.serverId);
-      if (!server) {
-        throw ApplicationFailure.create({
-          type: FailureType.UnknownServer,
-          nonRetryable: true,
-          message: `no mail server "${context.serverId}" in the config`,
-        });
-      }
+      const server = requireServer(deps.servers, context.serverId);
       const token = `mailmend-${randomUUID()}`;
       const imap = deps.mailHost.canaryImap(server);
       if (!server.canary || !imap) {

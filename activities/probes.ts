@@ -2,12 +2,11 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
 import type { ImapFlow } from 'imapflow';
-import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../config/schema';
-import { FailureType } from '../workflows/failure-types';
 import type { CheckResult, IncidentStepContext, ProbeReport } from '../workflows/messages';
 import { stepLogger } from './logging';
+import { requireServer } from './servers';
 import type { MailHostAccess } from './mail-host';
 import { checkDeferredQueue } from './queue-check';
 
@@ -250,14 +249,7 @@ export function createProbeActivities(deps: ProbeDeps) {
     /** Step 1 of the SOP: looks at the server from outside, SMTP and IMAP at once, each within the probe timeout. */
     async probeServer(input: ProbeServerInput): Promise<ProbeReport> {
       const log = stepLogger(deps.logger, input.context);
-      const server = deps.servers.get(input.context.serverId);
-      if (!server) {
-        throw ApplicationFailure.create({
-          type: FailureType.UnknownServer,
-          nonRetryable: true,
-          message: `no mail server "${input.context.serverId}" in the config`,
-        });
-      }
+      const server = requireServer(deps.servers, input.context.serverId);
       const timeoutMs = deps.probeTimeoutMs;
       const canary = deps.mailHost.canaryImap(server);
       const [tcpSmtp, smtp, imap, imapLogin, deferredQueue] = await Promise.all([

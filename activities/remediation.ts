@@ -5,6 +5,7 @@ import type { ServerConfig } from '../config/schema';
 import { FailureType } from '../workflows/failure-types';
 import type { CommandRecord, IncidentStepContext, RemediationResult } from '../workflows/messages';
 import { stepLogger } from './logging';
+import { requireServer } from './servers';
 import { findCatalogAction, type CatalogAction } from './remediation-catalog';
 
 export interface ActionOutcome {
@@ -47,14 +48,7 @@ export function createRemediationActivities(deps: RemediationDeps) {
           message: `"${actionId}" is not in the remediation catalog`,
         });
       }
-      const server = deps.servers.get(context.serverId);
-      if (!server) {
-        throw ApplicationFailure.create({
-          type: FailureType.UnknownServer,
-          nonRetryable: true,
-          message: `server "${context.serverId}" is not in the config`,
-        });
-      }
+      const server = requireServer(deps.servers, context.serverId);
       logger.info({ actionId }, 'running remediation');
       const outcome = await deps.remediationExecutor.runAction(server, action, () => heartbeat(actionId));
       logger.info({ actionId, exitCode: outcome.exitCode, alreadyApplied: outcome.alreadyApplied }, 'remediation ran');
