@@ -48,13 +48,7 @@ describe('collectHostEvidence over a real sshd', () => {
   beforeAll(async () => {
     sshd = await startTestSshd();
     scratch = await mkdtemp(path.join(os.tmpdir(), 'mailmend-evidence-'));
-    target = {
-      host: '127.0.0.1',
-      port: sshd.port,
-      user: sshd.user,
-      hostKey: sshd.hostKey,
-      privateKey: sshd.clientPrivateKey,
-    };
+    target = sshd.target;
   });
 
   afterAll(async () => {

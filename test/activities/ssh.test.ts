@@ -41,13 +41,7 @@ describe('withSshSession against a real sshd', () => {
   beforeAll(async () => {
     sshd = await startTestSshd();
     scratch = await mkdtemp(path.join(os.tmpdir(), 'mailmend-ssh-test-'));
-    target = {
-      host: '127.0.0.1',
-      port: sshd.port,
-      user: sshd.user,
-      hostKey: sshd.hostKey,
-      privateKey: sshd.clientPrivateKey,
-    };
+    target = sshd.target;
   });
 
   afterAll(async () => {

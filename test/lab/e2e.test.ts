@@ -31,7 +31,7 @@ import { incidentWorkflowId, type IncidentState } from '../../workflows/messages
 import { generateEd25519KeyPair } from '../support/sshd';
 import { startMailmendStack, type MailmendStack } from '../support/mailmend-stack';
 import { waitForState } from '../support/incidents';
-import { freePort } from '../support/processes';
+import { freePorts } from '../support/processes';
 import { connectClient, connectWorkerConnection, sharedServerAddress, temporalExecutable } from '../support/temporal';
 
 const run = promisify(execFile);
@@ -48,12 +48,6 @@ function serverIdFor(name: string): string {
   const id = serverIds.get(name);
   if (!id) throw new Error(`no server entry for ${name}`);
   return id;
-}
-
-async function freePorts(count: number): Promise<number[]> {
-  const ports = new Set<number>();
-  while (ports.size < count) ports.add(await freePort());
-  return [...ports];
 }
 
 /** Approves the way an operator would: the real Temporal CLI. */

@@ -26,19 +26,12 @@ import {
 } from '../../client/lab';
 import { BROKEN_DAEMON_DIRECTORY, DEFERRED_BACKLOG_SIZE } from '../../client/lab/scenarios';
 import { serverSchema } from '../../config/schema';
-import { freePort } from '../support/processes';
+import { freePorts } from '../support/processes';
 
 const run = promisify(execFile);
 
 let stateDir: string;
 let lab: LabInfo;
-
-/** Distinct free ports; `freePort` may hand out the same one twice in a row. */
-async function freePorts(count: number): Promise<number[]> {
-  const ports = new Set<number>();
-  while (ports.size < count) ports.add(await freePort());
-  return [...ports];
-}
 
 beforeAll(async () => {
   // Fails, never skips: a machine without the packages must say which ones are missing.

@@ -12,6 +12,13 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** Distinct free ports; `freePort` may hand out the same one twice in a row. */
+export async function freePorts(count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) ports.add(await freePort());
+  return [...ports];
+}
+
 export interface RunningProcess {
   child: ChildProcess;
   output(): string;

@@ -1,3 +1,4 @@
+import type { SshTarget } from '../../activities/ssh';
 import { execFile, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -15,6 +16,8 @@ export interface TestSshd {
   /** An OpenSSH private key that the server accepts for `user`. */
   clientPrivateKey: string;
   user: string;
+  /** Where and how to log in, as `withSshSession` takes it. */
+  target: SshTarget;
   /** Everything sshd logged so far (`-e` sends its log to stderr). */
   log(): string;
   /** Resolves once the log, from `offset` on, contains `text` `count` times; rejects with the log after `timeoutMs`. */
@@ -87,6 +90,13 @@ export async function startTestSshd(): Promise<TestSshd> {
     hostKey: host.publicKey,
     clientPrivateKey: client.privateKey,
     user: os.userInfo().username,
+    target: {
+      host: '127.0.0.1',
+      port,
+      user: os.userInfo().username,
+      hostKey: host.publicKey,
+      privateKey: client.privateKey,
+    },
     log: () => log,
     waitForLog: (text, { offset = 0, count = 1, timeoutMs = 10_000 } = {}) =>
       new Promise<void>((resolve, reject) => {
