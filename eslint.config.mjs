@@ -1,8 +1,46 @@
 import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
-import { builtinModules } from 'node:module';
 
-const nodeBuiltins = [...builtinModules, ...builtinModules.map((name) => `node:${name}`)];
+const FOLDERS = [
+  'workflows',
+  'activities',
+  'config',
+  'platform',
+  'worker',
+  'client',
+  'lab',
+  'drill',
+  'app',
+  'bench',
+  'test',
+];
+
+/**
+ * What each top-level folder may import. The product's layers go workflows → activities → worker → client → app,
+ * with config and platform (logger, Temporal connection) shared below them; the lab and the drill sit beside the
+ * product; nothing imports the tests.
+ */
+const MAY_IMPORT = {
+  workflows: [],
+  platform: [],
+  config: ['workflows', 'platform'],
+  activities: ['workflows', 'config', 'platform'],
+  worker: ['workflows', 'activities', 'config', 'platform'],
+  client: ['workflows', 'config', 'platform'],
+  lab: ['config', 'platform'],
+  drill: ['workflows', 'config', 'platform', 'client', 'lab'],
+  app: ['workflows', 'activities', 'config', 'platform', 'worker', 'client', 'lab', 'drill'],
+  bench: ['workflows', 'activities', 'config', 'platform', 'worker', 'client', 'lab', 'drill', 'app'],
+  test: FOLDERS,
+};
+
+const layerZones = Object.entries(MAY_IMPORT).flatMap(([target, allowed]) =>
+  FOLDERS.filter((from) => from !== target && !allowed.includes(from)).map((from) => ({
+    target: `./${target}`,
+    from: `./${from}`,
+    message: `${target}/ may import only ${allowed.length > 0 ? allowed.join(', ') : 'itself'} (see eslint.config.mjs)`,
+  })),
+);
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '*.js', '*.mjs'] },
@@ -11,23 +49,27 @@ export default tseslint.config(
     files: ['**/*.ts'],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     plugins: { 'import-x': importX },
+    settings: { 'import-x/resolver-next': [importX.createNodeResolver({ extensions: ['.ts', '.js', '.json'] })] },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       'import-x/no-cycle': 'error',
+      'import-x/no-restricted-paths': ['error', { zones: layerZones }],
     },
   },
   {
-    // Workflow code runs in Temporal's deterministic sandbox: no Node built-ins, no I/O.
+    // Workflow code runs in Temporal's deterministic sandbox: the workflow SDK and its own files, nothing else.
     files: ['workflows/**/*.ts'],
     rules: {
-      'no-restricted-imports': [
+      '@typescript-eslint/no-restricted-imports': [
         'error',
         {
-          paths: nodeBuiltins.map((name) => ({
-            name,
-            message: 'workflow code must be deterministic: no Node modules',
-          })),
+          patterns: [
+            {
+              regex: '^(?!@temporalio/workflow$|\\./)',
+              message: 'workflow code must be deterministic: only @temporalio/workflow and its own files',
+            },
+          ],
         },
       ],
     },

@@ -1,11 +1,35 @@
-/** @type {import('jest').Config} */
-module.exports = {
+const shared = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/test'],
-  testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': 'ts-jest' },
+  setupFiles: ['<rootDir>/test/support/quiet-runtime.ts'],
+};
+
+// Each Temporal-facing project starts the one shared dev server; the setup runs once even when both are selected.
+const withDevServer = {
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
-  setupFiles: ['<rootDir>/test/support/quiet-runtime.ts'],
+};
+
+/** @type {import('jest').Config} */
+module.exports = {
   testTimeout: 120_000,
+  projects: [
+    {
+      ...shared,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/test/{activities,config,replay,platform,lab-setup}/**/*.test.ts'],
+    },
+    {
+      ...shared,
+      ...withDevServer,
+      displayName: 'temporal',
+      testMatch: ['<rootDir>/test/{workflows,webhook,cli,durability,security,process}/**/*.test.ts'],
+    },
+    {
+      ...shared,
+      ...withDevServer,
+      displayName: 'lab',
+      testMatch: ['<rootDir>/test/lab/**/*.test.ts'],
+    },
+  ],
 };

@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../config/schema';
 import { FailureType } from '../workflows/failure-types';
-import type { CheckResult, Diagnosis, IncidentStepContext, ProbeReport } from '../workflows/messages';
+import type { CheckResult, Diagnosis } from '../workflows/messages';
 import { reasonFromHost } from './diagnosis-host-rules';
 import { reasonFromNetwork, toDiagnosis, type Finding } from './diagnosis-rules';
 import { collectHostEvidence } from './host-evidence';
@@ -12,17 +12,13 @@ import { stepLogger } from './logging';
 import { requireServer } from './servers';
 import type { MailHostAccess } from './mail-host';
 import { probeTcp } from './probes';
+import type { DiagnoseOutageInput } from '../workflows/activity-contract';
 
 export interface DiagnosisDeps {
   servers: ReadonlyMap<string, ServerConfig>;
   probeTimeoutMs: number;
   mailHost: MailHostAccess;
   logger: Logger;
-}
-
-export interface DiagnoseOutageInput {
-  context: IncidentStepContext;
-  probes: ProbeReport;
 }
 
 async function resolveHost(host: string, timeoutMs: number): Promise<CheckResult> {

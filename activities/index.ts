@@ -5,10 +5,14 @@ import { createProbeActivities, type ProbeDeps } from './probes';
 import { createRemediationActivities, type RemediationDeps } from './remediation';
 import { createReportActivities, type ReportDeps } from './report';
 
+import type { MailmendActivities } from '../workflows/activity-contract';
+
+export type { MailmendActivities } from '../workflows/activity-contract';
+
 export type ActivityDeps = ProbeDeps & DiagnosisDeps & RoundTripDeps & NotifyDeps & RemediationDeps & ReportDeps;
 
 /** All activities of the incident workflow, built from clients the worker made once. */
-export function createActivities(deps: ActivityDeps) {
+export function createActivities(deps: ActivityDeps): MailmendActivities {
   return {
     ...createProbeActivities(deps),
     ...createDiagnosisActivities(deps),
@@ -18,5 +22,3 @@ export function createActivities(deps: ActivityDeps) {
     ...createReportActivities(deps),
   };
 }
-
-export type MailmendActivities = ReturnType<typeof createActivities>;

@@ -3,20 +3,17 @@ import { heartbeat } from '@temporalio/activity';
 import type { ImapFlow } from 'imapflow';
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../config/schema';
-import type { IncidentStepContext, RoundTripResult } from '../workflows/messages';
+import type { RoundTripResult } from '../workflows/messages';
 import { stepLogger } from './logging';
 import { requireServer } from './servers';
 import type { MailHostAccess } from './mail-host';
+import type { VerifyRoundTripInput } from '../workflows/activity-contract';
 
 export interface RoundTripDeps {
   servers: ReadonlyMap<string, ServerConfig>;
   mailHost: MailHostAccess;
   roundTripTimeoutMs: number;
   logger: Logger;
-}
-
-export interface VerifyRoundTripInput {
-  context: IncidentStepContext;
 }
 
 const TOKEN_HEADER = 'X-Mailmend-Token';

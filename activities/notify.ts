@@ -2,9 +2,10 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Transporter } from 'nodemailer';
 import type { Logger } from 'pino';
 import { FailureType } from '../workflows/failure-types';
-import type { AudienceName, IncidentStepContext, NotificationMessage, NotificationRecord } from '../workflows/messages';
+import type { AudienceName, NotificationRecord } from '../workflows/messages';
 import { stepLogger } from './logging';
 import { renderNotification } from './notification-text';
+import type { SendNotificationInput } from '../workflows/activity-contract';
 
 export type ResolvedChannel =
   | { audience: AudienceName; name: string; type: 'email'; to: string[] }
@@ -17,13 +18,6 @@ export interface NotifyDeps {
   mailer?: { transport: Transporter; from: string };
   webhookTimeoutMs: number;
   logger: Logger;
-}
-
-export interface SendNotificationInput {
-  context: IncidentStepContext;
-  audience: AudienceName;
-  channel: string;
-  message: NotificationMessage;
 }
 
 /** Webhook answers that may succeed if sent again; every other 4xx means the chat service refuses the message. */

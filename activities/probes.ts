@@ -4,21 +4,18 @@ import tls from 'node:tls';
 import type { ImapFlow } from 'imapflow';
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../config/schema';
-import type { CheckResult, IncidentStepContext, ProbeReport } from '../workflows/messages';
+import type { CheckResult, ProbeReport } from '../workflows/messages';
 import { stepLogger } from './logging';
 import { requireServer } from './servers';
 import type { MailHostAccess } from './mail-host';
 import { checkDeferredQueue } from './queue-check';
+import type { ProbeServerInput } from '../workflows/activity-contract';
 
 export interface ProbeDeps {
   servers: ReadonlyMap<string, ServerConfig>;
   probeTimeoutMs: number;
   mailHost: MailHostAccess;
   logger: Logger;
-}
-
-export interface ProbeServerInput {
-  context: IncidentStepContext;
 }
 
 /** The name the SMTP probe introduces itself with, so mail server logs show who knocked. */

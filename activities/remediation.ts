@@ -3,10 +3,11 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../config/schema';
 import { FailureType } from '../workflows/failure-types';
-import type { CommandRecord, IncidentStepContext, RemediationResult } from '../workflows/messages';
+import type { CommandRecord, RemediationResult } from '../workflows/messages';
 import { stepLogger } from './logging';
 import { requireServer } from './servers';
 import { findCatalogAction, type CatalogAction } from './remediation-catalog';
+import type { RunRemediationInput } from '../workflows/activity-contract';
 
 export interface ActionOutcome {
   exitCode: number;
@@ -25,11 +26,6 @@ export interface RemediationDeps {
   servers: ReadonlyMap<string, ServerConfig>;
   remediationExecutor: RemediationExecutor;
   logger: Logger;
-}
-
-export interface RunRemediationInput {
-  context: IncidentStepContext;
-  actionId: string;
 }
 
 const MAX_OUTPUT_CHARS = 2_000;

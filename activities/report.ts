@@ -2,18 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { IncidentReport, IncidentStepContext, ReportLocation } from '../workflows/messages';
+import type { ReportLocation } from '../workflows/messages';
 import { stepLogger } from './logging';
 import { renderIncidentReportMarkdown } from './report-markdown';
+import type { WriteIncidentReportInput } from '../workflows/activity-contract';
 
 export interface ReportDeps {
   reportsDir: string;
   logger: Logger;
-}
-
-export interface WriteIncidentReportInput {
-  context: IncidentStepContext;
-  report: IncidentReport;
 }
 
 /** `2024-05-01T12:34:56.789Z` becomes `20240501T123456Z`, which sorts by time and is safe in any file system. */

@@ -1,20 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { EventEmitter, once } from 'node:events';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import pino from 'pino';
 import { createActivities } from '../activities';
 import { buildWebhookServer, startWebhookServer } from '../client/webhook/server';
 import { parseConfig } from '../config/load';
 import { buildActivityDeps } from '../worker/activity-deps';
-import { startEmbeddedServer } from '../worker/dev-server';
-import { resolveTemporalCli } from '../worker/temporal-cli/resolve';
+import { startEmbeddedServer } from '../platform/temporal/dev-server';
+import { resolveTemporalCli } from '../platform/temporal/cli/resolve';
 import { createMailmendWorker } from '../worker/worker';
 import { incidentWorkflowId } from '../workflows/messages';
-import { freePort } from '../test/support/processes';
-import { startSmtpSink } from '../test/support/sinks';
+import { openNotificationInbox, type InboxMessage } from '../drill/notification-inbox';
+import { freeLoopbackPort } from '../platform/loopback';
+import { connectClient, connectWorker, localTemporalSettings } from '../platform/temporal/connection';
 import { alertmanagerPayload } from '../client/webhook/alertmanager';
 
 const INCIDENTS = Number(process.env.BENCH_INCIDENTS ?? 20);
+const MAIL_TIMEOUT_MS = 30_000;
 
 function percentile(sorted: number[], fraction: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))] ?? NaN;
@@ -29,8 +31,15 @@ async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const { executable } = await resolveTemporalCli({ env: process.env, onProgress: console.error });
   const temporal = await startEmbeddedServer({ executable });
-  const mailSink = await startSmtpSink();
-  const closedPort = await freePort();
+  const firstMailByIncident = new Map<string, InboxMessage>();
+  const mailArrived = new EventEmitter();
+  const mailSink = await openNotificationInbox(0, (message) => {
+    if (message.incidentId && !firstMailByIncident.has(message.incidentId)) {
+      firstMailByIncident.set(message.incidentId, message);
+      mailArrived.emit(message.incidentId, message);
+    }
+  });
+  const closedPort = await freeLoopbackPort();
   const serverIds = Array.from({ length: INCIDENTS }, (_, index) => `bench-${index}-${randomUUID().slice(0, 6)}`);
   const loaded = parseConfig(
     {
@@ -39,7 +48,7 @@ async function main(): Promise<void> {
         smtp: { host: '127.0.0.1', port: closedPort },
         imap: { host: '127.0.0.1', port: closedPort },
       })),
-      fallbackRelay: { host: mailSink.host, port: mailSink.port, from: 'mailmend@bench.test' },
+      fallbackRelay: { host: '127.0.0.1', port: mailSink.port, from: 'mailmend@bench.test' },
       audiences: {
         itTeam: { channels: [{ name: 'ops', type: 'email', to: ['ops@bench.test'] }] },
         management: { channels: [{ name: 'mgmt', type: 'email', to: ['mgmt@bench.test'] }] },
@@ -53,16 +62,16 @@ async function main(): Promise<void> {
     process.cwd(),
   );
   const logger = pino({ level: 'warn' });
-  const workerConnection = await NativeConnection.connect({ address: temporal.address });
-  const connection = await Connection.connect({ address: temporal.address });
-  const client = new Client({ connection });
+  const settings = localTemporalSettings(temporal.address);
+  const workerConnection = await connectWorker(settings);
+  const { client, close: closeClient } = await connectClient(settings);
   const activityDeps = buildActivityDeps(loaded, logger);
   const worker = await createMailmendWorker({
     connection: workerConnection,
     activities: createActivities(activityDeps.deps),
   });
   const webhook = buildWebhookServer({ config: loaded.config, secrets: loaded.secrets, client, logger });
-  const url = await startWebhookServer(webhook, '127.0.0.1', await freePort());
+  const url = await startWebhookServer(webhook, '127.0.0.1', 0);
 
   const latencies: number[] = [];
   await worker.runUntil(async () => {
@@ -75,7 +84,9 @@ async function main(): Promise<void> {
       });
       if (response.status !== 202) throw new Error(`webhook answered ${response.status}: ${await response.text()}`);
       const workflowId = incidentWorkflowId(serverId);
-      const mail = await mailSink.waitForMail((received) => received.headers.get('x-mailmend-incident') === workflowId);
+      const mail =
+        firstMailByIncident.get(workflowId) ??
+        ((await once(mailArrived, workflowId, { signal: AbortSignal.timeout(MAIL_TIMEOUT_MS) })) as [InboxMessage])[0];
       latencies.push(mail.receivedAt - postedAt);
       await client.workflow.getHandle(workflowId).terminate('benchmark done');
     }
@@ -87,7 +98,7 @@ async function main(): Promise<void> {
   );
   await webhook.close();
   activityDeps.close();
-  await connection.close();
+  await closeClient();
   await workerConnection.close();
   await mailSink.close();
   await temporal.stop();

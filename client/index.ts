@@ -1,13 +1,14 @@
 /** What programs use to drive mailmend incidents; the CLI and the webhook are built on the same functions. */
 export {
-  connectTemporal,
-  lazyTemporal,
+  connectClient,
+  lazyClient,
+  temporalSettingsFromEnv,
   isTemporalUnavailable,
   TemporalUnreachableError,
   DEFAULT_TEMPORAL_ADDRESS,
-  type TemporalClientOptions,
-  type TemporalConnection,
-} from './connection';
+  type TemporalSettings,
+  type TemporalClientConnection,
+} from '../platform/temporal/connection';
 export {
   raiseAlert,
   getIncidentState,

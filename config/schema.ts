@@ -1,5 +1,6 @@
 import ms from 'ms';
 import { z } from 'zod';
+import { DEFAULT_TEMPORAL_HOST, DEFAULT_TEMPORAL_PORT } from '../platform/temporal/defaults';
 
 /** A secret is never written in the config file: it names an environment variable or a file that holds it. */
 export const secretRefSchema = z.union([
@@ -106,8 +107,8 @@ const policiesSchema = z.strictObject({
 const temporalSchema = z.strictObject({
   /** Where the embedded dev server keeps its SQLite database. */
   dataDir: z.string().default('.mailmend/temporal'),
-  host: hostSchema.default('127.0.0.1'),
-  port: portSchema.default(7233),
+  host: hostSchema.default(DEFAULT_TEMPORAL_HOST),
+  port: portSchema.default(DEFAULT_TEMPORAL_PORT),
   uiPort: portSchema.default(8233),
   shutdownGraceTime: durationSchema.default(30_000),
 });

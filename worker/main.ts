@@ -1,9 +1,9 @@
-import { NativeConnection, Runtime } from '@temporalio/worker';
+import { Runtime } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { configPathFromEnv, loadConfigFile } from '../config/load';
+import { createLogger, temporalLoggerFor } from '../platform/logger';
+import { connectWorker, temporalSettingsFromEnv } from '../platform/temporal/connection';
 import { buildActivityDeps } from './activity-deps';
-import { createLogger, temporalLoggerFor } from './logger';
-import { externalTarget } from './temporal-target';
 import { createMailmendWorker } from './worker';
 
 /** The worker alone, against the cluster that TEMPORAL_ADDRESS (or the envconfig profile) names. */
@@ -11,16 +11,17 @@ async function main(): Promise<void> {
   const logger = createLogger();
   Runtime.install({ logger: temporalLoggerFor(logger) });
   const loaded = loadConfigFile(configPathFromEnv(process.env), process.env);
-  const target = externalTarget(process.env);
-  const connection = await NativeConnection.connect(target.connectionOptions);
+  const { temporal } = loaded.config;
+  const settings = temporalSettingsFromEnv(process.env, `${temporal.host}:${temporal.port}`);
+  const connection = await connectWorker(settings);
   const { deps, close } = buildActivityDeps(loaded, logger);
   const worker = await createMailmendWorker({
     connection,
-    namespace: target.namespace,
+    namespace: settings.namespace,
     activities: createActivities(deps),
-    shutdownGraceTime: loaded.config.temporal.shutdownGraceTime,
+    shutdownGraceTime: temporal.shutdownGraceTime,
   });
-  logger.info({ address: target.connectionOptions.address, namespace: target.namespace }, 'worker started');
+  logger.info({ address: settings.address, namespace: settings.namespace }, 'worker started');
   try {
     await worker.run();
   } finally {

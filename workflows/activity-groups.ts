@@ -1,5 +1,5 @@
 import { proxyActivities } from '@temporalio/workflow';
-import type { MailmendActivities } from '../activities';
+import type { MailmendActivities } from './activity-contract';
 
 // One group per retry policy: what an activity does decides how often it may be tried.
 export const probes = proxyActivities<MailmendActivities>({

@@ -1,6 +1,6 @@
 import { configPathFromEnv, loadConfigFile } from '../../config/load';
-import { createLogger } from '../../worker/logger';
-import { lazyTemporal } from '../connection';
+import { createLogger } from '../../platform/logger';
+import { lazyClient, temporalSettingsFromEnv } from '../../platform/temporal/connection';
 import { buildWebhookServer, startWebhookServer } from './server';
 
 /**
@@ -11,14 +11,14 @@ async function main(): Promise<void> {
   const logger = createLogger();
   const loaded = loadConfigFile(configPathFromEnv(process.env), process.env);
   const { config } = loaded;
-  const temporal = lazyTemporal(process.env, { defaultAddress: `${config.temporal.host}:${config.temporal.port}` });
+  const temporal = lazyClient(temporalSettingsFromEnv(process.env, `${config.temporal.host}:${config.temporal.port}`));
   const app = buildWebhookServer({ config, secrets: loaded.secrets, client: temporal.client, logger });
   const url = await startWebhookServer(app, config.webhook.host, config.webhook.port);
   logger.info({ url, temporal: temporal.address }, 'webhook listening');
   const stop = async (): Promise<void> => {
     // The app first: its close waits for signals still in flight, which need the connection.
     await app.close();
-    await temporal.connection.close();
+    await temporal.close();
   };
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {

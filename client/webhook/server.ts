@@ -6,7 +6,7 @@ import { findServerId, incidentInputFor } from '../../config/incident-input';
 import type { MailmendConfig } from '../../config/schema';
 import type { SecretResolver } from '../../config/secrets';
 import { incidentWorkflowId } from '../../workflows/messages';
-import { isTemporalUnavailable } from '../connection';
+import { isTemporalUnavailable } from '../../platform/temporal/connection';
 import { getIncidentState, IncidentNotFoundError, raiseAlert, type RaisedAlert } from '../incidents';
 import {
   describeSchemaIssues,

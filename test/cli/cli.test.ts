@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { Worker, type NativeConnection } from '@temporalio/worker';
-import { processDeps, runCli, type CliDeps } from '../../client/cli/main';
+import { processDeps, runCli, type CliDeps } from '../../client/cli/program';
 import { raiseAlert } from '../../client/incidents';
 import { incidentWorkflowId, type IncidentState } from '../../workflows/messages';
 import { createFakeActivities } from '../support/fake-activities';
 import { testAlert, testInput } from '../support/incidents';
-import { connectClient, connectWorkerConnection, uniqueServerId, workflowBundle } from '../support/temporal';
+import { connectTestClient, connectTestWorker, uniqueServerId, workflowBundle } from '../support/temporal';
 import { closedLoopbackPort, eventually, signalsOf, terminateIfRunning } from '../webhook/support';
 
 let client: Client;
@@ -15,7 +15,7 @@ const startedWorkflows: string[] = [];
 const NOW = new Date('2030-01-01T10:00:00.000Z');
 
 beforeAll(async () => {
-  ({ client, close: closeClient } = await connectClient());
+  ({ client, close: closeClient } = await connectTestClient());
 });
 
 afterEach(async () => {
@@ -180,7 +180,7 @@ describe('mailmend incidents', () => {
     let workerConnection: NativeConnection;
 
     beforeAll(async () => {
-      workerConnection = await connectWorkerConnection();
+      workerConnection = await connectTestWorker();
     });
 
     afterAll(async () => {

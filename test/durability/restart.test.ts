@@ -3,11 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { mailOutageIncident } from '../../workflows';
-import { startEmbeddedServer, type EmbeddedServer } from '../../worker/dev-server';
+import { startEmbeddedServer, type EmbeddedServer } from '../../platform/temporal/dev-server';
 import { approveSignal, confirmSignal, incidentWorkflowId, stateQuery } from '../../workflows/messages';
 import { raiseTestIncident, testInput, waitForState } from '../support/incidents';
 import { freePort, killProcess, startTsProcess, type RunningProcess } from '../support/processes';
-import { connectClient, temporalExecutable, uniqueServerId } from '../support/temporal';
+import { connectTestClient, temporalExecutable, uniqueServerId } from '../support/temporal';
 
 const WORKER_ENTRY = 'test/support/worker-process.ts';
 
@@ -33,7 +33,7 @@ describe('durability', () => {
 
     server = await startServer();
     worker = await startWorker(server.address);
-    let connection = await connectClient(server.address);
+    let connection = await connectTestClient(server.address);
     const handle = await raiseTestIncident(connection.client, taskQueue, testInput(serverId));
     await waitForState(handle, (state) => state.phase === 'awaiting-approval');
 
@@ -48,7 +48,7 @@ describe('durability', () => {
     await server.stop();
     server = await startServer();
     worker = await startWorker(server.address);
-    connection = await connectClient(server.address);
+    connection = await connectTestClient(server.address);
 
     const restored = connection.client.workflow.getHandle<typeof mailOutageIncident>(incidentWorkflowId(serverId));
     const stateAfterRestart = await restored.query(stateQuery);

@@ -9,7 +9,8 @@ import type { Client } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
-import { runCli, type CliDeps } from '../../client/cli/main';
+import { runMailmend } from '../../app/mailmend';
+import type { CliDeps } from '../../client/cli/program';
 import { confirm } from '../../client/incidents';
 import { findCatalogAction } from '../../activities/remediation-catalog';
 import { shellQuote } from '../../activities/ssh';
@@ -25,14 +26,14 @@ import {
   requireLabTools,
   type LabInfo,
   type LabScenario,
-} from '../../client/lab';
+} from '../../lab';
 import type { mailOutageIncident } from '../../workflows';
 import { incidentWorkflowId, type IncidentState } from '../../workflows/messages';
 import { generateEd25519KeyPair } from '../support/sshd';
 import { startMailmendStack, type MailmendStack } from '../support/mailmend-stack';
 import { waitForState } from '../support/incidents';
 import { freePorts } from '../support/processes';
-import { connectClient, connectWorkerConnection, sharedServerAddress, temporalExecutable } from '../support/temporal';
+import { connectTestClient, connectTestWorker, sharedServerAddress, temporalExecutable } from '../support/temporal';
 
 const run = promisify(execFile);
 
@@ -136,8 +137,8 @@ beforeAll(async () => {
   const started = Date.now();
   lab = await labUp({ stateDir, smtpPort, imapPort, sshPort, relayPort, serverId: 'lab-e2e' });
   report(`lab up in ${Date.now() - started} ms`);
-  ({ client, close: closeClient } = await connectClient());
-  workerConnection = await connectWorkerConnection();
+  ({ client, close: closeClient } = await connectTestClient());
+  workerConnection = await connectTestWorker();
 
   const { publicKey: otherHostKey } = await generateEd25519KeyPair(stateDir, 'not-the-lab-host-key');
   const names = [
@@ -377,7 +378,7 @@ describe('an outage fixed end to end on the lab', () => {
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
     };
-    const drill = runCli(
+    const drill = runMailmend(
       [
         'drill',
         'postfix-stopped',
@@ -403,7 +404,7 @@ describe('an outage fixed end to end on the lab', () => {
       printed(/^npx mailmend incidents confirm .* --by bob$/),
     ];
     for (const line of confirmLines) {
-      expect(await runCli((line ?? '').replace(/^npx mailmend /, '').split(' '), deps)).toBe(0);
+      expect(await runMailmend((line ?? '').replace(/^npx mailmend /, '').split(' '), deps)).toBe(0);
     }
 
     expect(await drill).toBe(0);

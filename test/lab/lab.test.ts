@@ -9,12 +9,10 @@ import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
 import { Client as SshClient } from 'ssh2';
 import { parse as parseYaml } from 'yaml';
-import { runCli, type CliDeps } from '../../client/cli/main';
+import { runMailmend } from '../../app/mailmend';
+import type { CliDeps } from '../../client/cli/program';
 import {
-  LAB_INSTALL_COMMAND,
   LAB_SCENARIOS,
-  LabPrerequisiteError,
-  findLabPrerequisites,
   labBreak,
   labDown,
   labHeal,
@@ -23,8 +21,8 @@ import {
   labUp,
   requireLabTools,
   type LabInfo,
-} from '../../client/lab';
-import { BROKEN_DAEMON_DIRECTORY, DEFERRED_BACKLOG_SIZE } from '../../client/lab/scenarios';
+} from '../../lab';
+import { BROKEN_DAEMON_DIRECTORY, DEFERRED_BACKLOG_SIZE } from '../../lab/scenarios';
 import { serverSchema } from '../../config/schema';
 import { freePorts } from '../support/processes';
 
@@ -354,49 +352,6 @@ describe('mailmend lab down', () => {
   });
 });
 
-describe('lab prerequisites', () => {
-  let emptyDir: string;
-  beforeAll(async () => {
-    emptyDir = await mkdtemp(path.join(os.tmpdir(), 'mailmend-lab-prereq-'));
-  });
-  afterAll(async () => {
-    await rm(emptyDir, { recursive: true, force: true });
-  });
-
-  test('without any of the programs, the error names every Debian package and the apt-get line', () => {
-    const search = { searchDirs: [emptyDir], dovecotLibexecDir: emptyDir };
-    expect(findLabPrerequisites(search).missingPackages).toEqual([
-      'postfix',
-      'dovecot-core',
-      'openssh-server',
-      'openssh-client',
-      'dovecot-imapd',
-    ]);
-    let thrown: unknown;
-    try {
-      requireLabTools(search);
-    } catch (error) {
-      thrown = error;
-    }
-    expect(thrown).toBeInstanceOf(LabPrerequisiteError);
-    const error = thrown as LabPrerequisiteError;
-    expect(error.missingPackages).toContain('dovecot-imapd');
-    expect(error.message).toContain('postfix, dovecot-core, openssh-server, openssh-client, dovecot-imapd');
-    expect(error.message).toContain(LAB_INSTALL_COMMAND);
-    expect(LAB_INSTALL_COMMAND).toBe('apt-get install -y postfix dovecot-imapd openssh-server');
-  });
-
-  test('with only sshd missing, only openssh-server is named', async () => {
-    const programs = ['postfix', 'postconf', 'postqueue', 'dovecot', 'doveadm', 'doveconf', 'ssh-keygen', 'imap'];
-    for (const program of programs) {
-      await writeFile(path.join(emptyDir, program), '#!/bin/sh\n');
-      await chmod(path.join(emptyDir, program), 0o755);
-    }
-    const report = findLabPrerequisites({ searchDirs: [emptyDir], dovecotLibexecDir: emptyDir });
-    expect(report).toMatchObject({ missingPrograms: ['sshd'], missingPackages: ['openssh-server'] });
-  });
-});
-
 /** Runs `mailmend <argv>` in-process; lab commands never touch Temporal. */
 async function mailmend(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
@@ -406,6 +361,6 @@ async function mailmend(...argv: string[]): Promise<{ code: number; stdout: stri
     stdout: (text) => (stdout += text),
     stderr: (text) => (stderr += text),
   };
-  const code = await runCli(argv, deps);
+  const code = await runMailmend(argv, deps);
   return { code, stdout, stderr };
 }

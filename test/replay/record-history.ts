@@ -1,11 +1,11 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import { startEmbeddedServer } from '../../worker/dev-server';
-import { resolveTemporalCli } from '../../worker/temporal-cli/resolve';
+import { Worker } from '@temporalio/worker';
+import { connectClient, connectWorker, localTemporalSettings } from '../../platform/temporal/connection';
+import { startEmbeddedServer } from '../../platform/temporal/dev-server';
+import { resolveTemporalCli } from '../../platform/temporal/cli/resolve';
 import { approveSignal, confirmSignal } from '../../workflows/messages';
 import { createFakeActivities } from '../support/fake-activities';
 import { raiseTestIncident, testInput, waitForState } from '../support/incidents';
@@ -29,9 +29,8 @@ async function main(): Promise<void> {
 
 async function recordHappyPath(address: string): Promise<void> {
   const taskQueue = `record-${randomUUID()}`;
-  const workerConnection = await NativeConnection.connect({ address });
-  const connection = await Connection.connect({ address });
-  const client = new Client({ connection });
+  const workerConnection = await connectWorker(localTemporalSettings(address));
+  const { client, close: closeClient } = await connectClient(localTemporalSettings(address));
   const worker = await Worker.create({
     connection: workerConnection,
     taskQueue,
@@ -51,7 +50,7 @@ async function recordHappyPath(address: string): Promise<void> {
     writeFileSync(file, historyToJSON(history) + '\n');
     console.log(`${history.events?.length ?? 0} history events written to ${file}`);
   });
-  await connection.close();
+  await closeClient();
   await workerConnection.close();
 }
 

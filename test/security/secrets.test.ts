@@ -15,7 +15,7 @@ import { incidentWorkflowId } from '../../workflows/messages';
 import { waitForState } from '../support/incidents';
 import { freePort } from '../support/processes';
 import { startSmtpSink, startWebhookSink } from '../support/sinks';
-import { connectClient, connectWorkerConnection, uniqueServerId, workflowBundle } from '../support/temporal';
+import { connectTestClient, connectTestWorker, uniqueServerId, workflowBundle } from '../support/temporal';
 import { alertmanagerPayload } from '../../client/webhook/alertmanager';
 
 describe('secrets', () => {
@@ -24,8 +24,8 @@ describe('secrets', () => {
   let workerConnection: NativeConnection;
 
   beforeAll(async () => {
-    ({ client, close: closeClient } = await connectClient());
-    workerConnection = await connectWorkerConnection();
+    ({ client, close: closeClient } = await connectTestClient());
+    workerConnection = await connectTestWorker();
   });
   afterAll(async () => {
     await closeClient();

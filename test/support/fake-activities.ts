@@ -1,5 +1,5 @@
 import type { MailmendActivities } from '../../activities';
-import type { SendNotificationInput } from '../../activities/notify';
+import type { SendNotificationInput } from '../../workflows/activity-contract';
 import { NO_CATALOG_ACTION, type CheckResult, type Diagnosis, type ProbeReport } from '../../workflows/messages';
 
 const up: CheckResult = { ok: true, latencyMs: 3, detail: '220 mail.test ESMTP' };

@@ -1,3 +1,5 @@
 export default async function globalTeardown(): Promise<void> {
-  await globalThis.sharedTemporalServer?.stop();
+  const server = globalThis.sharedTemporalServer;
+  globalThis.sharedTemporalServer = undefined;
+  await server?.stop();
 }

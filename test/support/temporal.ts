@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
 import type { EphemeralServerExecutable } from '@temporalio/testing';
-import { bundleWorkflowCode, NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  connectClient,
+  connectWorker,
+  localTemporalSettings,
+  type TemporalClientConnection,
+} from '../../platform/temporal/connection';
 
 export function sharedServerAddress(): string {
   const address = process.env.MAILMEND_TEST_TEMPORAL_ADDRESS;
@@ -15,15 +20,12 @@ export function temporalExecutable(): EphemeralServerExecutable {
   return JSON.parse(raw) as EphemeralServerExecutable;
 }
 
-export async function connectClient(
-  address = sharedServerAddress(),
-): Promise<{ client: Client; close(): Promise<void> }> {
-  const connection = await Connection.connect({ address });
-  return { client: new Client({ connection }), close: () => connection.close() };
+export function connectTestClient(address = sharedServerAddress()): Promise<TemporalClientConnection> {
+  return connectClient(localTemporalSettings(address));
 }
 
-export async function connectWorkerConnection(address = sharedServerAddress()): Promise<NativeConnection> {
-  return NativeConnection.connect({ address });
+export function connectTestWorker(address = sharedServerAddress()): Promise<NativeConnection> {
+  return connectWorker(localTemporalSettings(address));
 }
 
 let cachedBundle: Promise<WorkflowBundleWithSourceMap> | undefined;

@@ -1,4 +1,4 @@
-import { NativeConnection } from '@temporalio/worker';
+import { connectWorker, localTemporalSettings } from '../../platform/temporal/connection';
 import { createMailmendWorker } from '../../worker/worker';
 import { createFakeActivities } from './fake-activities';
 
@@ -10,7 +10,7 @@ async function main(): Promise<void> {
   const address = process.env.TEMPORAL_ADDRESS;
   const taskQueue = process.env.MAILMEND_TASK_QUEUE;
   if (!address || !taskQueue) throw new Error('TEMPORAL_ADDRESS and MAILMEND_TASK_QUEUE must be set');
-  const connection = await NativeConnection.connect({ address });
+  const connection = await connectWorker(localTemporalSettings(address));
   const { activities } = createFakeActivities();
   const worker = await createMailmendWorker({ connection, taskQueue, activities, shutdownGraceTime: '2 seconds' });
   const running = worker.run();

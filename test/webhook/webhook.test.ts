@@ -3,19 +3,19 @@ import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import { incidentInputFor } from '../../config/incident-input';
-import { connectTemporal, lazyTemporal } from '../../client/connection';
+import { connectClient, lazyClient, localTemporalSettings } from '../../platform/temporal/connection';
 import {
   buildWebhookServer,
   startWebhookServer,
   type AcceptedAlert,
   type WebhookDeps,
 } from '../../client/webhook/server';
-import { startEmbeddedServer } from '../../worker/dev-server';
+import { startEmbeddedServer } from '../../platform/temporal/dev-server';
 import { incidentWorkflowId, type AlertPayload, type IncidentState } from '../../workflows/messages';
 import { createFakeActivities } from '../support/fake-activities';
 import {
-  connectClient,
-  connectWorkerConnection,
+  connectTestClient,
+  connectTestWorker,
   temporalExecutable,
   uniqueServerId,
   workflowBundle,
@@ -41,7 +41,7 @@ const startedWorkflows: string[] = [];
 const openApps: FastifyInstance[] = [];
 
 beforeAll(async () => {
-  ({ client, close: closeClient } = await connectClient());
+  ({ client, close: closeClient } = await connectTestClient());
 });
 
 /** Apps close before their Temporal connection: closing waits for calls still backing off after a 503. */
@@ -385,7 +385,7 @@ describe('POST /alerts/grafana', () => {
 describe('when Temporal is unreachable', () => {
   test('503 with Retry-After within the deadline from a lazy client pointed at a closed port', async () => {
     const port = await closedLoopbackPort();
-    const temporal = lazyTemporal({ TEMPORAL_ADDRESS: `127.0.0.1:${port}` });
+    const temporal = lazyClient(localTemporalSettings(`127.0.0.1:${port}`));
     try {
       const h = await harness({ client: temporal.client, signalTimeoutMs: 1_000 });
       const serverId = serverOf(h);
@@ -409,14 +409,14 @@ describe('when Temporal is unreachable', () => {
       expect(h.logs.lines().find((line) => line.msg === 'Temporal is unavailable')).toMatchObject({ serverId });
     } finally {
       await closeOpenApps();
-      await temporal.connection.close();
+      await temporal.close();
     }
   });
 
   test('503 once a dev server that accepted alerts has stopped', async () => {
     const devServer = await startEmbeddedServer({ executable: temporalExecutable() });
     let stopped = false;
-    const temporal = await connectTemporal({ TEMPORAL_ADDRESS: devServer.address });
+    const temporal = await connectClient(localTemporalSettings(devServer.address));
     try {
       const h = await harness({ client: temporal.client, signalTimeoutMs: 1_500 });
       const serverId = serverOf(h);
@@ -435,7 +435,7 @@ describe('when Temporal is unreachable', () => {
       expect((await get(h, '/healthz')).json()).toEqual({ ok: true, temporal: 'down' });
     } finally {
       await closeOpenApps();
-      await temporal.connection.close();
+      await temporal.close();
       if (!stopped) await devServer.stop();
     }
   });
@@ -472,7 +472,7 @@ describe('GET /incidents/:serverId', () => {
     let workerConnection: NativeConnection;
 
     beforeAll(async () => {
-      workerConnection = await connectWorkerConnection();
+      workerConnection = await connectTestWorker();
     });
 
     afterAll(async () => {

@@ -11,15 +11,15 @@ import {
 } from '../../workflows/messages';
 import { createFakeActivities, type FakeActivityOptions } from '../support/fake-activities';
 import { raiseTestIncident, testAlert, testInput, waitForState, phasesVisited } from '../support/incidents';
-import { connectClient, connectWorkerConnection, uniqueServerId, workflowBundle } from '../support/temporal';
+import { connectTestClient, connectTestWorker, uniqueServerId, workflowBundle } from '../support/temporal';
 
 let client: Client;
 let closeClient: () => Promise<void>;
 let workerConnection: NativeConnection;
 
 beforeAll(async () => {
-  ({ client, close: closeClient } = await connectClient());
-  workerConnection = await connectWorkerConnection();
+  ({ client, close: closeClient } = await connectTestClient());
+  workerConnection = await connectTestWorker();
 });
 
 afterAll(async () => {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
-import { serverSchema, type ServerConfig } from '../../config/schema';
+import { serverSchema, type ServerConfig } from '../config/schema';
 import { loadLabContext, readLabSettings, writeLabSettings, type LabContext } from './context';
 import { writeDovecotConfig } from './dovecot';
 import { LabStateError } from './errors';

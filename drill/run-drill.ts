@@ -1,8 +1,8 @@
 import type { Client } from '@temporalio/client';
 import { labBreak, labUp, type LabScenario } from '../lab';
-import { getIncidentState, IncidentNotFoundError } from '../incidents';
-import { alertmanagerPayload } from '../webhook/alertmanager';
-import { incidentWorkflowId, type IncidentState, type Phase, type TimelineEntry } from '../../workflows/messages';
+import { getIncidentState, IncidentNotFoundError } from '../client/incidents';
+import { alertmanagerPayload } from '../client/webhook/alertmanager';
+import { incidentWorkflowId, type IncidentState, type Phase, type TimelineEntry } from '../workflows/messages';
 import { openNotificationInbox, type NotificationInbox } from './notification-inbox';
 
 export interface DrillOptions {
@@ -125,7 +125,7 @@ export async function runDrill(options: DrillOptions, deps: DrillDeps): Promise<
   let inbox: NotificationInbox | undefined;
   if (options.inboxPort > 0) {
     try {
-      inbox = await openNotificationInbox(options.inboxPort, (to, subject) => deps.out(`  ✉ ${to}: ${subject}`));
+      inbox = await openNotificationInbox(options.inboxPort, ({ to, subject }) => deps.out(`  ✉ ${to}: ${subject}`));
       deps.out(`Notification inbox on 127.0.0.1:${options.inboxPort}: what each audience is told appears below as ✉.`);
     } catch (error) {
       deps.out(`(no notification inbox: port ${options.inboxPort} is taken: ${(error as Error).message})`);

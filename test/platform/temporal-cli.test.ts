@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { cachedCliPath, resolveTemporalCli } from '../../worker/temporal-cli/resolve';
+import { cachedCliPath, resolveTemporalCli } from '../../platform/temporal/cli/resolve';
 
 function executable(dir: string, name: string, script = '#!/bin/sh\nexit 0\n'): string {
   mkdirSync(dir, { recursive: true });

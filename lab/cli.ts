@@ -16,7 +16,7 @@ import {
   type LabScenario,
   type LabStatus,
   type LabUpOptions,
-} from '../lab';
+} from './index';
 
 const DEFAULT_STATE_DIR = '.mailmend/lab';
 

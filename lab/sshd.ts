@@ -4,6 +4,8 @@ import type { LabTools } from './prerequisites';
 import { LabServiceError } from './errors';
 import { LabCommandError, livePid, runCommand, runOrThrow, tailFile } from './processes';
 
+export const PRIVILEGE_SEPARATION_DIR = '/run/sshd';
+
 /**
  * Root login with mailmend's key only: the catalog commands need root. StrictModes is off because the state dir may
  * sit under a world-writable /tmp, which sshd would otherwise refuse for the authorized_keys file.
@@ -51,7 +53,17 @@ export async function writeSshdConfig(tools: LabTools, layout: LabLayout, settin
     `[127.0.0.1]:${settings.ports.ssh} ${await readPublicKey(`${layout.sshHostKey}.pub`)}\n`,
   );
   await writeFile(layout.sshdConfig, renderSshdConfig(layout, settings));
+  await ensurePrivilegeSeparationDir();
   await runOrThrow([tools.sshd, '-t', '-f', layout.sshdConfig], 'checking the lab sshd_config');
+}
+
+/**
+ * sshd, even `sshd -t`, refuses to run without its privilege-separation directory, which only systemd's unit or the
+ * init script would create; a machine where sshd never ran has none.
+ */
+export async function ensurePrivilegeSeparationDir(directory = PRIVILEGE_SEPARATION_DIR): Promise<void> {
+  await mkdir(directory, { recursive: true });
+  await chmod(directory, 0o755);
 }
 
 export function sshdPid(layout: LabLayout): Promise<number | undefined> {
@@ -63,8 +75,7 @@ export function sshdStartCommand(tools: LabTools, layout: LabLayout): string[] {
 }
 
 export async function startSshd(tools: LabTools, layout: LabLayout): Promise<void> {
-  // sshd wants its privilege-separation directory, which only systemd or the init script would create.
-  await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
+  await ensurePrivilegeSeparationDir();
   const result = await runCommand(sshdStartCommand(tools, layout));
   if (result.exitCode !== 0) {
     const failure = new LabCommandError(result);

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
-import { serverSchema, type ServerConfig } from '../../config/schema';
+import { serverSchema, type ServerConfig } from '../config/schema';
 import { LAB_CANARY, type LabLayout, type LabSettings } from './layout';
 import { LOOPBACK } from './processes';
 

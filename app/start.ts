@@ -1,13 +1,13 @@
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Runtime } from '@temporalio/worker';
+import { Runtime } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { buildWebhookServer, startWebhookServer } from '../client/webhook/server';
 import { configPathFromEnv, loadConfigFile } from '../config/load';
-import { buildActivityDeps } from './activity-deps';
-import { createLogger, temporalLoggerFor } from './logger';
-import { resolveTemporalTarget } from './temporal-target';
-import { createMailmendWorker } from './worker';
+import { createLogger, temporalLoggerFor } from '../platform/logger';
+import { connectClient, connectWorker } from '../platform/temporal/connection';
+import { buildActivityDeps } from '../worker/activity-deps';
+import { createMailmendWorker } from '../worker/worker';
 import { TASK_QUEUE } from '../workflows/messages';
+import { resolveTemporalTarget, type TemporalTarget } from './temporal-target';
 
 /**
  * `npm start`: the Temporal dev server (unless TEMPORAL_ADDRESS names a cluster), the worker and the alert webhook.
@@ -20,30 +20,19 @@ async function main(): Promise<void> {
   const { config } = loaded;
 
   const target = await resolveTemporalTarget(process.env, config, loaded.baseDir, (line) => console.error(line));
-  const workerConnection = await NativeConnection.connect(target.connectionOptions);
-  const clientConnection = await Connection.connect(target.connectionOptions);
-  const client = new Client({ connection: clientConnection, namespace: target.namespace });
+  const workerConnection = await connectWorker(target.settings);
+  const temporal = await connectClient(target.settings);
   const activityDeps = buildActivityDeps(loaded, logger);
   const worker = await createMailmendWorker({
     connection: workerConnection,
-    namespace: target.namespace,
+    namespace: target.settings.namespace,
     activities: createActivities(activityDeps.deps),
     shutdownGraceTime: config.temporal.shutdownGraceTime,
   });
   const workerRun = worker.run();
-  const webhook = buildWebhookServer({ config, secrets: loaded.secrets, client, logger });
+  const webhook = buildWebhookServer({ config, secrets: loaded.secrets, client: temporal.client, logger });
   const webhookUrl = await startWebhookServer(webhook, config.webhook.host, config.webhook.port);
-
-  console.log(
-    [
-      'mailmend is running:',
-      `  Temporal      ${target.connectionOptions.address} (namespace ${target.namespace})${target.embedded ? ', embedded dev server' : ''}`,
-      ...(target.embedded?.uiUrl ? [`  Temporal UI   ${target.embedded.uiUrl}`] : []),
-      `  worker        task queue ${TASK_QUEUE}`,
-      `  webhook       ${webhookUrl}/alerts/alertmanager`,
-      'Press Ctrl-C to stop.',
-    ].join('\n'),
-  );
+  console.log(runningBanner(target, webhookUrl));
 
   let stopping = false;
   const shutdown = async (signal: string): Promise<void> => {
@@ -54,7 +43,7 @@ async function main(): Promise<void> {
     worker.shutdown();
     await workerRun;
     activityDeps.close();
-    await clientConnection.close();
+    await temporal.close();
     await workerConnection.close();
     await target.embedded?.stop();
     logger.info('stopped');
@@ -68,6 +57,18 @@ async function main(): Promise<void> {
     });
   }
   await workerRun;
+}
+
+function runningBanner(target: TemporalTarget, webhookUrl: string): string {
+  const { address, namespace } = target.settings;
+  return [
+    'mailmend is running:',
+    `  Temporal      ${address} (namespace ${namespace})${target.embedded ? ', embedded dev server' : ''}`,
+    ...(target.embedded?.uiUrl ? [`  Temporal UI   ${target.embedded.uiUrl}`] : []),
+    `  worker        task queue ${TASK_QUEUE}`,
+    `  webhook       ${webhookUrl}/alerts/alertmanager`,
+    'Press Ctrl-C to stop.',
+  ].join('\n');
 }
 
 main().catch((error: unknown) => {

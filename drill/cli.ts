@@ -1,7 +1,7 @@
 import { Argument, InvalidArgumentError, type Command } from 'commander';
-import { runDrill } from '../drill/run-drill';
+import { runDrill } from './run-drill';
 import { LAB_SCENARIOS, type LabScenario } from '../lab';
-import type { CliDeps } from './deps';
+import type { CliDeps } from '../client/cli/deps';
 
 interface DrillCommandOptions {
   stateDir: string;

@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+import { processDeps, runCli, type CliDeps, type CommandGroup } from '../client/cli/program';
+import { registerDrillCommand } from '../drill/cli';
+import { registerLabCommands } from '../lab/cli';
+
+/** Beside the incident commands, the `mailmend` binary carries the lab and the drill. */
+export const MAILMEND_COMMAND_GROUPS: readonly CommandGroup[] = [registerLabCommands, registerDrillCommand];
+
+/**
+ * Runs the whole `mailmend` binary in-process and returns its exit code.
+ *
+ * @example process.exitCode = await runMailmend(['lab', 'status'], processDeps(process.env));
+ */
+export function runMailmend(argv: string[], deps: CliDeps): Promise<number> {
+  return runCli(argv, deps, MAILMEND_COMMAND_GROUPS);
+}
+
+if (require.main === module) {
+  void runMailmend(process.argv.slice(2), processDeps(process.env)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,190 @@
+import type { Client } from '@temporalio/client';
+import type { Command } from 'commander';
+import ms from 'ms';
+import { isTemporalUnavailable, TemporalUnreachableError } from '../../platform/temporal/connection';
+import {
+  addNote,
+  approve,
+  confirm,
+  getIncidentState,
+  IncidentCommandError,
+  listIncidents,
+  reject,
+  setEta,
+} from '../incidents';
+import type { CliDeps } from './deps';
+import { renderIncidentList, renderIncidentState } from './render';
+
+/** Temporal answered, but the incident workflow did not: queries need a worker, and none replied in time. */
+export class IncidentUnresponsiveError extends Error {
+  constructor(address: string, timeoutMs: number, options?: ErrorOptions) {
+    super(
+      `Temporal at ${address} is up, but the incident did not answer within ${timeoutMs} ms: is a mailmend worker running?`,
+      options,
+    );
+    this.name = 'IncidentUnresponsiveError';
+  }
+}
+
+interface DecisionOption {
+  flags: string;
+  description: string;
+  required: boolean;
+}
+
+/** A command a person sends to one incident: who sends it, what it carries, and what the CLI prints once sent. */
+interface DecisionCommand<Options extends { by: string }> {
+  name: string;
+  description: string;
+  byDescription: string;
+  options: DecisionOption[];
+  send(client: Client, serverId: string, options: Options, now: Date): Promise<string>;
+}
+
+const decisionCommands = [
+  {
+    name: 'approve',
+    description: 'approve the remediation the incident is waiting for',
+    byDescription: 'who approves; must be a configured approver',
+    options: [{ flags: '--comment <text>', description: 'why, for the timeline', required: false }],
+    send: async (client, serverId, options: { by: string; comment?: string }) => {
+      await approve(client, serverId, options);
+      return `approval by ${options.by} sent to the incident on ${serverId}\n`;
+    },
+  } satisfies DecisionCommand<{ by: string; comment?: string }>,
+  {
+    name: 'reject',
+    description: 'reject the proposed remediation',
+    byDescription: 'who rejects',
+    options: [
+      { flags: '--reason <text>', description: 'why, for the timeline and the next diagnosis', required: true },
+    ],
+    send: async (client, serverId, options: { by: string; reason: string }) => {
+      await reject(client, serverId, options);
+      return `rejection by ${options.by} sent to the incident on ${serverId}\n`;
+    },
+  } satisfies DecisionCommand<{ by: string; reason: string }>,
+  {
+    name: 'confirm',
+    description: 'confirm, as a user, that mail works again',
+    byDescription: 'who confirms',
+    options: [],
+    send: async (client, serverId, options: { by: string }) => {
+      await confirm(client, serverId, options);
+      return `confirmation by ${options.by} sent to the incident on ${serverId}\n`;
+    },
+  } satisfies DecisionCommand<{ by: string }>,
+  {
+    name: 'note',
+    description: 'add a note to the incident timeline',
+    byDescription: 'who writes the note',
+    options: [{ flags: '--text <text>', description: 'the note', required: true }],
+    send: async (client, serverId, options: { by: string; text: string }) => {
+      await addNote(client, serverId, options);
+      return `note by ${options.by} added to the incident on ${serverId}\n`;
+    },
+  } satisfies DecisionCommand<{ by: string; text: string }>,
+  {
+    name: 'eta',
+    description: 'set the estimated repair time announced to users',
+    byDescription: 'who estimates',
+    options: [
+      {
+        flags: '--eta <when>',
+        description: 'an ISO-8601 time (2025-03-01T14:30:00Z) or a duration from now (90m, 2h)',
+        required: true,
+      },
+    ],
+    send: async (client, serverId, options: { by: string; eta: string }, now) => {
+      const eta = etaFrom(options.eta, now);
+      await setEta(client, serverId, { by: options.by, eta });
+      return `ETA ${eta} set on the incident on ${serverId}\n`;
+    },
+  } satisfies DecisionCommand<{ by: string; eta: string }>,
+];
+
+/** `mailmend incidents list|show|approve|reject|confirm|note|eta`. */
+export function registerIncidentCommands(program: Command, deps: CliDeps): void {
+  const now = deps.now ?? (() => new Date());
+  const incidents = program.command('incidents').description('inspect and steer incidents');
+
+  incidents
+    .command('list')
+    .description('list open incidents, newest first')
+    .option('--all', 'include closed incidents')
+    .action(async (options: { all?: boolean }) => {
+      const openOnly = !options.all;
+      const found = await withTemporal(deps, (client) => listIncidents(client, { openOnly }));
+      deps.stdout(renderIncidentList(found, openOnly));
+    });
+
+  incidents
+    .command('show')
+    .description("show an incident's phase, pending approval, ETA and recent timeline")
+    .argument('<serverId>', 'the mail server, as named in the config')
+    .option('--json', 'print the raw state as JSON')
+    .action(async (serverId: string, options: { json?: boolean }) => {
+      const state = await withTemporal(deps, (client) => getIncidentState(client, serverId));
+      deps.stdout(options.json ? `${JSON.stringify(state, null, 2)}\n` : renderIncidentState(state, now()));
+    });
+
+  for (const decision of decisionCommands) registerDecisionCommand(incidents, decision, deps, now);
+}
+
+function registerDecisionCommand<Options extends { by: string }>(
+  incidents: Command,
+  decision: DecisionCommand<Options>,
+  deps: CliDeps,
+  now: () => Date,
+): void {
+  const command = incidents
+    .command(decision.name)
+    .description(decision.description)
+    .argument('<serverId>')
+    .requiredOption('--by <name>', decision.byDescription);
+  for (const option of decision.options) {
+    if (option.required) command.requiredOption(option.flags, option.description);
+    else command.option(option.flags, option.description);
+  }
+  command.action(async (serverId: string, options: Options) => {
+    const sent = await withTemporal(deps, (client) => decision.send(client, serverId, options, now()));
+    deps.stdout(sent);
+  });
+}
+
+/** Runs one command's Temporal calls under a deadline, and says where Temporal was expected when it does not answer. */
+async function withTemporal<T>(deps: CliDeps, call: (client: Client) => Promise<T>): Promise<T> {
+  const session = await deps.connect();
+  const timeoutMs = deps.commandTimeoutMs ?? 10_000;
+  try {
+    // A plain gRPC deadline, not a race: the call must have ended before the connection closes under it.
+    return await session.client.connection.withDeadline(Date.now() + timeoutMs, () => call(session.client));
+  } catch (error) {
+    if (!isTemporalUnavailable(error) || error instanceof TemporalUnreachableError) throw error;
+    if (await answers(session.client))
+      throw new IncidentUnresponsiveError(session.address, timeoutMs, { cause: error });
+    throw new TemporalUnreachableError(session.address, { cause: error });
+  } finally {
+    await session.close();
+  }
+}
+
+async function answers(client: Client): Promise<boolean> {
+  try {
+    await client.connection.withDeadline(Date.now() + 2_000, () => client.workflowService.getSystemInfo({}));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A duration such as `2h` counts from now; anything else must be an ISO timestamp, which `setEta` checks. */
+function etaFrom(value: string, now: Date): string {
+  const trimmed = value.trim();
+  if (!/^\d+(\.\d+)?\s*[a-z]+$/i.test(trimmed)) return trimmed;
+  const millis = ms(trimmed as ms.StringValue);
+  if (typeof millis !== 'number' || !Number.isFinite(millis) || millis <= 0) {
+    throw new IncidentCommandError('--eta', `"${value}" is neither an ISO-8601 time nor a duration such as 90m or 2h`);
+  }
+  return new Date(now.getTime() + millis).toISOString();
+}
