@@ -59,7 +59,7 @@ describe('npm start (the main job)', () => {
     );
     try {
       mailmend = await startTsProcess(
-        'worker/start.ts',
+        'app/start.ts',
         { MAILMEND_CONFIG: configFile, CHAT_URL: chat.urlFor('/hook'), TEMPORAL_ADDRESS: '' },
         'Press Ctrl-C to stop.',
       );

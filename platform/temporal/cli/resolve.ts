@@ -1,12 +1,14 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { EphemeralServerExecutable } from '@temporalio/testing';
+import { buildIntoCache, cacheRoot, findOnPath, isExecutable, runBuildTool } from '../tool-cache';
 
 /** The last Temporal CLI release whose go.mod has no `replace` directive, so `go install` accepts it. */
 export const TEMPORAL_CLI_VERSION = '1.5.1';
 const CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal';
+
+export { cacheRoot } from '../tool-cache';
 
 export interface ResolveOptions {
   env: NodeJS.ProcessEnv;
@@ -19,28 +21,8 @@ export interface ResolvedExecutable {
   origin: 'TEMPORAL_CLI_PATH' | 'PATH' | 'cache' | 'go install' | 'SDK download';
 }
 
-export function cacheRoot(env: NodeJS.ProcessEnv): string {
-  return path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'mailmend');
-}
-
 export function cachedCliPath(env: NodeJS.ProcessEnv): string {
   return path.join(cacheRoot(env), 'temporal-cli', TEMPORAL_CLI_VERSION, 'temporal');
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function findOnPath(command: string, env: NodeJS.ProcessEnv): string | undefined {
-  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
-    if (dir && isExecutable(path.join(dir, command))) return path.join(dir, command);
-  }
-  return undefined;
 }
 
 /**
@@ -77,37 +59,14 @@ async function buildWithGo(
   env: NodeJS.ProcessEnv,
   onProgress: (line: string) => void,
 ): Promise<void> {
-  const versionDir = path.dirname(destination);
-  mkdirSync(versionDir, { recursive: true });
-  // Build into a private directory and rename, so a concurrent or interrupted build never leaves a half-written binary.
-  const buildDir = mkdtempSync(path.join(versionDir, '.build-'));
-  const started = Date.now();
   onProgress(`building the Temporal CLI ${TEMPORAL_CLI_VERSION} with ${go} (the first build takes a few minutes)`);
-  const ticker = setInterval(
-    () => onProgress(`still building the Temporal CLI... ${Math.round((Date.now() - started) / 1000)}s`),
-    15_000,
+  await buildIntoCache(path.dirname(destination), `the Temporal CLI ${TEMPORAL_CLI_VERSION}`, onProgress, (buildDir) =>
+    runBuildTool(go, ['install', `${CLI_MODULE}@v${TEMPORAL_CLI_VERSION}`], {
+      env: { ...env, GOBIN: buildDir, GOFLAGS: env.GOFLAGS ?? '-mod=mod' },
+      onProgress,
+      label: 'go',
+    }),
   );
-  try {
-    const exitCode = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(go, ['install', `${CLI_MODULE}@v${TEMPORAL_CLI_VERSION}`], {
-        env: { ...env, GOBIN: buildDir, GOFLAGS: env.GOFLAGS ?? '-mod=mod' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      const relay = (chunk: Buffer): void => {
-        for (const line of chunk.toString().split('\n')) if (line.trim()) onProgress(`go: ${line.trim()}`);
-      };
-      child.stdout.on('data', relay);
-      child.stderr.on('data', relay);
-      child.on('error', reject);
-      child.on('close', resolve);
-    });
-    if (exitCode !== 0) throw new Error(`go install ${CLI_MODULE}@v${TEMPORAL_CLI_VERSION} exited with ${exitCode}`);
-    renameSync(path.join(buildDir, 'temporal'), destination);
-    onProgress(`built the Temporal CLI in ${Math.round((Date.now() - started) / 1000)}s: ${destination}`);
-  } finally {
-    clearInterval(ticker);
-    rmSync(buildDir, { recursive: true, force: true });
-  }
 }
 
 /** The version a binary reports, to show at start-up. */
