@@ -1,4 +1,4 @@
-import type { CheckResult, IncidentReport, ProbeReport, RemediationResult } from '../workflows/messages';
+import type { CheckResult, IncidentReport, IncidentState, ProbeReport, RemediationResult } from '../workflows/messages';
 
 /** Remediation output is evidence, not a log archive: the report keeps the end of it, where errors usually are. */
 const MAX_OUTPUT_CHARS = 2_000;
@@ -15,60 +15,22 @@ export const REVIEW_QUESTIONS = {
  * @example await writeFile('reports/incident-mx1.md', renderIncidentReportMarkdown(report));
  */
 export function renderIncidentReportMarkdown({ state, responseTimes, review }: IncidentReport): string {
-  const responseSteps: [string, number | undefined][] = [
-    ['Detect', responseTimes.detectMs],
-    ['Acknowledge', responseTimes.acknowledgeMs],
-    ['Approve', responseTimes.approveMs],
-    ['Resolve', responseTimes.resolveMs],
-  ];
   const sections = [
     `# Incident ${state.incidentId}: ${state.serverId}`,
-    [
-      `- **Outcome:** ${state.outcome ?? state.phase}${state.outcomeReason ? `: ${state.outcomeReason}` : ''}`,
-      `- **Severity:** ${state.severity}`,
-      `- **Scope:** ${state.scope}`,
-      `- **Opened:** ${state.openedAt}`,
-      `- **Approved by:** ${state.approvedBy ?? 'n/a'}`,
-    ].join('\n'),
+    summary(state),
     '## Review',
-    `### ${REVIEW_QUESTIONS.rootCause}\n\n${review.rootCause}`,
-    `### ${REVIEW_QUESTIONS.responseTime}\n\n${review.responseTimeSufficient}`,
-    `### ${REVIEW_QUESTIONS.prevention}\n\n${bullets(review.prevention, 'Nothing recorded.')}`,
+    ...reviewAnswers(review),
     '## Response times',
-    table(
-      ['Step', 'Time', 'Target', 'Within target'],
-      responseSteps.map(([step, took]) => [
-        step,
-        duration(took),
-        duration(responseTimes.targetMs),
-        took === undefined ? 'n/a' : took <= responseTimes.targetMs ? 'yes' : 'no',
-      ]),
-    ),
+    responseTimeTable(responseTimes),
     `Overall within target: ${responseTimes.withinTarget ? 'yes' : 'no'}`,
     '## Root cause',
-    state.diagnosis
-      ? `${state.diagnosis.rootCause}\n\nEvidence:\n\n${bullets(state.diagnosis.evidence, 'None recorded.')}\n\n` +
-        `Recommended fix: ${state.diagnosis.recommendation.description} ` +
-        `(\`${state.diagnosis.recommendation.actionId}\`, risk ${state.diagnosis.recommendation.risk}; ` +
-        `rollback: ${state.diagnosis.recommendation.rollback})`
-      : 'No diagnosis was made.',
+    rootCause(state.diagnosis),
     '## Actions taken',
     state.remediations.length > 0 ? state.remediations.map(remediation).join('\n\n') : 'No remediation was run.',
     '## Checks',
     checks(state.assessment, state.verification),
     '## Notifications sent',
-    state.notifications.length > 0
-      ? table(
-          ['Time', 'Audience', 'Channel', 'Kind', 'Result'],
-          state.notifications.map((sent) => [
-            sent.sentAt,
-            sent.audience,
-            sent.channel,
-            sent.kind,
-            sent.ok ? 'sent' : `failed: ${sent.error ?? 'unknown'}`,
-          ]),
-        )
-      : 'No notification was sent.',
+    notificationTable(state.notifications),
     '## Timeline',
     table(
       ['Time', 'Phase', 'Actor', 'Event', 'Outcome'],
@@ -76,6 +38,67 @@ export function renderIncidentReportMarkdown({ state, responseTimes, review }: I
     ),
   ];
   return `${sections.join('\n\n')}\n`;
+}
+
+function summary(state: IncidentState): string {
+  return [
+    `- **Outcome:** ${state.outcome ?? state.phase}${state.outcomeReason ? `: ${state.outcomeReason}` : ''}`,
+    `- **Severity:** ${state.severity}`,
+    `- **Scope:** ${state.scope}`,
+    `- **Opened:** ${state.openedAt}`,
+    `- **Approved by:** ${state.approvedBy ?? 'n/a'}`,
+  ].join('\n');
+}
+
+function reviewAnswers(review: IncidentReport['review']): string[] {
+  return [
+    `### ${REVIEW_QUESTIONS.rootCause}\n\n${review.rootCause}`,
+    `### ${REVIEW_QUESTIONS.responseTime}\n\n${review.responseTimeSufficient}`,
+    `### ${REVIEW_QUESTIONS.prevention}\n\n${bullets(review.prevention, 'Nothing recorded.')}`,
+  ];
+}
+
+function responseTimeTable(responseTimes: IncidentReport['responseTimes']): string {
+  const responseSteps: [string, number | undefined][] = [
+    ['Detect', responseTimes.detectMs],
+    ['Acknowledge', responseTimes.acknowledgeMs],
+    ['Approve', responseTimes.approveMs],
+    ['Resolve', responseTimes.resolveMs],
+  ];
+  return table(
+    ['Step', 'Time', 'Target', 'Within target'],
+    responseSteps.map(([step, took]) => [
+      step,
+      duration(took),
+      duration(responseTimes.targetMs),
+      took === undefined ? 'n/a' : took <= responseTimes.targetMs ? 'yes' : 'no',
+    ]),
+  );
+}
+
+function rootCause(diagnosis: IncidentState['diagnosis']): string {
+  if (!diagnosis) return 'No diagnosis was made.';
+  const { recommendation } = diagnosis;
+  return (
+    `${diagnosis.rootCause}\n\nEvidence:\n\n${bullets(diagnosis.evidence, 'None recorded.')}\n\n` +
+    `Recommended fix: ${recommendation.description} ` +
+    `(\`${recommendation.actionId}\`, risk ${recommendation.risk}; ` +
+    `rollback: ${recommendation.rollback})`
+  );
+}
+
+function notificationTable(notifications: IncidentState['notifications']): string {
+  if (notifications.length === 0) return 'No notification was sent.';
+  return table(
+    ['Time', 'Audience', 'Channel', 'Kind', 'Result'],
+    notifications.map((sent) => [
+      sent.sentAt,
+      sent.audience,
+      sent.channel,
+      sent.kind,
+      sent.ok ? 'sent' : `failed: ${sent.error ?? 'unknown'}`,
+    ]),
+  );
 }
 
 function remediation(result: RemediationResult): string {

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { constants } from 'node:os';
-import { Client, type ClientChannel, type ServerHostKeyAlgorithm } from 'ssh2';
+import { Client, type ClientChannel, type ConnectConfig, type ServerHostKeyAlgorithm } from 'ssh2';
 import type { CommandRun } from './host-evidence-types';
 
 /** Where to connect and as whom. `privateKey` is the resolved secret; it is handed to ssh2 and never printed. */
@@ -85,7 +85,12 @@ export function shellQuote(argv: readonly string[]): string {
     .join(' ');
 }
 
-function parsePinnedHostKey(hostKey: string): { type: string; blob: Buffer } {
+interface PinnedHostKey {
+  type: string;
+  blob: Buffer;
+}
+
+function parsePinnedHostKey(hostKey: string): PinnedHostKey {
   const [type, base64] = hostKey.trim().split(/\s+/);
   const algorithms = type === undefined ? undefined : HOST_KEY_ALGORITHMS[type];
   if (!type || !base64 || !algorithms) throw new TypeError('hostKey must be "<type> <base64>" with a supported type');
@@ -158,6 +163,128 @@ function killProcessGroup(client: Client, processGroup: number | undefined): Pro
   });
 }
 
+/**
+ * Reads the process group id that {@link PRINT_PROCESS_GROUP} prints before the command's own stdout, and passes
+ * everything after it on to the output.
+ */
+class ProcessGroupLine {
+  processGroup: number | undefined;
+  private pending: Buffer | undefined = Buffer.alloc(0);
+
+  constructor(private readonly output: OutputTail) {}
+
+  push(chunk: Buffer): void {
+    if (this.pending === undefined) return this.output.push(chunk);
+    this.pending = Buffer.concat([this.pending, chunk]);
+    const newline = this.pending.indexOf(0x0a);
+    if (newline < 0) return;
+    const line = this.pending.subarray(0, newline).toString('latin1');
+    const rest = this.pending.subarray(/^\d+$/.test(line) ? newline + 1 : 0);
+    if (/^\d+$/.test(line)) this.processGroup = Number(line);
+    this.pending = undefined;
+    if (rest.length > 0) this.output.push(rest);
+  }
+
+  /** A command that ended before the first newline: what it printed is output. */
+  flush(): void {
+    if (this.pending !== undefined && this.pending.length > 0) this.output.push(this.pending);
+  }
+}
+
+/** One command on its own exec channel: collects its output, waits for its exit status, kills it at the deadline. */
+class ChannelCommand {
+  private readonly output: OutputTail;
+  private readonly stdout: ProcessGroupLine;
+  private channel: ClientChannel | undefined;
+  private exitCode: number | undefined;
+  private timedOut = false;
+  private settled = false;
+  private deadline: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly client: Client,
+    private readonly argv: readonly string[],
+    maxOutputBytes: number,
+    private readonly connectionFailure: () => unknown,
+    private readonly outcome: { resolve: (run: CommandRun) => void; reject: (reason: unknown) => void },
+  ) {
+    this.output = new OutputTail(maxOutputBytes);
+    this.stdout = new ProcessGroupLine(this.output);
+  }
+
+  start(command: string, timeoutMs: number): void {
+    this.deadline = setTimeout(() => this.killAtDeadline(timeoutMs), timeoutMs);
+    try {
+      this.client.exec(command, (error, opened) => this.onChannel(error, opened));
+    } catch (error) {
+      clearTimeout(this.deadline);
+      this.outcome.reject(error);
+    }
+  }
+
+  private killAtDeadline(timeoutMs: number): void {
+    this.timedOut = true;
+    void killProcessGroup(this.client, this.stdout.processGroup).then(() => {
+      this.channel?.close();
+      const before = this.output.text();
+      this.outcome.resolve({
+        argv: [...this.argv],
+        exitCode: -1,
+        output: `${before}${before && !before.endsWith('\n') ? '\n' : ''}timed out after ${timeoutMs} ms`,
+      });
+    });
+  }
+
+  private onChannel(error: Error | undefined, opened: ClientChannel): void {
+    if (this.timedOut) {
+      opened?.close();
+      return;
+    }
+    if (error) {
+      clearTimeout(this.deadline);
+      this.outcome.reject(error);
+      return;
+    }
+    this.channel = opened;
+    opened.on('data', (chunk: Buffer) => this.stdout.push(chunk));
+    opened.stderr.on('data', (chunk: Buffer) => this.output.push(chunk));
+    opened.on('exit', (code: number | null, signal?: string) => this.onExit(opened, exitCodeOf(code, signal)));
+    opened.on('close', () => {
+      if (this.timedOut || this.settled) return;
+      this.settle();
+    });
+  }
+
+  /**
+   * A daemon started by the command (dovecot forks and keeps its stdio) holds the channel open after the command
+   * itself exited: its exit status is the answer, so the channel is closed after a short grace.
+   */
+  private onExit(opened: ClientChannel, exitCode: number | undefined): void {
+    this.exitCode = exitCode;
+    setTimeout(() => {
+      if (this.settled) return;
+      this.settle();
+      opened.close();
+    }, EXIT_GRACE_MS).unref();
+  }
+
+  private settle(): void {
+    this.settled = true;
+    clearTimeout(this.deadline);
+    this.stdout.flush();
+    if (this.exitCode !== undefined) {
+      this.outcome.resolve({ argv: [...this.argv], exitCode: this.exitCode, output: this.output.text() });
+      return;
+    }
+    const cause = this.connectionFailure();
+    this.outcome.reject(
+      cause === undefined
+        ? new Error(`the channel running ${this.argv[0]} closed without an exit status`)
+        : new Error(`the SSH connection failed while ${this.argv[0]} was running`, { cause }),
+    );
+  }
+}
+
 function runOnChannel(
   client: Client,
   argv: readonly string[],
@@ -167,86 +294,7 @@ function runOnChannel(
 ): Promise<CommandRun> {
   const command = PRINT_PROCESS_GROUP + shellQuote(argv);
   return new Promise<CommandRun>((resolve, reject) => {
-    const output = new OutputTail(maxOutputBytes);
-    let channel: ClientChannel | undefined;
-    let processGroup: number | undefined;
-    let exitCode: number | undefined;
-    let timedOut = false;
-
-    const timer = setTimeout(() => {
-      timedOut = true;
-      void killProcessGroup(client, processGroup).then(() => {
-        channel?.close();
-        const before = output.text();
-        resolve({
-          argv: [...argv],
-          exitCode: -1,
-          output: `${before}${before && !before.endsWith('\n') ? '\n' : ''}timed out after ${timeoutMs} ms`,
-        });
-      });
-    }, timeoutMs);
-
-    const onChannel = (error: Error | undefined, opened: ClientChannel): void => {
-      if (timedOut) {
-        opened?.close();
-        return;
-      }
-      if (error) {
-        clearTimeout(timer);
-        reject(error);
-        return;
-      }
-      channel = opened;
-      let firstLine: Buffer | undefined = Buffer.alloc(0);
-      opened.on('data', (chunk: Buffer) => {
-        if (firstLine === undefined) return output.push(chunk);
-        firstLine = Buffer.concat([firstLine, chunk]);
-        const newline = firstLine.indexOf(0x0a);
-        if (newline < 0) return;
-        const line = firstLine.subarray(0, newline).toString('latin1');
-        const rest = firstLine.subarray(/^\d+$/.test(line) ? newline + 1 : 0);
-        if (/^\d+$/.test(line)) processGroup = Number(line);
-        firstLine = undefined;
-        if (rest.length > 0) output.push(rest);
-      });
-      opened.stderr.on('data', (chunk: Buffer) => output.push(chunk));
-      let settled = false;
-      opened.on('exit', (code: number | null, signal?: string) => {
-        exitCode = exitCodeOf(code, signal);
-        // A daemon started by the command (dovecot forks and keeps its stdio) holds the channel open after the
-        // command itself exited: its exit status is the answer, so the channel is closed after a short grace.
-        setTimeout(() => {
-          if (settled) return;
-          settle();
-          opened.close();
-        }, EXIT_GRACE_MS).unref();
-      });
-      const settle = (): void => {
-        settled = true;
-        clearTimeout(timer);
-        if (firstLine !== undefined && firstLine.length > 0) output.push(firstLine);
-        if (exitCode !== undefined) {
-          resolve({ argv: [...argv], exitCode, output: output.text() });
-          return;
-        }
-        const cause = connectionFailure();
-        reject(
-          cause === undefined
-            ? new Error(`the channel running ${argv[0]} closed without an exit status`)
-            : new Error(`the SSH connection failed while ${argv[0]} was running`, { cause }),
-        );
-      };
-      opened.on('close', () => {
-        if (timedOut || settled) return;
-        settle();
-      });
-    };
-    try {
-      client.exec(command, onChannel);
-    } catch (error) {
-      clearTimeout(timer);
-      reject(error);
-    }
+    new ChannelCommand(client, argv, maxOutputBytes, connectionFailure, { resolve, reject }).start(command, timeoutMs);
   });
 }
 
@@ -264,8 +312,44 @@ export async function withSshSession<T>(
   use: (session: SshSession) => Promise<T>,
 ): Promise<T> {
   const pinned = parsePinnedHostKey(target.hostKey);
-  const endpoint = `${target.host}:${target.port}`;
   const client = new Client();
+  const connection = await connectPinned(client, target, options, pinned);
+  const session: SshSession = {
+    run: (argv, runOptions) =>
+      runOnChannel(
+        client,
+        argv,
+        runOptions?.timeoutMs ?? options.commandTimeoutMs,
+        runOptions?.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
+        connection.firstError,
+      ),
+  };
+  try {
+    return await use(session);
+  } finally {
+    client.end();
+    // A peer that never answers the disconnect must not hold the activity forever.
+    const giveUp = setTimeout(() => client.destroy(), options.readyTimeoutMs);
+    await connection.closed;
+    clearTimeout(giveUp);
+  }
+}
+
+interface PinnedConnection {
+  /** Settles when the connection is gone, whoever closed it. */
+  closed: Promise<void>;
+  /** The connection's first error, so a command whose channel dies can name the cause. */
+  firstError: () => unknown;
+}
+
+/** Connects and authenticates; a host key other than the pinned one rejects with {@link HostKeyMismatchError}. */
+async function connectPinned(
+  client: Client,
+  target: SshTarget,
+  options: SshOptions,
+  pinned: PinnedHostKey,
+): Promise<PinnedConnection> {
+  const endpoint = `${target.host}:${target.port}`;
   let presentedKey: Buffer | undefined;
   let connectionError: unknown;
   const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
@@ -288,44 +372,39 @@ export async function withSshSession<T>(
       reject(connectionError ?? new Error(`${endpoint} closed the connection before it was ready`)),
     );
     try {
-      client.connect({
-        host: target.host,
-        port: target.port,
-        username: target.user,
-        privateKey: target.privateKey,
-        authHandler: ['publickey'],
-        algorithms: { serverHostKey: HOST_KEY_ALGORITHMS[pinned.type] },
-        hostVerifier: (key: Buffer): boolean => {
-          const matches = key.length === pinned.blob.length && timingSafeEqual(key, pinned.blob);
-          if (!matches) presentedKey = Buffer.from(key);
-          return matches;
-        },
-        readyTimeout: options.readyTimeoutMs,
-        keepaliveInterval: options.keepaliveIntervalMs,
-        keepaliveCountMax: KEEPALIVE_COUNT_MAX,
-      });
+      client.connect(
+        connectConfig(target, options, pinned, (key) => {
+          presentedKey = key;
+        }),
+      );
     } catch (error) {
       reject(error);
     }
   });
+  return { closed, firstError: () => connectionError };
+}
 
-  const session: SshSession = {
-    run: (argv, runOptions) =>
-      runOnChannel(
-        client,
-        argv,
-        runOptions?.timeoutMs ?? options.commandTimeoutMs,
-        runOptions?.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
-        () => connectionError,
-      ),
+/** ssh2's settings: public-key login, and only the pinned host key is accepted; any other goes to `onMismatch`. */
+function connectConfig(
+  target: SshTarget,
+  options: SshOptions,
+  pinned: PinnedHostKey,
+  onMismatch: (presentedKey: Buffer) => void,
+): ConnectConfig {
+  return {
+    host: target.host,
+    port: target.port,
+    username: target.user,
+    privateKey: target.privateKey,
+    authHandler: ['publickey'],
+    algorithms: { serverHostKey: HOST_KEY_ALGORITHMS[pinned.type] },
+    hostVerifier: (key: Buffer): boolean => {
+      const matches = key.length === pinned.blob.length && timingSafeEqual(key, pinned.blob);
+      if (!matches) onMismatch(Buffer.from(key));
+      return matches;
+    },
+    readyTimeout: options.readyTimeoutMs,
+    keepaliveInterval: options.keepaliveIntervalMs,
+    keepaliveCountMax: KEEPALIVE_COUNT_MAX,
   };
-  try {
-    return await use(session);
-  } finally {
-    client.end();
-    // A peer that never answers the disconnect must not hold the activity forever.
-    const giveUp = setTimeout(() => client.destroy(), options.readyTimeoutMs);
-    await closed;
-    clearTimeout(giveUp);
-  }
 }

@@ -118,6 +118,9 @@ async function upWithPrerequisites(options: LabUpOptions, deps: LabCliDeps): Pro
   }
 }
 
+/** Adds a subcommand of `mailmend lab` that takes `--state-dir`. */
+type LabSubcommand = (name: string, description: string) => Command;
+
 /**
  * The `mailmend lab` group: a real Postfix, Dovecot and sshd on loopback to practise the procedure on.
  *
@@ -125,12 +128,20 @@ async function upWithPrerequisites(options: LabUpOptions, deps: LabCliDeps): Pro
  */
 export function registerLabCommands(program: Command, deps: LabCliDeps): void {
   const lab = program.command('lab').description('a real mail host on loopback to practise outages on (needs root)');
-  const labCommand = (name: string, description: string): Command =>
+  const labCommand: LabSubcommand = (name, description) =>
     lab
       .command(name)
       .description(description)
       .option('--state-dir <dir>', 'where the lab keeps its config, queue, mail and logs', DEFAULT_STATE_DIR);
+  addUpCommand(labCommand, deps);
+  addStatusCommand(labCommand, deps);
+  addBreakCommand(labCommand, deps);
+  addHealCommand(labCommand, deps);
+  addRelayCommand(labCommand, deps);
+  addDownCommand(labCommand, deps);
+}
 
+function addUpCommand(labCommand: LabSubcommand, deps: LabCliDeps): void {
   labCommand('up', 'start Postfix, Dovecot, sshd and a relay sink, and write the mailmend server entry for them')
     .option(
       '--smtp-port <port>',
@@ -152,11 +163,15 @@ export function registerLabCommands(program: Command, deps: LabCliDeps): void {
     .action(async (options: LabUpOptions) => {
       deps.stdout(renderLabInfo(await upWithPrerequisites(options, deps)));
     });
+}
 
+function addStatusCommand(labCommand: LabSubcommand, deps: LabCliDeps): void {
   labCommand('status', 'show whether each lab service runs and listens').action(async (options: StateDirOption) => {
     deps.stdout(renderLabStatus(await labStatus(options.stateDir)));
   });
+}
 
+function addBreakCommand(labCommand: LabSubcommand, deps: LabCliDeps): void {
   labCommand('break', 'cause an outage on the lab, the way it happens on a real host')
     .addArgument(new Argument('<scenario>', 'which outage').choices(LAB_SCENARIOS))
     .action(async (scenario: LabScenario, options: StateDirOption) => {
@@ -166,21 +181,27 @@ export function registerLabCommands(program: Command, deps: LabCliDeps): void {
           'undo it with `mailmend lab heal`, or let mailmend find and fix it\n',
       );
     });
+}
 
+function addHealCommand(labCommand: LabSubcommand, deps: LabCliDeps): void {
   labCommand('heal', 'restore the known-good config, start what is down, and flush the queue').action(
     async (options: StateDirOption) => {
       const { actions } = await labHeal(options.stateDir);
       deps.stdout(`the lab is healthy again\n${actions.map((action) => `  - ${action}\n`).join('')}`);
     },
   );
+}
 
+function addRelayCommand(labCommand: LabSubcommand, deps: LabCliDeps): void {
   labCommand('relay', 'start or stop the relay sink, as when the upstream relay comes back or goes away')
     .addArgument(new Argument('<action>').choices(['start', 'stop'] as const))
     .action(async (action: 'start' | 'stop', options: StateDirOption) => {
       const { pid } = await labRelay(options.stateDir, action);
       deps.stdout(action === 'start' ? `the relay sink runs (pid ${pid})\n` : 'the relay sink is stopped\n');
     });
+}
 
+function addDownCommand(labCommand: LabSubcommand, deps: LabCliDeps): void {
   labCommand('down', 'stop every lab process and remove the lab from Postfix alternate_config_directories').action(
     async (options: StateDirOption) => {
       const { stopped } = await labDown(options.stateDir);

@@ -3,8 +3,8 @@ import { chmod, chown, writeFile } from 'node:fs/promises';
 import { LAB_CANARY, type LabLayout, type LabSettings } from './layout';
 import type { MailUser } from './postfix';
 import type { LabTools } from './prerequisites';
-import { LabServiceError } from './errors';
-import { LabCommandError, livePid, runCommand, tailFile } from './processes';
+import { runDaemonStartStep } from './daemon-start';
+import { livePid } from './processes';
 
 /** IMAP only, on loopback, plaintext logins allowed: the lab has no certificates and no network to protect. */
 export function renderDovecotConfig(layout: LabLayout, settings: LabSettings, mailUser: MailUser): string {
@@ -75,17 +75,5 @@ export function dovecotStopCommand(tools: LabTools, layout: LabLayout): string[]
 }
 
 export async function startDovecot(tools: LabTools, layout: LabLayout): Promise<void> {
-  const result = await runCommand(dovecotStartCommand(tools, layout));
-  if (result.exitCode !== 0) {
-    const failure = new LabCommandError(result);
-    throw new LabServiceError(
-      'dovecot',
-      `did not start: ${failure.message}`,
-      layout.dovecotLog,
-      await tailFile(layout.dovecotLog),
-      {
-        cause: failure,
-      },
-    );
-  }
+  await runDaemonStartStep('dovecot', dovecotStartCommand(tools, layout), layout.dovecotLog);
 }

@@ -14,7 +14,7 @@ import {
   removeAlternateConfigDirs,
   writePostfixConfig,
 } from './postfix';
-import { findLabPrerequisites, requireLabTools } from './prerequisites';
+import { findLabPrerequisites, requireLabTools, type LabTools } from './prerequisites';
 import { descendantPids, isListening, runOrThrow, stopPids, waitUntil } from './processes';
 import { relayPid, stopRelay } from './relay';
 import { runScenario, type LabBreakResult, type LabScenario } from './scenarios';
@@ -128,31 +128,45 @@ export async function labUp(options: LabUpOptions): Promise<LabInfo> {
   const layout = labLayout(options.stateDir);
   const previous = await readLabSettings(layout);
   if (previous) {
-    const states = await serviceStates(layout, previous);
-    if (states.every((state) => state.up)) {
-      return {
-        stateDir: layout.stateDir,
-        serverId: previous.serverId,
+    const running = await runningLab(layout, previous);
+    if (running) {
+      return labInfo(layout, previous, {
         alreadyUp: true,
         startupMs: Date.now() - startedAt,
-        ports: previous.ports,
-        pids: pidsOf(states),
-        paths: layout,
-        fragmentFile: layout.fragmentFile,
+        pids: pidsOf(running),
         server: await readFragment(layout),
-      };
-    }
-    if (states.some((state) => state.pid !== undefined)) {
-      const summary = states.map((state) => `${state.service} ${state.up ? 'up' : 'down'}`).join(', ');
-      throw new LabStateError(
-        `the lab in ${layout.stateDir} is partly running (${summary}): ` +
-          '`mailmend lab heal` starts the rest, `mailmend lab down` stops it',
-      );
+      });
     }
   }
 
   const settings = settingsFrom(options, previous);
   await assertPortsFree(settings);
+  const server = await writeLabConfig(tools, layout, settings);
+  await startLabServices({ tools, layout, settings });
+  return labInfo(layout, settings, {
+    alreadyUp: false,
+    startupMs: Date.now() - startedAt,
+    pids: pidsOf(await serviceStates(layout, settings)),
+    server,
+  });
+}
+
+/** The lab set up before, when every service of it is up; undefined when none runs. A partly running lab is refused. */
+async function runningLab(layout: LabLayout, previous: LabSettings): Promise<ServiceState[] | undefined> {
+  const states = await serviceStates(layout, previous);
+  if (states.every((state) => state.up)) return states;
+  if (states.some((state) => state.pid !== undefined)) {
+    const summary = states.map((state) => `${state.service} ${state.up ? 'up' : 'down'}`).join(', ');
+    throw new LabStateError(
+      `the lab in ${layout.stateDir} is partly running (${summary}): ` +
+        '`mailmend lab heal` starts the rest, `mailmend lab down` stops it',
+    );
+  }
+  return undefined;
+}
+
+/** Writes every daemon's config, the known-good copy and the settings, and returns the lab's mailmend server entry. */
+async function writeLabConfig(tools: LabTools, layout: LabLayout, settings: LabSettings): Promise<ServerConfig> {
   const mailUser = await ensureMailUser();
   await prepareDirectories(layout, mailUser);
   const canaryPassword = randomBytes(18).toString('base64url');
@@ -163,9 +177,12 @@ export async function labUp(options: LabUpOptions): Promise<LabInfo> {
   await writeSshdConfig(tools, layout, settings);
   await writeKnownGoodCopy(layout);
   await writeLabSettings(layout, settings);
-  const server = await writeServerFragment(layout, settings, await readPublicKey(`${layout.sshHostKey}.pub`));
+  return writeServerFragment(layout, settings, await readPublicKey(`${layout.sshHostKey}.pub`));
+}
 
-  const context: LabContext = { tools, layout, settings };
+/** Starts the services in order; when one fails, what had started is stopped again, so no half lab stays behind. */
+async function startLabServices(context: LabContext): Promise<void> {
+  const { tools, layout } = context;
   await addAlternateConfigDirs(tools.postconf, [layout.postfixConfigDir, layout.knownGoodPostfixDir]);
   try {
     for (const service of LAB_SERVICES) await startService(context, service);
@@ -181,16 +198,23 @@ export async function labUp(options: LabUpOptions): Promise<LabInfo> {
     }
     throw error;
   }
+}
+
+function labInfo(
+  layout: LabLayout,
+  settings: LabSettings,
+  run: Pick<LabInfo, 'alreadyUp' | 'startupMs' | 'pids' | 'server'>,
+): LabInfo {
   return {
     stateDir: layout.stateDir,
     serverId: settings.serverId,
-    alreadyUp: false,
-    startupMs: Date.now() - startedAt,
+    alreadyUp: run.alreadyUp,
+    startupMs: run.startupMs,
     ports: settings.ports,
-    pids: pidsOf(await serviceStates(layout, settings)),
+    pids: run.pids,
     paths: layout,
     fragmentFile: layout.fragmentFile,
-    server,
+    server: run.server,
   };
 }
 

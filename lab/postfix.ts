@@ -3,8 +3,8 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LAB_CANARY, LAB_DOMAIN, type LabLayout, type LabSettings } from './layout';
 import type { LabTools } from './prerequisites';
-import { LabServiceError } from './errors';
-import { LabCommandError, livePid, runCommand, runOrThrow, tailFile } from './processes';
+import { runDaemonStartStep } from './daemon-start';
+import { livePid, runOrThrow } from './processes';
 
 export interface MailUser {
   name: string;
@@ -145,19 +145,7 @@ export function postfixCommand(tools: LabTools, layout: LabLayout, ...args: stri
 /** `postfix check`, then `postfix start`; a failure carries the command output and the end of postfix.log. */
 export async function startPostfix(tools: LabTools, layout: LabLayout): Promise<void> {
   for (const step of ['check', 'start']) {
-    const result = await runCommand(postfixCommand(tools, layout, step));
-    if (result.exitCode !== 0) {
-      const failure = new LabCommandError(result);
-      throw new LabServiceError(
-        'postfix',
-        `did not start: ${failure.message}`,
-        layout.postfixLog,
-        await tailFile(layout.postfixLog),
-        {
-          cause: failure,
-        },
-      );
-    }
+    await runDaemonStartStep('postfix', postfixCommand(tools, layout, step), layout.postfixLog);
   }
 }
 

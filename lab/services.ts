@@ -1,7 +1,7 @@
 import type { LabContext } from './context';
 import { dovecotMasterPid, startDovecot } from './dovecot';
 import { LabServiceError } from './errors';
-import type { LabLayout, LabSettings } from './layout';
+import type { LabLayout, LabPorts, LabSettings } from './layout';
 import { postfixMasterPid, startPostfix } from './postfix';
 import { isListening, tailFile, waitUntil } from './processes';
 import { relayPid, startRelay } from './relay';
@@ -19,31 +19,21 @@ interface ServiceControl {
   start(context: LabContext): Promise<unknown>;
 }
 
+/** How the lab runs one service: the port of the lab's it listens on, the log it writes, its pid and how it starts. */
+function serviceControl(
+  port: keyof LabPorts,
+  logFile: 'postfixLog' | 'dovecotLog' | 'sshdLog' | 'relayLog',
+  pid: ServiceControl['pid'],
+  start: ServiceControl['start'],
+): ServiceControl {
+  return { port: (settings) => settings.ports[port], logFile: (layout) => layout[logFile], pid, start };
+}
+
 const CONTROLS: Record<LabService, ServiceControl> = {
-  postfix: {
-    port: (settings) => settings.ports.smtp,
-    logFile: (layout) => layout.postfixLog,
-    pid: postfixMasterPid,
-    start: ({ tools, layout }) => startPostfix(tools, layout),
-  },
-  dovecot: {
-    port: (settings) => settings.ports.imap,
-    logFile: (layout) => layout.dovecotLog,
-    pid: dovecotMasterPid,
-    start: ({ tools, layout }) => startDovecot(tools, layout),
-  },
-  sshd: {
-    port: (settings) => settings.ports.ssh,
-    logFile: (layout) => layout.sshdLog,
-    pid: sshdPid,
-    start: ({ tools, layout }) => startSshd(tools, layout),
-  },
-  relay: {
-    port: (settings) => settings.ports.relay,
-    logFile: (layout) => layout.relayLog,
-    pid: relayPid,
-    start: ({ layout, settings }) => startRelay(layout, settings),
-  },
+  postfix: serviceControl('smtp', 'postfixLog', postfixMasterPid, ({ tools, layout }) => startPostfix(tools, layout)),
+  dovecot: serviceControl('imap', 'dovecotLog', dovecotMasterPid, ({ tools, layout }) => startDovecot(tools, layout)),
+  sshd: serviceControl('ssh', 'sshdLog', sshdPid, ({ tools, layout }) => startSshd(tools, layout)),
+  relay: serviceControl('relay', 'relayLog', relayPid, ({ layout, settings }) => startRelay(layout, settings)),
 };
 
 export interface ServiceState {

@@ -1,8 +1,8 @@
 import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import type { LabLayout, LabSettings } from './layout';
 import type { LabTools } from './prerequisites';
-import { LabServiceError } from './errors';
-import { LabCommandError, livePid, runCommand, runOrThrow, tailFile } from './processes';
+import { runDaemonStartStep } from './daemon-start';
+import { livePid, runOrThrow } from './processes';
 
 export const PRIVILEGE_SEPARATION_DIR = '/run/sshd';
 
@@ -76,17 +76,5 @@ export function sshdStartCommand(tools: LabTools, layout: LabLayout): string[] {
 
 export async function startSshd(tools: LabTools, layout: LabLayout): Promise<void> {
   await ensurePrivilegeSeparationDir();
-  const result = await runCommand(sshdStartCommand(tools, layout));
-  if (result.exitCode !== 0) {
-    const failure = new LabCommandError(result);
-    throw new LabServiceError(
-      'sshd',
-      `did not start: ${failure.message}`,
-      layout.sshdLog,
-      await tailFile(layout.sshdLog),
-      {
-        cause: failure,
-      },
-    );
-  }
+  await runDaemonStartStep('sshd', sshdStartCommand(tools, layout), layout.sshdLog);
 }
