@@ -10,6 +10,7 @@ import { freePort, killProcess, startTsProcess, type RunningProcess } from '../s
 import { connectTestClient, temporalExecutable, uniqueServerId } from '../support/temporal';
 
 const WORKER_ENTRY = 'test/support/worker-process.ts';
+const STICKY_QUEUE_RECOVERY_MS = 90_000;
 
 describe('durability', () => {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mailmend-restart-'));
@@ -41,7 +42,12 @@ describe('durability', () => {
     expect(worker.child.signalCode).toBe('SIGKILL');
     worker = await startWorker(server.address);
     await handle.signal(approveSignal, { by: 'alice' });
-    await waitForState(handle, (state) => state.phase === 'verification' && state.verification?.smtp.ok === true);
+    // The killed worker still owns the workflow's sticky queue until the server times it out, so allow for that.
+    await waitForState(
+      handle,
+      (state) => state.phase === 'verification' && state.verification?.smtp.ok === true,
+      STICKY_QUEUE_RECOVERY_MS,
+    );
 
     await killProcess(worker, 'SIGTERM');
     await connection.close();
