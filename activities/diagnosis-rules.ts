@@ -1,5 +1,5 @@
 import { NO_CATALOG_ACTION, type CheckResult, type Diagnosis, type ProbeReport } from '../workflows/messages';
-import { findCatalogAction } from './remediation-catalog';
+import { findCatalogAction, type CatalogActionId } from './remediation-catalog';
 
 export interface NetworkEvidence {
   smtpEndpoint: string;
@@ -9,10 +9,13 @@ export interface NetworkEvidence {
   imapTcp: CheckResult;
 }
 
+/** What a diagnosis may recommend: a catalog action, or handing over to people. */
+export type RecommendedActionId = CatalogActionId | typeof NO_CATALOG_ACTION;
+
 export interface Finding {
   rootCause: string;
   evidence: string[];
-  actionId: string;
+  actionId: RecommendedActionId;
   /** What would keep this cause from recurring, for the post-incident review. */
   prevention?: string[];
 }
@@ -47,20 +50,14 @@ function quote(label: string, check: CheckResult): string {
   return `${label}: ${check.ok ? 'ok' : 'failed'} in ${check.latencyMs} ms: ${check.detail}`;
 }
 
-/**
- * Reasons from network evidence alone: what answers, what refuses, what never replies. Each finding names the
- * observation it rests on, so a reader can check it.
- */
-export function reasonFromNetwork(evidence: NetworkEvidence): Finding {
-  const { dns, probes, imapTcp } = evidence;
-  const smtpEvidence = [
-    quote(`tcp ${evidence.smtpEndpoint}`, probes.tcpSmtp),
-    quote(`smtp ${evidence.smtpEndpoint}`, probes.smtp),
-  ];
-  const imapEvidence = [
-    quote(`tcp ${evidence.imapEndpoint}`, imapTcp),
-    quote(`imap ${evidence.imapEndpoint}`, probes.imap),
-  ];
+/** The network evidence, with each service's checks already quoted for the findings to cite. */
+interface QuotedNetworkEvidence extends NetworkEvidence {
+  smtpLines: string[];
+  imapLines: string[];
+}
+
+/** Faults before the mail services: the name does not resolve, or nothing on the host answers at all. */
+function networkFault({ dns, probes, imapTcp, smtpLines, imapLines }: QuotedNetworkEvidence): Finding | undefined {
   if (!dns.ok) {
     return {
       rootCause: `The mail host name does not resolve (${dns.detail}); the fault is in DNS, not on the mail host`,
@@ -69,75 +66,116 @@ export function reasonFromNetwork(evidence: NetworkEvidence): Finding {
       prevention: [...PREVENTION.dns],
     };
   }
-  const unreachable = [probes.tcpSmtp, imapTcp].filter((check) => check.errorCode === CONNECT_TIMEOUT);
-  if (unreachable.length === 2) {
+  if (probes.tcpSmtp.errorCode === CONNECT_TIMEOUT && imapTcp.errorCode === CONNECT_TIMEOUT) {
     return {
       rootCause: 'Neither the SMTP nor the IMAP port answers a connect: the host or the network path to it is down',
-      evidence: [...smtpEvidence, ...imapEvidence],
+      evidence: [...smtpLines, ...imapLines],
       actionId: NO_CATALOG_ACTION,
       prevention: [...PREVENTION.network],
     };
   }
+  return undefined;
+}
+
+/** Postfix faults: its port refused (alone or with Dovecot's), or a connection that gets no working SMTP. */
+function postfixFault(observed: QuotedNetworkEvidence): Finding | undefined {
+  const { probes, imapTcp, smtpEndpoint, imapEndpoint, smtpLines, imapLines } = observed;
   if (probes.tcpSmtp.errorCode === CONNECT_REFUSED && imapTcp.errorCode === CONNECT_REFUSED) {
     return {
       rootCause:
-        `Neither SMTP (${evidence.smtpEndpoint}) nor IMAP (${evidence.imapEndpoint}) accepts connections while the ` +
+        `Neither SMTP (${smtpEndpoint}) nor IMAP (${imapEndpoint}) accepts connections while the ` +
         'host refuses them actively: Postfix and Dovecot are both stopped; Postfix comes first so mail is accepted again',
-      evidence: [...smtpEvidence, ...imapEvidence],
+      evidence: [...smtpLines, ...imapLines],
       actionId: 'start-postfix',
       prevention: [...PREVENTION.serviceStopped('Postfix'), ...PREVENTION.serviceStopped('Dovecot')],
     };
   }
   if (probes.tcpSmtp.errorCode === CONNECT_REFUSED) {
     return {
-      rootCause: `Nothing listens on the SMTP port ${evidence.smtpEndpoint} while the host answers: Postfix is not running`,
-      evidence: [...smtpEvidence, ...imapEvidence],
+      rootCause: `Nothing listens on the SMTP port ${smtpEndpoint} while the host answers: Postfix is not running`,
+      evidence: [...smtpLines, ...imapLines],
       actionId: 'start-postfix',
       prevention: [...PREVENTION.serviceStopped('Postfix')],
     };
   }
   if (probes.tcpSmtp.ok && !probes.smtp.ok) {
     return {
-      rootCause: `Postfix accepts connections on ${evidence.smtpEndpoint} but does not serve SMTP: ${probes.smtp.detail}`,
-      evidence: smtpEvidence,
+      rootCause: `Postfix accepts connections on ${smtpEndpoint} but does not serve SMTP: ${probes.smtp.detail}`,
+      evidence: smtpLines,
       actionId: 'restart-postfix',
     };
   }
+  return undefined;
+}
+
+/** Dovecot faults: its port refused, a connection that gets no working IMAP, or a canary login that fails. */
+function dovecotFault({
+  probes,
+  imapTcp,
+  imapEndpoint,
+  smtpLines,
+  imapLines,
+}: QuotedNetworkEvidence): Finding | undefined {
   if (imapTcp.errorCode === CONNECT_REFUSED) {
     return {
-      rootCause: `Nothing listens on the IMAP port ${evidence.imapEndpoint} while the host answers: Dovecot is not running`,
-      evidence: [...imapEvidence, ...smtpEvidence],
+      rootCause: `Nothing listens on the IMAP port ${imapEndpoint} while the host answers: Dovecot is not running`,
+      evidence: [...imapLines, ...smtpLines],
       actionId: 'start-dovecot',
       prevention: [...PREVENTION.serviceStopped('Dovecot')],
     };
   }
   if (imapTcp.ok && !probes.imap.ok) {
     return {
-      rootCause: `Dovecot accepts connections on ${evidence.imapEndpoint} but does not serve IMAP: ${probes.imap.detail}`,
-      evidence: imapEvidence,
+      rootCause: `Dovecot accepts connections on ${imapEndpoint} but does not serve IMAP: ${probes.imap.detail}`,
+      evidence: imapLines,
       actionId: 'restart-dovecot',
     };
   }
   if (probes.imapLogin && !probes.imapLogin.ok) {
     return {
       rootCause: `IMAP answers but the canary mailbox login fails: ${probes.imapLogin.detail}`,
-      evidence: [quote('imap login', probes.imapLogin), ...imapEvidence],
+      evidence: [quote('imap login', probes.imapLogin), ...imapLines],
       actionId: NO_CATALOG_ACTION,
     };
   }
-  const failing = [...smtpEvidence, ...imapEvidence].filter((line) => line.includes(': failed'));
+  return undefined;
+}
+
+/** Nothing above matched: either every service answers, or the failures fit no known pattern. */
+function noKnownFault({ smtpLines, imapLines }: QuotedNetworkEvidence): Finding {
+  const failing = [...smtpLines, ...imapLines].filter((line) => line.includes(': failed'));
   return {
     rootCause:
       failing.length === 0
         ? 'Every service answers from the network; no server-side fault is visible'
         : 'The services fail in a way the network evidence does not explain',
-    evidence: failing.length === 0 ? [...smtpEvidence, ...imapEvidence] : failing,
+    evidence: failing.length === 0 ? [...smtpLines, ...imapLines] : failing,
     actionId: NO_CATALOG_ACTION,
   };
 }
 
+/**
+ * Reasons from network evidence alone: what answers, what refuses, what never replies. Each finding names the
+ * observation it rests on, so a reader can check it. The network comes first, then Postfix, so mail is accepted
+ * again before it can be read.
+ */
+export function reasonFromNetwork(evidence: NetworkEvidence): Finding {
+  const observed: QuotedNetworkEvidence = {
+    ...evidence,
+    smtpLines: [
+      quote(`tcp ${evidence.smtpEndpoint}`, evidence.probes.tcpSmtp),
+      quote(`smtp ${evidence.smtpEndpoint}`, evidence.probes.smtp),
+    ],
+    imapLines: [
+      quote(`tcp ${evidence.imapEndpoint}`, evidence.imapTcp),
+      quote(`imap ${evidence.imapEndpoint}`, evidence.probes.imap),
+    ],
+  };
+  return networkFault(observed) ?? postfixFault(observed) ?? dovecotFault(observed) ?? noKnownFault(observed);
+}
+
 export function toDiagnosis(finding: Finding, diagnosedAt: string): Diagnosis {
-  const action = findCatalogAction(finding.actionId);
+  const action = finding.actionId === NO_CATALOG_ACTION ? undefined : findCatalogAction(finding.actionId);
   return {
     rootCause: finding.rootCause,
     evidence: finding.evidence,

@@ -1,29 +1,24 @@
 import path from 'node:path';
 import type { HostLayout } from '../config/schema';
+import { readConfigChanges, readPackageChanges } from './host-evidence-changes';
 import {
   countPrintedDots,
   findDovecotMaster,
-  parseBackupListing,
   parseConfigValue,
   parseDfPercent,
-  parseEpochSeconds,
   parsePidFile,
   parsePostqueueJson,
-  parseUtcOffsetMinutes,
   selectLogErrors,
   selectMailProcesses,
-  selectPackageChanges,
-  trimDiff,
   type ProcessLine,
 } from './host-evidence-parsers';
-import type { CommandRun, ConfigChange, DiskUse, HostEvidence, QueueState } from './host-evidence-types';
+import type { CommandRun, DiskUse, HostEvidence, QueueState } from './host-evidence-types';
 import type { SshSession } from './ssh';
 
 // Outputs that are parsed rather than quoted need more than the default tail: a cut listing would miscount.
 const LISTING_BYTES = 256 * 1024;
 const QUEUE_JSON_BYTES = 16 * 1024 * 1024;
 const QUEUE_FILE_DOTS = 1024 * 1024;
-const PACKAGE_LOG_BYTES = 64 * 1024;
 const LOG_TAIL_LINES = '400';
 
 const remote = path.posix;
@@ -113,46 +108,40 @@ async function diskUse(session: SshSession, paths: readonly string[]): Promise<D
   return uses;
 }
 
-async function configChange(
-  session: SshSession,
-  liveFile: string,
-  knownGoodFile: string | undefined,
-  now: Date,
-  windowMs: number,
-): Promise<ConfigChange> {
-  const stat = await session.run(['stat', '-c', '%Y', liveFile]);
-  const modified = stat.exitCode === 0 ? parseEpochSeconds(stat.output) : undefined;
-  let changedSinceKnownGood = false;
-  let diff = '';
-  if (knownGoodFile) {
-    const run = await session.run(['diff', '-u', knownGoodFile, liveFile]);
-    if (run.exitCode === 1) {
-      changedSinceKnownGood = true;
-      diff = trimDiff(run.output);
-    } else if (run.exitCode !== 0 && stat.exitCode !== 0) {
-      // The live file is gone while a known-good copy may still be there: that is a change too.
-      const knownGood = await session.run(['stat', '-c', '%Y', knownGoodFile]);
-      changedSinceKnownGood = knownGood.exitCode === 0;
-      diff = changedSinceKnownGood ? trimDiff(run.output) : '';
-    }
-  }
-  const directory = remote.dirname(liveFile);
-  const name = remote.basename(liveFile);
-  // Without the parentheses, -printf would bind to the second -name only.
-  const backupPattern = ['(', '-name', `${name}.bak*`, '-o', '-name', `${name}~`, ')'];
-  const listing = await session.run(
-    ['find', directory, '-maxdepth', '1', '-type', 'f', ...backupPattern, '-printf', '%T@ %p\\n'],
-    { maxOutputBytes: LISTING_BYTES },
-  );
-  const change: ConfigChange = {
-    file: liveFile,
-    changedSinceKnownGood,
-    diff,
-    modifiedWithinWindow: modified !== undefined && now.getTime() - modified.getTime() <= windowMs,
-    backups: listing.exitCode === 0 ? parseBackupListing(listing.output) : [],
+interface PostfixState {
+  status: CommandRun;
+  check: CommandRun;
+  running: boolean;
+  masterPid?: number;
+  /** Where Postfix keeps its queue, from `postconf`; undefined when postconf cannot tell. */
+  queueDirectory?: string;
+}
+
+async function postfixState(session: SshSession, postfixDir: string): Promise<PostfixState> {
+  const status = await session.run(['postfix', '-c', postfixDir, 'status']);
+  const queueDirectory = await postfixQueueDirectory(session, postfixDir);
+  const running = status.exitCode === 0;
+  const masterPid = running ? await postfixMasterPid(session, queueDirectory) : undefined;
+  const check = await session.run(['postfix', '-c', postfixDir, 'check']);
+  return {
+    running,
+    status,
+    check,
+    ...(masterPid !== undefined ? { masterPid } : {}),
+    ...(queueDirectory !== undefined ? { queueDirectory } : {}),
   };
-  if (modified) change.modifiedAt = modified.toISOString();
-  return change;
+}
+
+async function readLogErrors(session: SshSession, logFiles: readonly string[]): Promise<HostEvidence['logErrors']> {
+  const logErrors: HostEvidence['logErrors'] = [];
+  for (const file of logFiles) {
+    const tail = await session.run(['tail', '-n', LOG_TAIL_LINES, file], { maxOutputBytes: LISTING_BYTES });
+    logErrors.push({
+      file,
+      lines: tail.exitCode === 0 ? selectLogErrors(tail.output) : [`unreadable: ${failure(tail)}`],
+    });
+  }
+  return logErrors;
 }
 
 /**
@@ -162,11 +151,7 @@ async function configChange(
  */
 export async function collectHostEvidence(session: SshSession, layout: HostLayout, now: Date): Promise<HostEvidence> {
   const postfixDir = layout.postfixConfigDir;
-  const status = await session.run(['postfix', '-c', postfixDir, 'status']);
-  const queueDirectory = await postfixQueueDirectory(session, postfixDir);
-  const postfixRunning = status.exitCode === 0;
-  const masterPid = postfixRunning ? await postfixMasterPid(session, queueDirectory) : undefined;
-  const check = await session.run(['postfix', '-c', postfixDir, 'check']);
+  const { queueDirectory, ...postfix } = await postfixState(session, postfixDir);
 
   const dovecotConfig = await session.run(['doveconf', '-c', layout.dovecotConfig, '-n']);
   const ps = await session.run(['ps', '-ww', '-eo', 'pid,user,args'], { maxOutputBytes: LISTING_BYTES });
@@ -175,47 +160,15 @@ export async function collectHostEvidence(session: SshSession, layout: HostLayou
 
   const queue = await readQueueState(session, postfixDir, now, queueDirectory);
   const relayhost = await configValue(session, ['postconf', '-c', postfixDir, '-h', 'relayhost'], 'postconf');
-
-  const logErrors: HostEvidence['logErrors'] = [];
-  for (const file of layout.logFiles) {
-    const tail = await session.run(['tail', '-n', LOG_TAIL_LINES, file], { maxOutputBytes: LISTING_BYTES });
-    logErrors.push({
-      file,
-      lines: tail.exitCode === 0 ? selectLogErrors(tail.output) : [`unreadable: ${failure(tail)}`],
-    });
-  }
-
+  const logErrors = await readLogErrors(session, layout.logFiles);
   const diskPaths = [...new Set([...(queueDirectory ? [queueDirectory] : []), ...layout.mailDirs])];
   const disk = await diskUse(session, diskPaths);
-
-  const knownGood = (relative: string) =>
-    layout.knownGoodDir === undefined ? undefined : remote.join(layout.knownGoodDir, relative);
-  const configChanges: ConfigChange[] = [];
-  for (const [liveFile, knownGoodFile] of [
-    [remote.join(postfixDir, 'main.cf'), knownGood('postfix/main.cf')],
-    [remote.join(postfixDir, 'master.cf'), knownGood('postfix/master.cf')],
-    [layout.dovecotConfig, knownGood('dovecot/dovecot.conf')],
-  ] as const) {
-    configChanges.push(await configChange(session, liveFile, knownGoodFile, now, layout.recentChangeWindow));
-  }
-
-  const offset = await session.run(['date', '+%z']);
-  const utcOffsetMinutes = (offset.exitCode === 0 ? parseUtcOffsetMinutes(offset.output) : undefined) ?? 0;
-  const packageChanges: string[] = [];
-  for (const file of layout.packageLogs) {
-    // grep, not tail: a large upgrade writes hundreds of status lines that would push the changes out of a tail.
-    const grep = await session.run(
-      ['grep', '-E', '-e', '^(Start-Date|Commandline): ', '-e', ' (install|upgrade|remove|purge) ', file],
-      { maxOutputBytes: PACKAGE_LOG_BYTES },
-    );
-    // grep exits 1 for no match and 2 for a missing log: either way there is nothing to report from that file.
-    if (grep.exitCode !== 0) continue;
-    packageChanges.push(...selectPackageChanges(grep.output, now, layout.recentChangeWindow, utcOffsetMinutes));
-  }
+  const configChanges = await readConfigChanges(session, layout, now);
+  const packageChanges = await readPackageChanges(session, layout, now);
 
   const evidence: HostEvidence = {
     collectedAt: now.toISOString(),
-    postfix: { running: postfixRunning, status, check },
+    postfix,
     dovecot: { running: dovecot.running, config: dovecotConfig },
     processes: processes.map((process) => process.line),
     queue,
@@ -224,7 +177,6 @@ export async function collectHostEvidence(session: SshSession, layout: HostLayou
     configChanges,
     packageChanges,
   };
-  if (masterPid !== undefined) evidence.postfix.masterPid = masterPid;
   if (dovecot.masterPid !== undefined) evidence.dovecot.masterPid = dovecot.masterPid;
   if (relayhost !== undefined) evidence.relayhost = relayhost;
   return evidence;

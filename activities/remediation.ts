@@ -1,4 +1,4 @@
-import { heartbeat } from '@temporalio/activity';
+import { Context, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../config/schema';
@@ -17,7 +17,7 @@ export interface ActionOutcome {
   commands?: CommandRecord[];
 }
 
-/** Runs a catalog action on a mail host; the SSH implementation pins host keys and checks idempotency. */
+/** Runs a catalog action on a mail host; the SSH implementation pins host keys and skips an effect already in place. */
 export interface RemediationExecutor {
   runAction(server: ServerConfig, action: CatalogAction, onProgress: () => void): Promise<ActionOutcome>;
 }
@@ -30,22 +30,39 @@ export interface RemediationDeps {
 
 const MAX_OUTPUT_CHARS = 2_000;
 
+function refuseUnknownAction(actionId: string, logger: Logger): never {
+  logger.warn({ actionId }, 'refused an action outside the remediation catalog');
+  throw ApplicationFailure.create({
+    type: FailureType.UnknownRemediationAction,
+    nonRetryable: true,
+    message: `"${actionId}" is not in the remediation catalog`,
+  });
+}
+
+// The remediation group allows one attempt, but this holds even if its retry policy changes: the first attempt of a
+// restart or a flush may have run before it failed, so only a person, through a new approval, may run it again.
+function refuseRetryOfRepeatingAction(action: CatalogAction, attempt: number, logger: Logger): void {
+  if (action.idempotent || attempt <= 1) return;
+  logger.warn({ actionId: action.id, attempt }, 'refused to retry an action that is not idempotent');
+  throw ApplicationFailure.create({
+    type: FailureType.RemediationFailed,
+    nonRetryable: true,
+    message: `"${action.id}" is not idempotent and attempt ${attempt - 1} may already have run it; it is not retried`,
+  });
+}
+
 export function createRemediationActivities(deps: RemediationDeps) {
   return {
-    /** Runs one approved catalog action; an id outside the catalog is refused before anything runs. */
+    /**
+     * Runs one approved catalog action. An id outside the catalog is refused before anything runs, and so is a retry
+     * of an action that is not idempotent; an idempotent action skips what is already in effect.
+     */
     async runRemediation({ context, actionId }: RunRemediationInput): Promise<RemediationResult> {
       const logger = stepLogger(deps.logger, context);
-      const action = findCatalogAction(actionId);
-      if (!action) {
-        logger.warn({ actionId }, 'refused an action outside the remediation catalog');
-        throw ApplicationFailure.create({
-          type: FailureType.UnknownRemediationAction,
-          nonRetryable: true,
-          message: `"${actionId}" is not in the remediation catalog`,
-        });
-      }
+      const action = findCatalogAction(actionId) ?? refuseUnknownAction(actionId, logger);
+      refuseRetryOfRepeatingAction(action, Context.current().info.attempt, logger);
       const server = requireServer(deps.servers, context.serverId);
-      logger.info({ actionId }, 'running remediation');
+      logger.info({ actionId, idempotent: action.idempotent }, 'running remediation');
       const outcome = await deps.remediationExecutor.runAction(server, action, () => heartbeat(actionId));
       logger.info({ actionId, exitCode: outcome.exitCode, alreadyApplied: outcome.alreadyApplied }, 'remediation ran');
       return {

@@ -11,12 +11,19 @@ function record(argv: string[], exitCode: number, output: string): CommandRecord
   return { command: shellQuote(argv), exitCode, output: output.trim().slice(-MAX_RECORDED_OUTPUT) };
 }
 
-async function runAll(session: SshSession, commands: string[][], onProgress: () => void): Promise<CommandRecord[]> {
+/** Runs `commands` in order and records each; with `stopAtFailure`, the first one that fails ends the run. */
+async function runAll(
+  session: SshSession,
+  commands: string[][],
+  onProgress: () => void,
+  stopAtFailure = false,
+): Promise<CommandRecord[]> {
   const records: CommandRecord[] = [];
   for (const argv of commands) {
     onProgress();
     const run = await session.run(argv);
     records.push(record(argv, run.exitCode, run.output));
+    if (stopAtFailure && run.exitCode !== 0) break;
   }
   return records;
 }
@@ -30,8 +37,10 @@ export function backupStamp(now: Date): string {
 }
 
 /**
- * Runs catalog actions over one SSH connection per action: checks whether the effect is already in place (so a retry
- * repeats nothing), snapshots what the action changes, then runs its commands in order, stopping at the first failure.
+ * Runs catalog actions over one SSH connection per action. For an idempotent action it first runs the read-only
+ * check, and when the effect is already in place it runs nothing else. Otherwise it snapshots what the action changes,
+ * then runs its commands in order, stopping at the first failure. An action that is not idempotent has no check: it
+ * runs in full every time, which is why `runRemediation` never lets a retry reach it.
  */
 export function createSshRemediationExecutor(
   mailHost: MailHostAccess,
@@ -40,10 +49,9 @@ export function createSshRemediationExecutor(
   return {
     async runAction(server: ServerConfig, action: CatalogAction, onProgress: () => void): Promise<ActionOutcome> {
       return mailHost.withSsh(server, async (session) => {
-        const checks = action.alreadyApplied(server);
-        if (checks.length > 0) {
-          const checked = await runAll(session, checks, onProgress);
-          if (checked.every((check) => check.exitCode === 0)) {
+        if (action.idempotent) {
+          const checked = await runAll(session, action.alreadyApplied(server), onProgress);
+          if (checked.length > 0 && checked.every((check) => check.exitCode === 0)) {
             return {
               exitCode: 0,
               output: 'already in effect; nothing was run',
@@ -53,16 +61,9 @@ export function createSshRemediationExecutor(
           }
         }
         const snapshot = await runAll(session, action.snapshot(server), onProgress);
-        const commands: CommandRecord[] = [];
-        for (const argv of action.commands(server, backupStamp(now()))) {
-          onProgress();
-          const run = await session.run(argv);
-          commands.push(record(argv, run.exitCode, run.output));
-          if (run.exitCode !== 0) break;
-        }
-        const last = commands.at(-1);
+        const commands = await runAll(session, action.commands(server, backupStamp(now())), onProgress, true);
         return {
-          exitCode: last?.exitCode ?? 0,
+          exitCode: commands.at(-1)?.exitCode ?? 0,
           output: commands.map((command) => `$ ${command.command}\n${command.output}`).join('\n'),
           alreadyApplied: false,
           snapshot,

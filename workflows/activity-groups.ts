@@ -20,7 +20,8 @@ export const notifications = proxyActivities<MailmendActivities>({
   startToCloseTimeout: '1 minute',
   retry: { maximumAttempts: 3, initialInterval: '5 seconds', backoffCoefficient: 3 },
 });
-// A fix touches a production host: one attempt, heartbeats show it is alive, and the activity itself is idempotent.
+// A fix touches a production host: one attempt, and heartbeats show it is alive. Not every catalog action is
+// idempotent: those that are skip an effect already in place, and runRemediation refuses a retry of the others.
 export const remediation = proxyActivities<MailmendActivities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '1 minute',

@@ -1,16 +1,23 @@
-import { reasonFromNetwork, toDiagnosis, type NetworkEvidence } from '../../activities/diagnosis-rules';
+import {
+  reasonFromNetwork,
+  toDiagnosis,
+  type NetworkEvidence,
+  type RecommendedActionId,
+} from '../../activities/diagnosis-rules';
 import type { CheckResult } from '../../workflows/messages';
 
 const ok = (detail: string): CheckResult => ({ ok: true, latencyMs: 2, detail });
 const failed = (errorCode: string, detail = errorCode): CheckResult => ({ ok: false, latencyMs: 2, detail, errorCode });
 
-function evidence(overrides: {
+interface ObservedChecks {
   dns?: CheckResult;
   tcpSmtp?: CheckResult;
   smtp?: CheckResult;
   imapTcp?: CheckResult;
   imap?: CheckResult;
-}): NetworkEvidence {
+}
+
+function evidence(overrides: ObservedChecks): NetworkEvidence {
   return {
     smtpEndpoint: 'mx1:25',
     imapEndpoint: 'mx1:143',
@@ -27,7 +34,7 @@ function evidence(overrides: {
 }
 
 describe('reasoning from network evidence', () => {
-  test.each([
+  test.each<[string, ObservedChecks, RecommendedActionId, RegExp]>([
     [
       'refused SMTP port',
       { tcpSmtp: failed('ECONNREFUSED'), smtp: failed('ECONNREFUSED') },

@@ -2,10 +2,18 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import pino from 'pino';
 import { createRemediationActivities, type RemediationExecutor } from '../../activities/remediation';
-import { REMEDIATION_CATALOG } from '../../activities/remediation-catalog';
+import {
+  findCatalogAction,
+  REMEDIATION_CATALOG,
+  type CatalogAction,
+  type CatalogActionId,
+} from '../../activities/remediation-catalog';
+import type { MailHostAccess } from '../../activities/mail-host';
+import { createSshRemediationExecutor } from '../../activities/ssh-remediation';
+import type { SshSession } from '../../activities/ssh';
 import { serverSchema } from '../../config/schema';
 import { FailureType } from '../../workflows/failure-types';
-import type { IncidentStepContext } from '../../workflows/messages';
+import { NO_CATALOG_ACTION, type IncidentStepContext } from '../../workflows/messages';
 
 const server = serverSchema.parse({
   id: 'mx1',
@@ -28,14 +36,19 @@ function recordingExecutor() {
   return { executor, ran };
 }
 
+function remediationActivities() {
+  const { executor, ran } = recordingExecutor();
+  const { runRemediation } = createRemediationActivities({
+    servers: new Map([['mx1', server]]),
+    remediationExecutor: executor,
+    logger: pino({ level: 'silent' }),
+  });
+  return { runRemediation, ran };
+}
+
 describe('the remediation catalog', () => {
   test('an id outside the catalog is refused, non-retryably, before anything runs', async () => {
-    const { executor, ran } = recordingExecutor();
-    const { runRemediation } = createRemediationActivities({
-      servers: new Map([['mx1', server]]),
-      remediationExecutor: executor,
-      logger: pino({ level: 'silent' }),
-    });
+    const { runRemediation, ran } = remediationActivities();
     const failure = await new MockActivityEnvironment()
       .run(runRemediation, {
         context,
@@ -49,12 +62,7 @@ describe('the remediation catalog', () => {
   });
 
   test('a catalog action runs through the executor with a heartbeat', async () => {
-    const { executor, ran } = recordingExecutor();
-    const { runRemediation } = createRemediationActivities({
-      servers: new Map([['mx1', server]]),
-      remediationExecutor: executor,
-      logger: pino({ level: 'silent' }),
-    });
+    const { runRemediation, ran } = remediationActivities();
     const environment = new MockActivityEnvironment();
     const heartbeats: unknown[] = [];
     environment.on('heartbeat', (details: unknown) => heartbeats.push(details));
@@ -67,11 +75,42 @@ describe('the remediation catalog', () => {
     expect(heartbeats).toEqual(['start-postfix']);
   });
 
+  test('a retry of an action that is not idempotent is refused before anything runs', async () => {
+    const { runRemediation, ran } = remediationActivities();
+    const failure = await new MockActivityEnvironment({ attempt: 2 })
+      .run(runRemediation, { context, actionId: 'restart-postfix' })
+      .catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(ApplicationFailure);
+    expect(failure).toMatchObject({ type: FailureType.RemediationFailed, nonRetryable: true });
+    expect((failure as Error).message).toBe(
+      '"restart-postfix" is not idempotent and attempt 1 may already have run it; it is not retried',
+    );
+    expect(ran).toEqual([]);
+  });
+
+  test('a retry of an idempotent action runs, so its check can find the effect in place', async () => {
+    const { runRemediation, ran } = remediationActivities();
+    const result = await new MockActivityEnvironment({ attempt: 2 }).run(runRemediation, {
+      context,
+      actionId: 'start-postfix',
+    });
+    expect(result).toMatchObject({ actionId: 'start-postfix', exitCode: 0 });
+    expect(ran).toEqual(['start-postfix']);
+  });
+
+  test('every action has a read-only check, or says that it is not idempotent', () => {
+    for (const action of REMEDIATION_CATALOG.values()) {
+      if (action.idempotent) expect(action.alreadyApplied(server).length).toBeGreaterThan(0);
+      else expect(action.description).toMatch(/Not idempotent: every run /);
+    }
+    expect(findCatalogAction(NO_CATALOG_ACTION)).toBeUndefined();
+  });
+
   test('every command is built from the server config alone', () => {
     const commands = [...REMEDIATION_CATALOG.values()].map((action) => ({
       id: action.id,
       risk: action.risk,
-      alreadyApplied: action.alreadyApplied(server),
+      alreadyApplied: action.idempotent ? action.alreadyApplied(server) : 'not idempotent',
       commands: action.commands(server, '20260101T000000Z'),
     }));
     expect(commands).toEqual([
@@ -87,7 +126,7 @@ describe('the remediation catalog', () => {
       {
         id: 'restart-postfix',
         risk: 'medium',
-        alreadyApplied: [],
+        alreadyApplied: 'not idempotent',
         commands: [
           ['postfix', '-c', '/etc/postfix', 'check'],
           ['postfix', '-c', '/etc/postfix', 'stop'],
@@ -124,18 +163,86 @@ describe('the remediation catalog', () => {
       {
         id: 'restart-dovecot',
         risk: 'medium',
-        alreadyApplied: [],
+        alreadyApplied: 'not idempotent',
         commands: [
           ['doveconf', '-c', '/etc/dovecot/dovecot.conf', '-n'],
-          ['doveadm', '-c', '/etc/dovecot/dovecot.conf', 'reload'],
+          ['doveadm', '-c', '/etc/dovecot/dovecot.conf', 'stop'],
+          ['dovecot', '-c', '/etc/dovecot/dovecot.conf'],
         ],
       },
       {
         id: 'flush-postfix-queue',
         risk: 'low',
-        alreadyApplied: [],
+        alreadyApplied: 'not idempotent',
         commands: [['postqueue', '-c', '/etc/postfix', '-f']],
       },
     ]);
+  });
+});
+
+describe('the SSH remediation executor', () => {
+  function scriptedHost(exitCodes: Record<string, number>) {
+    const ran: string[] = [];
+    const session: SshSession = {
+      async run(argv) {
+        const command = argv.join(' ');
+        ran.push(command);
+        return { argv: [...argv], exitCode: exitCodes[command] ?? 0, output: '' };
+      },
+    };
+    const mailHost = {
+      withSsh: (_server, use) => use(session),
+      canaryImap: () => undefined,
+      serverSmtp: () => {
+        throw new Error('not used');
+      },
+    } satisfies MailHostAccess;
+    return { executor: createSshRemediationExecutor(mailHost, () => new Date('2026-01-01T00:00:00Z')), ran };
+  }
+
+  function action(id: CatalogActionId): CatalogAction {
+    const found = findCatalogAction(id);
+    if (!found) throw new Error(`${id} is missing from the catalog`);
+    return found;
+  }
+
+  test.each<[string, Record<string, number>, CatalogActionId, { alreadyApplied: boolean; exitCode: number }, string[]]>(
+    [
+      [
+        'an idempotent action whose effect is in place runs only its check',
+        {},
+        'start-postfix',
+        { alreadyApplied: true, exitCode: 0 },
+        ['postfix -c /etc/postfix status'],
+      ],
+      [
+        'an idempotent action whose check fails snapshots, then runs its commands',
+        { 'postfix -c /etc/postfix status': 1 },
+        'start-postfix',
+        { alreadyApplied: false, exitCode: 0 },
+        [
+          'postfix -c /etc/postfix status',
+          'postfix -c /etc/postfix status',
+          'postfix -c /etc/postfix check',
+          'postfix -c /etc/postfix start',
+        ],
+      ],
+      [
+        'an action that is not idempotent has no check and runs in full, stopping at the first failure',
+        { 'doveadm -c /etc/dovecot/dovecot.conf stop': 1 },
+        'restart-dovecot',
+        { alreadyApplied: false, exitCode: 1 },
+        [
+          'doveadm -c /etc/dovecot/dovecot.conf process status',
+          'doveconf -c /etc/dovecot/dovecot.conf -n',
+          'doveadm -c /etc/dovecot/dovecot.conf stop',
+        ],
+      ],
+    ],
+  )('%s', async (_name, exitCodes, actionId, expected, expectedCommands) => {
+    const { executor, ran } = scriptedHost(exitCodes);
+    const outcome = await executor.runAction(server, action(actionId), () => undefined);
+    expect(outcome).toMatchObject(expected);
+    expect(ran).toEqual(expectedCommands);
   });
 });

@@ -12,7 +12,7 @@ import nodemailer from 'nodemailer';
 import { runMailmend } from '../../app/mailmend';
 import type { CliDeps } from '../../client/cli/program';
 import { confirm } from '../../client/incidents';
-import { findCatalogAction } from '../../activities/remediation-catalog';
+import { findCatalogAction, type CatalogAction, type CatalogActionId } from '../../activities/remediation-catalog';
 import { shellQuote } from '../../activities/ssh';
 import { createSshRemediationExecutor } from '../../activities/ssh-remediation';
 import { createMailHostAccess } from '../../worker/mail-host-access';
@@ -125,6 +125,17 @@ function handleFor(serverId: string) {
   return client.workflow.getHandle<typeof mailOutageIncident>(incidentWorkflowId(serverId));
 }
 
+function catalogAction(id: CatalogActionId): CatalogAction {
+  const action = findCatalogAction(id);
+  if (!action) throw new Error(`${id} is missing from the catalog`);
+  return action;
+}
+
+async function dovecotMasterPid(): Promise<number | undefined> {
+  const text = await readFile(lab.paths.dovecotMasterPidFile, 'utf8').catch(() => '');
+  return Number.parseInt(text, 10) || undefined;
+}
+
 function report(line: string): void {
   process.stdout.write(`[lab e2e] ${line}\n`);
 }
@@ -179,7 +190,7 @@ interface ScenarioExpectation {
   scenario: LabScenario;
   rootCause: RegExp;
   evidence: RegExp;
-  actionId: string;
+  actionId: CatalogActionId;
   /** What an operator waits for before approving, e.g. the upstream relay coming back. */
   beforeApproval?: () => Promise<void>;
 }
@@ -429,8 +440,7 @@ describe('an outage fixed end to end on the lab', () => {
   test('a catalog action already in effect is not run again on retry', async () => {
     await labBreak(stateDir, 'postfix-stopped');
     const executor = createSshRemediationExecutor(createMailHostAccess(stack.loaded.secrets));
-    const startPostfix = findCatalogAction('start-postfix');
-    if (!startPostfix) throw new Error('start-postfix is missing from the catalog');
+    const startPostfix = catalogAction('start-postfix');
 
     const first = await executor.runAction(lab.server, startPostfix, () => undefined);
     const retry = await executor.runAction(lab.server, startPostfix, () => undefined);
@@ -447,5 +457,30 @@ describe('an outage fixed end to end on the lab', () => {
     const postfixLog = await readFile(lab.paths.postfixLog, 'utf8');
     const sinceBreak = postfixLog.slice(postfixLog.lastIndexOf('stopping the Postfix mail system'));
     expect(sinceBreak.match(/starting the Postfix mail system/g)).toHaveLength(1);
+  });
+
+  test('restart-dovecot replaces the Dovecot master, and IMAP serves mail again', async () => {
+    const executor = createSshRemediationExecutor(createMailHostAccess(stack.loaded.secrets));
+    const before = await dovecotMasterPid();
+    expect(before).toBeDefined();
+
+    const outcome = await executor.runAction(lab.server, catalogAction('restart-dovecot'), () => undefined);
+
+    expect(outcome).toMatchObject({ alreadyApplied: false, exitCode: 0 });
+    const dovecotConfig = lab.server.host.dovecotConfig;
+    expect(outcome.commands?.map((command) => command.command)).toEqual([
+      shellQuote(['doveconf', '-c', dovecotConfig, '-n']),
+      shellQuote(['doveadm', '-c', dovecotConfig, 'stop']),
+      shellQuote(['dovecot', '-c', dovecotConfig]),
+    ]);
+    const deadline = Date.now() + 10_000;
+    let after = await dovecotMasterPid();
+    while ((after === undefined || after === before) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      after = await dovecotMasterPid();
+    }
+    expect(after).toBeDefined();
+    expect(after).not.toBe(before);
+    expect(await roundTripThroughLab()).toBeGreaterThanOrEqual(0);
   });
 });
