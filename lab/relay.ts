@@ -34,8 +34,8 @@ export function relayPid(layout: LabLayout): Promise<number | undefined> {
 export async function startRelay(layout: LabLayout, settings: LabSettings): Promise<number> {
   const [node, ...args] = relayStartCommand(layout, settings) as [string, ...string[]];
   const log = openSync(layout.relayLog, 'a');
-  // The repository root, where `--import tsx` resolves from; harmless for the compiled entry.
-  const cwd = path.resolve(__dirname, '..', '..');
+  // The repository root, where `--import tsx` resolves from: one level above lab/, or two above dist/lab/.
+  const cwd = path.resolve(__dirname, ...(path.extname(__filename) === '.ts' ? ['..'] : ['..', '..']));
   const child = spawn(node, args, { cwd, detached: true, stdio: ['ignore', log, log] });
   closeSync(log);
   child.unref();
