@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { z } from 'zod';
 import { configSchema, type MailmendConfig, type SecretRef } from './schema';
+import { describeSchemaIssue } from './schema-issues';
 import { SecretResolver } from './secrets';
 
 export class ConfigError extends Error {
@@ -23,15 +23,10 @@ export interface LoadedConfig {
   secrets: SecretResolver;
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
-  const key = issue.path.map((part) => (typeof part === 'number' ? `[${part}]` : String(part))).join('.');
-  return `${key.replace(/\.\[/g, '[') || '(top level)'}: ${issue.message}`;
-}
-
 /** Validates a parsed document; every secret it references must resolve, so a missing one fails at start. */
 export function parseConfig(document: unknown, source: string, env: NodeJS.ProcessEnv, baseDir: string): LoadedConfig {
   const parsed = configSchema.safeParse(withServerFiles(document, source, baseDir));
-  if (!parsed.success) throw new ConfigError(source, parsed.error.issues.map(describeIssue));
+  if (!parsed.success) throw new ConfigError(source, parsed.error.issues.map(describeSchemaIssue));
   const config = parsed.data;
   const secrets = new SecretResolver(env, baseDir);
   const problems: string[] = [];
@@ -69,6 +64,7 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv): LoadedConf
   return parseConfig(document, file, env, path.dirname(path.resolve(file)));
 }
 
+/** Where the config file is: `$MAILMEND_CONFIG`, or `mailmend.yaml` in the working directory. */
 export function configPathFromEnv(env: NodeJS.ProcessEnv): string {
   return env.MAILMEND_CONFIG ?? 'mailmend.yaml';
 }

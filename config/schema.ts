@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { DEFAULT_TEMPORAL_HOST, DEFAULT_TEMPORAL_PORT } from '../platform/temporal/defaults';
 
 /** A secret is never written in the config file: it names an environment variable or a file that holds it. */
-export const secretRefSchema = z.union([
+const secretRefSchema = z.union([
   z.strictObject({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name') }),
   z.strictObject({ file: z.string().min(1) }),
 ]);
@@ -75,7 +75,6 @@ const webhookChannelSchema = z.strictObject({
   url: secretRefSchema,
 });
 const channelSchema = z.discriminatedUnion('type', [emailChannelSchema, webhookChannelSchema]);
-export type ChannelConfig = z.infer<typeof channelSchema>;
 
 const audienceSchema = z.strictObject({ channels: z.array(channelSchema).min(1) });
 

@@ -2,7 +2,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SecretRef } from './schema';
 
-/** Resolves secret references against one environment, remembering every value so logs and tests can mask them. */
+/**
+ * Resolves secret references against one environment. It remembers every value it hands out, so tests can prove that
+ * none reaches a workflow history, a report or a log line; the logger itself masks secret-bearing keys by name
+ * (platform/logger.ts), not these values.
+ */
 export class SecretResolver {
   private readonly resolved = new Set<string>();
 
@@ -20,10 +24,6 @@ export class SecretResolver {
     const secret = 'env' in ref ? value : value.trim();
     this.resolved.add(secret);
     return secret;
-  }
-
-  describe(ref: SecretRef): string {
-    return 'env' in ref ? `$${ref.env}` : `file:${ref.file}`;
   }
 
   /** Every secret value resolved so far. */

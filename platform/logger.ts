@@ -3,7 +3,10 @@ import pino, { type Logger } from 'pino';
 
 const REDACTED_KEYS = ['password', 'pass', 'token', 'authorization', 'privateKey', 'url', 'apiKey'];
 
-/** The one log sink: pino JSON on stdout, with secret-bearing keys masked wherever they appear. */
+/**
+ * The one log sink: pino JSON on stdout. Values under secret-bearing key names are masked, at the top level of a line
+ * and one object down (`{ auth: { password } }`); secret values under other names are not recognised.
+ */
 export function createLogger(level = process.env.LOG_LEVEL ?? 'info'): Logger {
   return pino({
     level,
