@@ -6,14 +6,15 @@ import readline from 'node:readline';
 import { ApplicationFailure } from '@temporalio/common';
 import pino from 'pino';
 import { SMTPServer } from 'smtp-server';
+import { LOOPBACK } from '../../platform/loopback';
 import { createProbeActivities, probeImap, probeSmtp, probeTcp } from '../../activities/probes';
 import { SecretResolver } from '../../config/secrets';
 import { createMailHostAccess } from '../../worker/mail-host-access';
 import { serverSchema, type ServerConfig } from '../../config/schema';
 import { FailureType } from '../../workflows/failure-types';
 import type { IncidentStepContext } from '../../workflows/messages';
+import { freePort } from '../support/processes';
 
-const LOOPBACK = '127.0.0.1';
 const PROBE_TIMEOUT_MS = 1_000;
 
 interface Listener {
@@ -62,16 +63,6 @@ async function startGreetingServer(greeting: string): Promise<Listener & { conne
       await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
     },
   };
-}
-
-/** A port that nothing listens on: bound once by us, then released. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  server.listen(0, LOOPBACK);
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /**
@@ -135,7 +126,7 @@ describe('probeTcp', () => {
   });
 
   it('reports ECONNREFUSED for a closed port', async () => {
-    const result = await probeTcp(LOOPBACK, await closedPort(), PROBE_TIMEOUT_MS);
+    const result = await probeTcp(LOOPBACK, await freePort(), PROBE_TIMEOUT_MS);
     expect(result).toMatchObject({
       ok: false,
       errorCode: 'ECONNREFUSED',
@@ -163,7 +154,7 @@ describe('probeSmtp', () => {
   });
 
   it('reports ECONNREFUSED for a closed port', async () => {
-    const result = await probeSmtp(LOOPBACK, await closedPort(), PROBE_TIMEOUT_MS);
+    const result = await probeSmtp(LOOPBACK, await freePort(), PROBE_TIMEOUT_MS);
     expect(result).toMatchObject({
       ok: false,
       errorCode: 'ECONNREFUSED',
@@ -222,7 +213,7 @@ describe('probeImap', () => {
   });
 
   it('reports ECONNREFUSED for a closed port, with and without TLS', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     for (const tls of [false, true]) {
       const result = await probeImap(LOOPBACK, port, tls, PROBE_TIMEOUT_MS);
       expect(result).toMatchObject({ ok: false, errorCode: 'ECONNREFUSED' });

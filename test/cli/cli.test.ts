@@ -1,30 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import type { Client } from '@temporalio/client';
-import { Worker, type NativeConnection } from '@temporalio/worker';
 import { processDeps, runCli, type CliDeps } from '../../client/cli/program';
 import { raiseAlert } from '../../client/incidents';
 import { incidentWorkflowId, type IncidentState } from '../../workflows/messages';
 import { createFakeActivities } from '../support/fake-activities';
+import { freePort } from '../support/processes';
 import { testAlert, testInput } from '../support/incidents';
-import { connectTestClient, connectTestWorker, uniqueServerId, workflowBundle } from '../support/temporal';
-import { closedLoopbackPort, eventually, signalsOf, terminateIfRunning } from '../webhook/support';
+import { terminateIfRunning, uniqueServerId, useSharedTemporal, withWorker } from '../support/temporal';
+import { eventually, signalsOf } from '../webhook/support';
 
-let client: Client;
-let closeClient: () => Promise<void>;
-const startedWorkflows: string[] = [];
+const temporal = useSharedTemporal();
 const NOW = new Date('2030-01-01T10:00:00.000Z');
-
-beforeAll(async () => {
-  ({ client, close: closeClient } = await connectTestClient());
-});
-
-afterEach(async () => {
-  await Promise.all(startedWorkflows.splice(0).map((workflowId) => terminateIfRunning(client, workflowId)));
-});
-
-afterAll(async () => {
-  await closeClient();
-});
 
 interface CliRun {
   code: number;
@@ -41,7 +26,7 @@ async function mailmendWithin(commandTimeoutMs: number, ...argv: string[]): Prom
   let stdout = '';
   let stderr = '';
   const deps: CliDeps = {
-    connect: async () => ({ client, address: 'shared-dev-server', close: async () => undefined }),
+    connect: async () => ({ client: temporal.client, address: 'shared-dev-server', close: async () => undefined }),
     stdout: (text) => (stdout += text),
     stderr: (text) => (stderr += text),
     now: () => NOW,
@@ -54,8 +39,8 @@ async function mailmendWithin(commandTimeoutMs: number, ...argv: string[]): Prom
 /** An open incident on a queue no worker polls, so its history shows exactly the signals the CLI sent. */
 async function openIncident(): Promise<string> {
   const serverId = uniqueServerId('mx');
-  startedWorkflows.push(incidentWorkflowId(serverId));
-  await raiseAlert(client, testInput(serverId), testAlert({ labels: { server: serverId } }), {
+  temporal.terminateAfterTest(incidentWorkflowId(serverId));
+  await raiseAlert(temporal.client, testInput(serverId), testAlert({ labels: { server: serverId } }), {
     taskQueue: `cli-test-${randomUUID()}`,
   });
   return serverId;
@@ -86,7 +71,7 @@ describe('mailmend incidents', () => {
       stderr: '',
     });
     expect(noted.code).toBe(0);
-    const signals = await signalsOf(client, incidentWorkflowId(serverId));
+    const signals = await signalsOf(temporal.client, incidentWorkflowId(serverId));
     expect(signals.slice(1)).toEqual([
       { name: 'approve', args: [{ by: 'alice', comment: 'restart is fine' }] },
       { name: 'note', args: [{ by: 'bob', text: 'vendor ticket 4711' }] },
@@ -109,7 +94,7 @@ describe('mailmend incidents', () => {
       [0, ''],
       [0, ''],
     ]);
-    const signals = await signalsOf(client, incidentWorkflowId(serverId));
+    const signals = await signalsOf(temporal.client, incidentWorkflowId(serverId));
     expect(signals.slice(1)).toEqual([
       { name: 'reject', args: [{ by: 'alice', reason: 'not during backups' }] },
       { name: 'confirm', args: [{ by: 'carol' }] },
@@ -135,7 +120,7 @@ describe('mailmend incidents', () => {
     );
     expect(missingReason.code).toBe(1);
     expect(missingReason.stderr).toBe("error: required option '--reason <text>' not specified\n");
-    expect(await signalsOf(client, incidentWorkflowId(serverId))).toHaveLength(1);
+    expect(await signalsOf(temporal.client, incidentWorkflowId(serverId))).toHaveLength(1);
   });
 
   test('a signal to a server without an open incident fails clearly', async () => {
@@ -150,7 +135,7 @@ describe('mailmend incidents', () => {
   });
 
   test('Temporal unreachable: one line naming the address', async () => {
-    const port = await closedLoopbackPort();
+    const port = await freePort();
     let stderr = '';
     const deps: CliDeps = {
       ...processDeps({ TEMPORAL_ADDRESS: `127.0.0.1:${port}` }),
@@ -176,56 +161,40 @@ describe('mailmend incidents', () => {
     );
   });
 
-  describe('with a worker running the incident workflow', () => {
-    let workerConnection: NativeConnection;
+  test('show renders the live state, and list finds the incident', async () => {
+    const serverId = uniqueServerId('mx');
+    const taskQueue = `cli-test-${randomUUID()}`;
+    temporal.terminateAfterTest(incidentWorkflowId(serverId));
 
-    beforeAll(async () => {
-      workerConnection = await connectTestWorker();
-    });
-
-    afterAll(async () => {
-      await workerConnection.close();
-    });
-
-    test('show renders the live state, and list finds the incident', async () => {
-      const serverId = uniqueServerId('mx');
-      const taskQueue = `cli-test-${randomUUID()}`;
-      startedWorkflows.push(incidentWorkflowId(serverId));
-      const worker = await Worker.create({
-        connection: workerConnection,
+    await withWorker(temporal.workerConnection, taskQueue, createFakeActivities().activities, async () => {
+      await raiseAlert(temporal.client, testInput(serverId), testAlert({ labels: { server: serverId } }), {
         taskQueue,
-        workflowBundle: await workflowBundle(),
-        activities: createFakeActivities().activities,
       });
+      await eventually(async () => {
+        const run = await mailmend('incidents', 'show', serverId, '--json');
+        return run.code === 0 && JSON.parse(run.stdout).phase === 'awaiting-approval' ? run : undefined;
+      }, 'the incident to wait for approval');
 
-      await worker.runUntil(async () => {
-        await raiseAlert(client, testInput(serverId), testAlert({ labels: { server: serverId } }), { taskQueue });
-        await eventually(async () => {
-          const run = await mailmend('incidents', 'show', serverId, '--json');
-          return run.code === 0 && JSON.parse(run.stdout).phase === 'awaiting-approval' ? run : undefined;
-        }, 'the incident to wait for approval');
+      const shown = await mailmend('incidents', 'show', serverId);
+      const json = JSON.parse((await mailmend('incidents', 'show', serverId, '--json')).stdout) as IncidentState;
 
-        const shown = await mailmend('incidents', 'show', serverId);
-        const json = JSON.parse((await mailmend('incidents', 'show', serverId, '--json')).stdout) as IncidentState;
+      expect(shown.code).toBe(0);
+      expect(shown.stdout).toContain(`Incident ${incidentWorkflowId(serverId)} on ${serverId}`);
+      expect(shown.stdout).toMatch(/phase: +awaiting-approval/);
+      expect(shown.stdout).toMatch(/may approve: +alice, bob/);
+      expect(shown.stdout).toMatch(/confirmations: +0\/2/);
+      expect(shown.stdout).toMatch(new RegExp(`notifications: +${json.notifications.length} sent`));
+      expect(shown.stdout).toMatch(/ETA: +not set/);
+      const timelineLines = shown.stdout.split('Timeline')[1]?.trim().split('\n').slice(1) ?? [];
+      expect(timelineLines).toHaveLength(Math.min(15, json.timeline.length));
 
-        expect(shown.code).toBe(0);
-        expect(shown.stdout).toContain(`Incident ${incidentWorkflowId(serverId)} on ${serverId}`);
-        expect(shown.stdout).toMatch(/phase: +awaiting-approval/);
-        expect(shown.stdout).toMatch(/may approve: +alice, bob/);
-        expect(shown.stdout).toMatch(/confirmations: +0\/2/);
-        expect(shown.stdout).toMatch(new RegExp(`notifications: +${json.notifications.length} sent`));
-        expect(shown.stdout).toMatch(/ETA: +not set/);
-        const timelineLines = shown.stdout.split('Timeline')[1]?.trim().split('\n').slice(1) ?? [];
-        expect(timelineLines).toHaveLength(Math.min(15, json.timeline.length));
+      const listed = await eventually(async () => {
+        const run = await mailmend('incidents', 'list');
+        return run.stdout.includes(serverId) ? run : undefined;
+      }, 'the incident to appear in the visibility store');
+      expect(listed.stdout).toMatch(new RegExp(`${serverId} +RUNNING`));
 
-        const listed = await eventually(async () => {
-          const run = await mailmend('incidents', 'list');
-          return run.stdout.includes(serverId) ? run : undefined;
-        }, 'the incident to appear in the visibility store');
-        expect(listed.stdout).toMatch(new RegExp(`${serverId} +RUNNING`));
-
-        await terminateIfRunning(client, incidentWorkflowId(serverId));
-      });
+      await terminateIfRunning(temporal.client, incidentWorkflowId(serverId));
     });
   });
 });

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chmod, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,18 +11,9 @@ import { Client as SshClient } from 'ssh2';
 import { parse as parseYaml } from 'yaml';
 import { runMailmend } from '../../app/mailmend';
 import type { CliDeps } from '../../client/cli/program';
-import {
-  LAB_SCENARIOS,
-  labBreak,
-  labDown,
-  labHeal,
-  labRelay,
-  labStatus,
-  labUp,
-  requireLabTools,
-  type LabInfo,
-} from '../../lab';
-import { BROKEN_DAEMON_DIRECTORY, DEFERRED_BACKLOG_SIZE } from '../../lab/scenarios';
+import { labBreak, labDown, labHeal, labRelay, labStatus, labUp, type LabInfo } from '../../lab/lab';
+import { requireLabTools } from '../../lab/prerequisites';
+import { BROKEN_DAEMON_DIRECTORY, DEFERRED_BACKLOG_SIZE, LAB_SCENARIOS } from '../../lab/scenarios';
 import { serverSchema } from '../../config/schema';
 import { freePorts } from '../support/processes';
 

@@ -1,7 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import {
   HostKeyMismatchError,
@@ -9,10 +7,9 @@ import {
   sshFingerprint,
   withSshSession,
   type SshOptions,
-  type SshTarget,
 } from '../../activities/ssh';
 import { freePort } from '../support/processes';
-import { generateEd25519KeyPair, startTestSshd, type TestSshd } from '../support/sshd';
+import { generateEd25519KeyPair, useTestSshd } from '../support/sshd';
 
 const OPTIONS: SshOptions = { readyTimeoutMs: 5_000, keepaliveIntervalMs: 5_000, commandTimeoutMs: 10_000 };
 const ACCEPTED = 'Accepted publickey';
@@ -34,24 +31,11 @@ describe('shellQuote', () => {
 });
 
 describe('withSshSession against a real sshd', () => {
-  let sshd: TestSshd;
-  let scratch: string;
-  let target: SshTarget;
-
-  beforeAll(async () => {
-    sshd = await startTestSshd();
-    scratch = await mkdtemp(path.join(os.tmpdir(), 'mailmend-ssh-test-'));
-    target = sshd.target;
-  });
-
-  afterAll(async () => {
-    await sshd?.stop();
-    if (scratch) await rm(scratch, { recursive: true, force: true });
-  });
+  const sshd = useTestSshd('mailmend-ssh-test-');
 
   test('runs several commands over one connection, with exit codes and combined output', async () => {
     const offset = sshd.log().length;
-    const runs = await withSshSession(target, OPTIONS, async (session) => [
+    const runs = await withSshSession(sshd.target, OPTIONS, async (session) => [
       await session.run(['true']),
       await session.run(['sh', '-c', 'exit 7']),
       await session.run(['sh', '-c', 'echo one; sleep 0.2; echo two >&2; sleep 0.2; echo three']),
@@ -69,7 +53,7 @@ describe('withSshSession against a real sshd', () => {
   });
 
   test('keeps the last 8 KiB of a long output', async () => {
-    const run = await withSshSession(target, OPTIONS, (session) => session.run(['seq', '1', '5000']));
+    const run = await withSshSession(sshd.target, OPTIONS, (session) => session.run(['seq', '1', '5000']));
 
     expect(run.exitCode).toBe(0);
     expect(Buffer.byteLength(run.output)).toBeLessThanOrEqual(8 * 1024);
@@ -78,10 +62,10 @@ describe('withSshSession against a real sshd', () => {
   });
 
   test('shell metacharacters in argv arrive literally and run nothing', async () => {
-    const marker = path.join(scratch, 'pwned');
+    const marker = path.join(sshd.scratch, 'pwned');
     const hostile = `$(touch ${marker});\`touch ${marker}\`|x & touch ${marker} > ${marker} 'q" \\ * ?\nnext line`;
 
-    const run = await withSshSession(target, OPTIONS, (session) => session.run(['printf', '%s', hostile]));
+    const run = await withSshSession(sshd.target, OPTIONS, (session) => session.run(['printf', '%s', hostile]));
 
     expect(run).toEqual({ argv: ['printf', '%s', hostile], exitCode: 0, output: hostile });
     expect(existsSync(marker)).toBe(false);
@@ -89,7 +73,7 @@ describe('withSshSession against a real sshd', () => {
 
   test('a command past its timeout is killed on the host with its children, and the session goes on', async () => {
     const started = Date.now();
-    const [timedOut, leftover] = await withSshSession(target, OPTIONS, async (session) => [
+    const [timedOut, leftover] = await withSshSession(sshd.target, OPTIONS, async (session) => [
       await session.run(['sh', '-c', 'echo started; sleep 29.5; echo never'], { timeoutMs: 500 }),
       await session.run(['pgrep', '-f', '-x', 'sleep 29.5']),
     ]);
@@ -106,13 +90,13 @@ describe('withSshSession against a real sshd', () => {
   test('a command that leaves a daemon holding its output still returns its own exit status', async () => {
     const marker = `mailmend-daemon-${process.pid}-${Date.now()}`;
     const started = Date.now();
-    const run = await withSshSession(target, OPTIONS, (session) =>
+    const run = await withSshSession(sshd.target, OPTIONS, (session) =>
       session.run(['sh', '-c', `sleep 20 & echo ${marker}; exit 3`]),
     );
     expect(run.exitCode).toBe(3);
     expect(run.output).toContain(marker);
     expect(Date.now() - started).toBeLessThan(OPTIONS.commandTimeoutMs);
-    await withSshSession(target, OPTIONS, (session) => session.run(['pkill', '-f', 'sleep 20']));
+    await withSshSession(sshd.target, OPTIONS, (session) => session.run(['pkill', '-f', 'sleep 20']));
   });
 
   test('a connection lost while a command runs rejects instead of hanging', async () => {
@@ -125,17 +109,17 @@ describe('withSshSession against a real sshd', () => {
     ].join('; ');
 
     await expect(
-      withSshSession(target, OPTIONS, (session) => session.run(['sh', '-c', killOwnConnection])),
+      withSshSession(sshd.target, OPTIONS, (session) => session.run(['sh', '-c', killOwnConnection])),
     ).rejects.toThrow('the channel running sh closed without an exit status');
   });
 
   test('a changed host key is refused before authentication and nothing runs', async () => {
-    const impostor = await generateEd25519KeyPair(scratch, 'impostor_host_key');
-    const marker = path.join(scratch, 'ran-despite-mismatch');
+    const impostor = await generateEd25519KeyPair(sshd.scratch, 'impostor_host_key');
+    const marker = path.join(sshd.scratch, 'ran-despite-mismatch');
     const use = jest.fn((session: { run(argv: string[]): Promise<unknown> }) => session.run(['touch', marker]));
     const offset = sshd.log().length;
 
-    const error = await withSshSession({ ...target, hostKey: impostor.publicKey }, OPTIONS, use).catch(
+    const error = await withSshSession({ ...sshd.target, hostKey: impostor.publicKey }, OPTIONS, use).catch(
       (caught: unknown) => caught,
     );
 
@@ -158,10 +142,12 @@ describe('withSshSession against a real sshd', () => {
   });
 
   test('a client key the server does not know fails authentication', async () => {
-    const stranger = await generateEd25519KeyPair(scratch, 'stranger_client_key');
+    const stranger = await generateEd25519KeyPair(sshd.scratch, 'stranger_client_key');
     const use = jest.fn(async () => undefined);
 
-    await expect(withSshSession({ ...target, privateKey: stranger.privateKey }, OPTIONS, use)).rejects.toMatchObject({
+    await expect(
+      withSshSession({ ...sshd.target, privateKey: stranger.privateKey }, OPTIONS, use),
+    ).rejects.toMatchObject({
       level: 'client-authentication',
       message: 'All configured authentication methods failed',
     });
@@ -172,7 +158,7 @@ describe('withSshSession against a real sshd', () => {
     const port = await freePort();
     const started = Date.now();
 
-    await expect(withSshSession({ ...target, port }, OPTIONS, async () => undefined)).rejects.toMatchObject({
+    await expect(withSshSession({ ...sshd.target, port }, OPTIONS, async () => undefined)).rejects.toMatchObject({
       code: 'ECONNREFUSED',
       level: 'client-socket',
     });
@@ -187,7 +173,7 @@ describe('withSshSession against a real sshd', () => {
     const started = Date.now();
     try {
       await expect(
-        withSshSession({ ...target, port }, { ...OPTIONS, readyTimeoutMs: 700 }, async () => undefined),
+        withSshSession({ ...sshd.target, port }, { ...OPTIONS, readyTimeoutMs: 700 }, async () => undefined),
       ).rejects.toMatchObject({ level: 'client-timeout' });
       expect(Date.now() - started).toBeGreaterThanOrEqual(650);
       expect(Date.now() - started).toBeLessThan(OPTIONS.readyTimeoutMs);

@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import { bundleWorkflowCode, Worker } from '@temporalio/worker';
-import { workflowBundle } from '../support/temporal';
+import { Worker } from '@temporalio/worker';
+import { bundleWorkflowsQuietly, workflowBundle } from '../support/temporal';
 
 const HISTORIES_DIR = path.join(__dirname, '..', 'histories');
 const RECORDED_WORKFLOW_ID = 'incident-mx-recorded';
@@ -11,15 +11,6 @@ const RECORDED_WORKFLOW_ID = 'incident-mx-recorded';
 const recordedHistories = readdirSync(HISTORIES_DIR)
   .filter((file) => file.endsWith('.json'))
   .map((file) => [file, JSON.parse(readFileSync(path.join(HISTORIES_DIR, file), 'utf8'))] as const);
-
-const silentLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-};
 
 describe('replay of recorded incident histories', () => {
   test('histories from before and after the round-trip verification are recorded', () => {
@@ -34,10 +25,7 @@ describe('replay of recorded incident histories', () => {
   });
 
   test('an unguarded change to the workflow is caught as non-determinism', async () => {
-    const changedBundle = await bundleWorkflowCode({
-      workflowsPath: require.resolve('./nondeterministic-workflow'),
-      logger: silentLogger,
-    });
+    const changedBundle = await bundleWorkflowsQuietly(require.resolve('./nondeterministic-workflow'));
     const [, history] = recordedHistories[0] ?? [];
     await expect(
       Worker.runReplayHistory({ workflowBundle: changedBundle }, history, RECORDED_WORKFLOW_ID),

@@ -2,35 +2,18 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import type { Client } from '@temporalio/client';
-import { Worker, type NativeConnection } from '@temporalio/worker';
-import pino from 'pino';
-import { createActivities } from '../../activities';
 import { approve } from '../../client/incidents';
-import { buildWebhookServer, startWebhookServer } from '../../client/webhook/server';
 import { parseConfig } from '../../config/load';
-import { buildActivityDeps } from '../../worker/activity-deps';
 import type { mailOutageIncident } from '../../workflows';
 import { incidentWorkflowId } from '../../workflows/messages';
 import { waitForState } from '../support/incidents';
+import { postAlertmanagerAlert, startWorkerAndWebhook } from '../support/mailmend-stack';
 import { freePort } from '../support/processes';
 import { startSmtpSink, startWebhookSink } from '../support/sinks';
-import { connectTestClient, connectTestWorker, uniqueServerId, workflowBundle } from '../support/temporal';
-import { alertmanagerPayload } from '../../client/webhook/alertmanager';
+import { uniqueServerId, useSharedTemporal } from '../support/temporal';
 
 describe('secrets', () => {
-  let client: Client;
-  let closeClient: () => Promise<void>;
-  let workerConnection: NativeConnection;
-
-  beforeAll(async () => {
-    ({ client, close: closeClient } = await connectTestClient());
-    workerConnection = await connectTestWorker();
-  });
-  afterAll(async () => {
-    await closeClient();
-    await workerConnection.close();
-  });
+  const temporal = useSharedTemporal();
 
   test('no configured secret reaches the workflow history, the report or the logs', async () => {
     const secretDir = mkdtempSync(path.join(os.tmpdir(), 'mailmend-secrets-'));
@@ -89,32 +72,20 @@ describe('secrets', () => {
       env,
       secretDir,
     );
-    const logLines: string[] = [];
-    const logger = pino({ level: 'debug' }, { write: (line: string) => logLines.push(line) });
-    const taskQueue = `secrets-${randomUUID()}`;
-    const activityDeps = buildActivityDeps(loaded, logger);
-    const worker = await Worker.create({
-      connection: workerConnection,
-      taskQueue,
-      workflowBundle: await workflowBundle(),
-      activities: createActivities(activityDeps.deps),
-    });
-    const webhook = buildWebhookServer({ config: loaded.config, secrets: loaded.secrets, client, logger, taskQueue });
+    const mailmend = await startWorkerAndWebhook(loaded, temporal);
+    const { client } = temporal;
 
     try {
-      const final = await worker.runUntil(async () => {
-        const webhookUrl = await startWebhookServer(webhook, '127.0.0.1', 0);
-        const response = await fetch(`${webhookUrl}/alerts/alertmanager`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${env.WEBHOOK_TOKEN}`, 'content-type': 'application/json' },
-          body: JSON.stringify(alertmanagerPayload({ labels: { alertname: 'MailDown', server: serverId } })),
-        });
-        expect(response.status).toBe(202);
-        const handle = client.workflow.getHandle<typeof mailOutageIncident>(incidentWorkflowId(serverId));
-        await waitForState(handle, (state) => state.phase === 'awaiting-approval');
-        await approve(client, serverId, { by: 'alice' });
-        return handle.result();
-      });
+      const response = await postAlertmanagerAlert(
+        mailmend.webhookUrl,
+        { labels: { alertname: 'MailDown', server: serverId } },
+        { authorization: `Bearer ${env.WEBHOOK_TOKEN}` },
+      );
+      expect(response.status).toBe(202);
+      const handle = client.workflow.getHandle<typeof mailOutageIncident>(incidentWorkflowId(serverId));
+      await waitForState(handle, (state) => state.phase === 'awaiting-approval');
+      await approve(client, serverId, { by: 'alice' });
+      const final = await handle.result();
 
       // No sshd listens on the configured port, so the approved fix cannot run and verification fails.
       expect(final.outcome).toBe('escalated');
@@ -138,11 +109,10 @@ describe('secrets', () => {
       for (const secret of secrets) {
         expect(history).not.toContain(secret);
         expect(report).not.toContain(secret);
-        expect(logLines.join('\n')).not.toContain(secret);
+        expect(mailmend.logLines.join('\n')).not.toContain(secret);
       }
     } finally {
-      await webhook.close();
-      activityDeps.close();
+      await mailmend.stop();
       await mailSink.close();
       await chatSink.close();
     }

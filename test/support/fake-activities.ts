@@ -5,7 +5,7 @@ import { NO_CATALOG_ACTION, type CheckResult, type Diagnosis, type ProbeReport }
 const up: CheckResult = { ok: true, latencyMs: 3, detail: '220 mail.test ESMTP' };
 const refused: CheckResult = { ok: false, latencyMs: 1, detail: 'ECONNREFUSED', errorCode: 'ECONNREFUSED' };
 
-export interface FakeMailHost {
+interface FakeMailHost {
   smtpUp: boolean;
   imapUp: boolean;
 }
@@ -24,65 +24,73 @@ export function createFakeActivities(options: FakeActivityOptions = {}) {
   const remediations: string[] = [];
   const diagnoses: ProbeReport[] = [];
   const reports: unknown[] = [];
-  let failedFixesLeft = options.failedFixes ?? 0;
-
   const activities: MailmendActivities = {
-    async probeServer({ context }) {
-      return {
-        serverId: context.serverId,
-        checkedAt: new Date().toISOString(),
-        tcpSmtp: host.smtpUp ? up : refused,
-        smtp: host.smtpUp ? up : refused,
-        imap: host.imapUp ? { ...up, detail: '* OK IMAP ready' } : refused,
-      };
-    },
-    async diagnoseOutage({ probes }): Promise<Diagnosis> {
+    probeServer: async ({ context }) => probeReportFor(context.serverId, host),
+    async diagnoseOutage({ probes }) {
       diagnoses.push(probes);
-      const actionId = options.recommendedAction ?? 'start-postfix';
-      return {
-        rootCause: 'Nothing listens on the SMTP port: Postfix is not running',
-        evidence: [`tcp: ${probes.tcpSmtp.detail}`],
-        diagnosedAt: new Date().toISOString(),
-        recommendation: {
-          actionId,
-          description: actionId === NO_CATALOG_ACTION ? 'hand over' : 'Start Postfix',
-          risk: 'low',
-          rollback: 'postfix stop',
-        },
-      };
+      return postfixDownDiagnosis(probes, options.recommendedAction ?? 'start-postfix');
     },
-    async verifyRoundTrip() {
-      return { ok: true, token: 'mailmend-fake', roundTripMs: 5, detail: 'delivered to canary@example.org in 5 ms' };
-    },
+    verifyRoundTrip: async () => ({
+      ok: true,
+      token: 'mailmend-fake',
+      roundTripMs: 5,
+      detail: 'delivered to canary@example.org in 5 ms',
+    }),
     async sendNotification(input) {
       notifications.push(input);
-      return {
-        channel: input.channel,
-        audience: input.audience,
-        kind: input.message.kind,
-        sentAt: new Date().toISOString(),
-        ok: true,
-      };
+      const { channel, audience } = input;
+      return { channel, audience, kind: input.message.kind, sentAt: new Date().toISOString(), ok: true };
     },
-    async runRemediation({ actionId }) {
-      remediations.push(actionId);
-      if (failedFixesLeft > 0) failedFixesLeft -= 1;
-      else {
-        host.smtpUp = true;
-        host.imapUp = true;
-      }
-      return {
-        actionId,
-        exitCode: 0,
-        output: 'postfix/postfix-script: starting the Postfix mail system',
-        alreadyApplied: false,
-        finishedAt: new Date().toISOString(),
-      };
-    },
+    runRemediation: fakeRemediation(host, options.failedFixes ?? 0, remediations),
     async writeIncidentReport({ context, report }) {
       reports.push(report);
       return { markdownPath: `/reports/${context.incidentId}.md`, jsonPath: `/reports/${context.incidentId}.json` };
     },
   };
   return { activities, host, notifications, remediations, diagnoses, reports };
+}
+
+function probeReportFor(serverId: string, host: FakeMailHost): ProbeReport {
+  return {
+    serverId,
+    checkedAt: new Date().toISOString(),
+    tcpSmtp: host.smtpUp ? up : refused,
+    smtp: host.smtpUp ? up : refused,
+    imap: host.imapUp ? { ...up, detail: '* OK IMAP ready' } : refused,
+  };
+}
+
+function postfixDownDiagnosis(probes: ProbeReport, actionId: string): Diagnosis {
+  return {
+    rootCause: 'Nothing listens on the SMTP port: Postfix is not running',
+    evidence: [`tcp: ${probes.tcpSmtp.detail}`],
+    diagnosedAt: new Date().toISOString(),
+    recommendation: {
+      actionId,
+      description: actionId === NO_CATALOG_ACTION ? 'hand over' : 'Start Postfix',
+      risk: 'low',
+      rollback: 'postfix stop',
+    },
+  };
+}
+
+/** Each run is recorded; the first `failedFixes` runs leave the host broken, the next one brings it all up. */
+function fakeRemediation(
+  host: FakeMailHost,
+  failedFixes: number,
+  remediations: string[],
+): MailmendActivities['runRemediation'] {
+  let failedFixesLeft = failedFixes;
+  return async ({ actionId }) => {
+    remediations.push(actionId);
+    if (failedFixesLeft > 0) failedFixesLeft -= 1;
+    else Object.assign(host, { smtpUp: true, imapUp: true });
+    return {
+      actionId,
+      exitCode: 0,
+      output: 'postfix/postfix-script: starting the Postfix mail system',
+      alreadyApplied: false,
+      finishedAt: new Date().toISOString(),
+    };
+  };
 }

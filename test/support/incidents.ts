@@ -10,7 +10,7 @@ import {
   type IncidentState,
 } from '../../workflows/messages';
 
-export const APPROVERS = ['alice', 'bob'];
+const APPROVERS = ['alice', 'bob'];
 
 export function testInput(serverId: string, policies: Partial<IncidentPolicies> = {}): IncidentInput {
   return {

@@ -1,10 +1,10 @@
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import http from 'node:http';
 import type net from 'node:net';
+import type { Readable } from 'node:stream';
 import { simpleParser, type AddressObject } from 'mailparser';
-import { SMTPServer } from 'smtp-server';
-
-export const LOOPBACK = '127.0.0.1';
+import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+import { LOOPBACK } from '../../platform/loopback';
 
 export interface ReceivedMail {
   envelopeTo: string[];
@@ -14,7 +14,7 @@ export interface ReceivedMail {
   receivedAt: number;
 }
 
-export interface SmtpSinkOptions {
+interface SmtpSinkOptions {
   /** When set, the sink requires AUTH with exactly these credentials. */
   auth?: { user: string; pass: string };
   /** Recipients starting with this prefix are refused with 550. */
@@ -27,11 +27,44 @@ function headerText(value: unknown): string {
   return String(value);
 }
 
+export interface SmtpSink {
+  host: string;
+  port: number;
+  received: ReceivedMail[];
+  /** Resolves with the first message matching `predicate`, already received or still to come. */
+  waitForMail(predicate: (mail: ReceivedMail) => boolean, timeoutMs?: number): Promise<ReceivedMail>;
+  close(): Promise<void>;
+}
+
 /** A real SMTP server on loopback (the smtp-server package) that keeps every message it accepts. */
-export async function startSmtpSink(options: SmtpSinkOptions = {}) {
-  const received: ReceivedMail[] = [];
-  const waiters = new Set<() => void>();
+export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<SmtpSink> {
+  const inbox = watchedInbox();
   const server = new SMTPServer({
+    ...sinkPolicy(options),
+    onData: (stream, session, callback) => {
+      const envelopeTo = session.envelope.rcptTo.map((recipient) => recipient.address);
+      readMail(stream, envelopeTo)
+        .then((mail) => {
+          inbox.add(mail);
+          callback();
+        })
+        .catch((error: Error) => callback(error));
+    },
+  });
+  server.listen(0, LOOPBACK);
+  await once(server.server, 'listening');
+  return {
+    host: LOOPBACK,
+    port: (server.server.address() as net.AddressInfo).port,
+    received: inbox.received,
+    waitForMail: inbox.waitFor,
+    close: () => new Promise<void>((resolve) => server.close(resolve)),
+  };
+}
+
+/** Who may send to the sink: AUTH only when `options.auth` is set, and recipients under `refusePrefix` refused. */
+function sinkPolicy(options: SmtpSinkOptions): SMTPServerOptions {
+  return {
     logger: false,
     disabledCommands: options.auth ? ['STARTTLS'] : ['STARTTLS', 'AUTH'],
     authOptional: !options.auth,
@@ -47,55 +80,53 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}) {
       }
       return callback();
     },
-    onData: (stream, session, callback) => {
-      const envelopeTo = session.envelope.rcptTo.map((recipient) => recipient.address);
-      simpleParser(stream)
-        .then((parsed) => {
-          const headers = new Map<string, string>();
-          for (const [name, value] of parsed.headers) headers.set(name, headerText(value));
-          received.push({ envelopeTo, headers, text: parsed.text ?? '', receivedAt: Date.now() });
-          for (const wake of waiters) wake();
-          callback();
-        })
-        .catch((error: Error) => callback(error));
-    },
-  });
-  server.listen(0, LOOPBACK);
-  await once(server.server, 'listening');
-  const port = (server.server.address() as net.AddressInfo).port;
-  return {
-    host: LOOPBACK,
-    port,
-    received,
-    /** Resolves with the first message matching `predicate`, already received or still to come. */
-    waitForMail(predicate: (mail: ReceivedMail) => boolean, timeoutMs = 30_000): Promise<ReceivedMail> {
-      return new Promise((resolve, reject) => {
-        const check = (): boolean => {
-          const found = received.find(predicate);
-          if (!found) return false;
-          waiters.delete(wake);
-          clearTimeout(timer);
-          resolve(found);
-          return true;
-        };
-        const wake = (): void => void check();
-        const timer = setTimeout(() => {
-          waiters.delete(wake);
-          reject(new Error(`no matching mail within ${timeoutMs} ms (${received.length} received)`));
-        }, timeoutMs);
-        waiters.add(wake);
-        check();
-      });
-    },
-    close: () => new Promise<void>((resolve) => server.close(resolve)),
   };
 }
 
-export interface WebhookRequest {
+async function readMail(stream: Readable, envelopeTo: string[]): Promise<ReceivedMail> {
+  const parsed = await simpleParser(stream);
+  const headers = new Map<string, string>();
+  for (const [name, value] of parsed.headers) headers.set(name, headerText(value));
+  return { envelopeTo, headers, text: parsed.text ?? '', receivedAt: Date.now() };
+}
+
+/** The received messages, and a way to wait for one that has not arrived yet. */
+function watchedInbox() {
+  const received: ReceivedMail[] = [];
+  const arrivals = new EventEmitter();
+  return {
+    received,
+    add(mail: ReceivedMail): void {
+      received.push(mail);
+      arrivals.emit('mail');
+    },
+    waitFor(predicate: (mail: ReceivedMail) => boolean, timeoutMs = 30_000): Promise<ReceivedMail> {
+      return new Promise((resolve, reject) => {
+        const check = (): void => {
+          const found = received.find(predicate);
+          if (!found) return;
+          arrivals.off('mail', check);
+          clearTimeout(timer);
+          resolve(found);
+        };
+        const timer = setTimeout(() => {
+          arrivals.off('mail', check);
+          reject(new Error(`no matching mail within ${timeoutMs} ms (${received.length} received)`));
+        }, timeoutMs);
+        arrivals.on('mail', check);
+        check();
+      });
+    },
+  };
+}
+
+interface WebhookRequest {
   path: string;
   contentType: string | undefined;
   body: unknown;
 }
+
+export type WebhookSink = Awaited<ReturnType<typeof startWebhookSink>>;
 
 /** A chat-style webhook on loopback; `reply` decides how it answers the next requests. */
 export async function startWebhookSink() {

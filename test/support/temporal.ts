@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { EphemeralServerExecutable } from '@temporalio/testing';
-import { bundleWorkflowCode, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import {
+  bundleWorkflowCode,
+  Worker,
+  type NativeConnection,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
+import type { MailmendActivities } from '../../activities';
+import { useForAllTests } from './fixture';
 import {
   connectClient,
   connectWorker,
@@ -28,15 +36,9 @@ export function connectTestWorker(address = sharedServerAddress()): Promise<Nati
   return connectWorker(localTemporalSettings(address));
 }
 
-let cachedBundle: Promise<WorkflowBundleWithSourceMap> | undefined;
-
-/** Bundling takes seconds, so each test file bundles the workflows once. */
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  cachedBundle ??= bundleWorkflowCode({
-    workflowsPath: require.resolve('../../workflows'),
-    logger: quietBundlerLogger,
-  });
-  return cachedBundle;
+/** Bundles the workflow code at `workflowsPath`, printing only the bundler's errors. */
+export function bundleWorkflowsQuietly(workflowsPath: string): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
 }
 
 const quietBundlerLogger = {
@@ -47,6 +49,79 @@ const quietBundlerLogger = {
   warn: () => undefined,
   error: (message: string) => console.error(message),
 };
+
+export function timeSkippingExecutable(): EphemeralServerExecutable {
+  const raw = process.env.MAILMEND_TEST_TIME_SKIPPING_EXECUTABLE;
+  if (!raw) throw new Error('the jest global setup did not resolve the time-skipping test server');
+  return JSON.parse(raw) as EphemeralServerExecutable;
+}
+
+let cachedBundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/** Bundling takes seconds, so each test file bundles the workflows once. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  cachedBundle ??= bundleWorkflowsQuietly(require.resolve('../../workflows'));
+  return cachedBundle;
+}
+
+interface SharedTemporal {
+  readonly client: Client;
+  readonly workerConnection: NativeConnection;
+  /** Terminates the workflow, if it still runs, after the current test, so no incident outlives its test. */
+  terminateAfterTest(workflowId: string): void;
+}
+
+/**
+ * Connects a client and a worker connection to the shared dev server before the file's tests and closes both after
+ * them. Read the fields inside tests and hooks, once `beforeAll` has run.
+ */
+export function useSharedTemporal(): SharedTemporal {
+  const connections = useForAllTests(
+    'the shared Temporal connections',
+    async () => ({ client: await connectTestClient(), worker: await connectTestWorker() }),
+    async ({ client, worker }) => {
+      await client.close();
+      await worker.close();
+    },
+  );
+  const toTerminate: string[] = [];
+  afterEach(async () => {
+    if (toTerminate.length === 0) return;
+    const { client } = connections().client;
+    await Promise.all(toTerminate.splice(0).map((workflowId) => terminateIfRunning(client, workflowId)));
+  });
+  return {
+    get client() {
+      return connections().client.client;
+    },
+    get workerConnection() {
+      return connections().worker;
+    },
+    terminateAfterTest: (workflowId) => void toTerminate.push(workflowId),
+  };
+}
+
+/** Tests leave no running incidents behind on the shared server. */
+export async function terminateIfRunning(client: Client, workflowId: string): Promise<void> {
+  try {
+    const handle = client.workflow.getHandle(workflowId);
+    const { status } = await handle.describe();
+    if (status.name === 'RUNNING') await handle.terminate('test finished');
+  } catch (error) {
+    if (!(error instanceof WorkflowNotFoundError)) throw error;
+  }
+}
+
+/** Runs `body` while a worker with `activities` (usually fakes) polls `taskQueue`, then shuts the worker down. */
+export async function withWorker<T>(
+  connection: NativeConnection,
+  taskQueue: string,
+  activities: MailmendActivities,
+  body: () => Promise<T>,
+): Promise<T> {
+  const worker = await Worker.create({ connection, taskQueue, workflowBundle: await workflowBundle(), activities });
+  return worker.runUntil(body);
+}
 
 /** Every test gets its own server id, so workflow ids and task queues never collide. */
 export function uniqueServerId(prefix: string): string {

@@ -1,7 +1,7 @@
-import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import { defaultPayloadConverter, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import pino, { type Logger } from 'pino';
+import { alertmanagerPayload } from '../../client/webhook/alertmanager';
 import { parseConfig, type LoadedConfig } from '../../config/load';
 
 export const WEBHOOK_TOKEN = 'test-webhook-token-5b1f';
@@ -25,7 +25,7 @@ export function testConfig(serverIds: string[], options: { bearerToken?: boolean
   return parseConfig(document, 'test config', env, __dirname);
 }
 
-export interface CapturedLogger {
+interface CapturedLogger {
   logger: Logger;
   lines(): Record<string, unknown>[];
   text(): string;
@@ -59,26 +59,27 @@ interface AlertOverrides {
   annotations?: Record<string, string>;
 }
 
+/** Nanosecond precision, as Alertmanager writes it; the tests check that it survives into the alert signal. */
+const STARTS_AT = '2025-03-01T10:00:00.123456789Z';
+
+/**
+ * One Alertmanager batch holding `alerts`, each built by the product's `alertmanagerPayload` with a `MailServerDown`
+ * name, a summary, a fixed start time and the fingerprint `fp<index>`.
+ */
 export function alertmanagerBody(alerts: AlertOverrides[], extra: Record<string, unknown> = {}) {
+  const batch = alerts.flatMap(
+    (alert, index) =>
+      alertmanagerPayload({
+        ...(alert.status ? { status: alert.status } : {}),
+        labels: { alertname: 'MailServerDown', severity: 'critical', ...alert.labels },
+        annotations: { summary: 'SMTP probe failing', ...alert.annotations },
+        fingerprint: `fp${index}`,
+      }).alerts,
+  );
   return {
-    version: '4',
-    groupKey: '{}:{alertname="MailServerDown"}',
-    truncatedAlerts: 0,
-    status: alerts.some((alert) => (alert.status ?? 'firing') === 'firing') ? 'firing' : 'resolved',
-    receiver: 'mailmend',
-    groupLabels: { alertname: 'MailServerDown' },
-    commonLabels: { alertname: 'MailServerDown' },
-    commonAnnotations: {},
-    externalURL: 'http://alertmanager.example.test:9093',
-    alerts: alerts.map((alert, index) => ({
-      status: alert.status ?? 'firing',
-      labels: { alertname: 'MailServerDown', severity: 'critical', ...alert.labels },
-      annotations: { summary: 'SMTP probe failing', ...alert.annotations },
-      startsAt: '2025-03-01T10:00:00.123456789Z',
-      endsAt: '0001-01-01T00:00:00Z',
-      generatorURL: 'http://prometheus.example.test:9090/graph',
-      fingerprint: `fp${index}`,
-    })),
+    ...alertmanagerPayload({ labels: { alertname: 'MailServerDown' } }),
+    status: batch.some((alert) => alert.status === 'firing') ? ('firing' as const) : ('resolved' as const),
+    alerts: batch.map((alert) => ({ ...alert, startsAt: STARTS_AT })),
     ...extra,
   };
 }
@@ -102,7 +103,7 @@ export function grafanaBody(alerts: AlertOverrides[]) {
   };
 }
 
-export interface SignalSeen {
+interface SignalSeen {
   name: string;
   args: unknown[];
 }
@@ -134,30 +135,6 @@ export async function workflowExists(client: Client, workflowId: string): Promis
     if (error instanceof WorkflowNotFoundError) return false;
     throw error;
   }
-}
-
-/** Tests leave no running incidents behind on the shared server. */
-export async function terminateIfRunning(client: Client, workflowId: string): Promise<void> {
-  try {
-    const handle = client.workflow.getHandle(workflowId);
-    const { status } = await handle.describe();
-    if (status.name === 'RUNNING') await handle.terminate('test finished');
-  } catch (error) {
-    if (!(error instanceof WorkflowNotFoundError)) throw error;
-  }
-}
-
-/** A loopback port nothing listens on: bound, then released. */
-export async function closedLoopbackPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (!address || typeof address === 'string') throw new Error('no port was bound');
-  return address.port;
 }
 
 /** Polls until `probe` returns a value, or fails with what it last saw. */

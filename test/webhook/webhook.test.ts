@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
-import { Worker, type NativeConnection } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import { incidentInputFor } from '../../config/incident-input';
 import { connectClient, lazyClient, localTemporalSettings } from '../../platform/temporal/connection';
@@ -13,50 +12,36 @@ import {
 import { startEmbeddedServer } from '../../platform/temporal/dev-server';
 import { incidentWorkflowId, type AlertPayload, type IncidentState } from '../../workflows/messages';
 import { createFakeActivities } from '../support/fake-activities';
+import { freePort } from '../support/processes';
 import {
-  connectTestClient,
-  connectTestWorker,
   temporalExecutable,
+  terminateIfRunning,
   uniqueServerId,
-  workflowBundle,
+  useSharedTemporal,
+  withWorker,
 } from '../support/temporal';
 import {
   alertmanagerBody,
   captureLogs,
   CHAT_URL,
-  closedLoopbackPort,
   eventually,
   grafanaBody,
   signalsOf,
   startInputOf,
-  terminateIfRunning,
   testConfig,
   WEBHOOK_TOKEN,
   workflowExists,
 } from './support';
 
-let client: Client;
-let closeClient: () => Promise<void>;
-const startedWorkflows: string[] = [];
+const temporal = useSharedTemporal();
 const openApps: FastifyInstance[] = [];
-
-beforeAll(async () => {
-  ({ client, close: closeClient } = await connectTestClient());
-});
 
 /** Apps close before their Temporal connection: closing waits for calls still backing off after a 503. */
 async function closeOpenApps(): Promise<void> {
   await Promise.all(openApps.splice(0).map((app) => app.close()));
 }
 
-afterEach(async () => {
-  await closeOpenApps();
-  await Promise.all(startedWorkflows.splice(0).map((workflowId) => terminateIfRunning(client, workflowId)));
-});
-
-afterAll(async () => {
-  await closeClient();
-});
+afterEach(closeOpenApps);
 
 interface Harness {
   app: FastifyInstance;
@@ -81,14 +66,14 @@ async function harness(
   } = {},
 ): Promise<Harness> {
   const serverIds = Array.from({ length: options.servers ?? 1 }, () => uniqueServerId('mx'));
-  serverIds.forEach((serverId) => startedWorkflows.push(incidentWorkflowId(serverId)));
+  serverIds.forEach((serverId) => temporal.terminateAfterTest(incidentWorkflowId(serverId)));
   const loaded = testConfig(serverIds, { bearerToken: options.bearerToken ?? false });
   const logs = captureLogs();
   const taskQueue = options.taskQueue ?? `webhook-test-${randomUUID()}`;
   const deps: WebhookDeps = {
     config: loaded.config,
     secrets: loaded.secrets,
-    client: options.client ?? client,
+    client: options.client ?? temporal.client,
     logger: logs.logger,
     taskQueue,
     ...(options.signalTimeoutMs !== undefined ? { signalTimeoutMs: options.signalTimeoutMs } : {}),
@@ -147,15 +132,17 @@ describe('POST /alerts/alertmanager', () => {
       { serverId, workflowId: incidentWorkflowId(serverId), runId: expect.any(String), delivered: 'opened-or-joined' },
     ]);
 
-    const description = await client.workflow.getHandle(incidentWorkflowId(serverId)).describe();
+    const description = await temporal.client.workflow.getHandle(incidentWorkflowId(serverId)).describe();
     expect(description).toMatchObject({
       type: 'mailOutageIncident',
       taskQueue: h.taskQueue,
       runId: accepted[0]?.runId,
       status: { name: 'RUNNING' },
     });
-    expect(await startInputOf(client, incidentWorkflowId(serverId))).toEqual(incidentInputFor(h.deps.config, serverId));
-    const signals = await signalsOf(client, incidentWorkflowId(serverId));
+    expect(await startInputOf(temporal.client, incidentWorkflowId(serverId))).toEqual(
+      incidentInputFor(h.deps.config, serverId),
+    );
+    const signals = await signalsOf(temporal.client, incidentWorkflowId(serverId));
     expect(signals).toHaveLength(1);
     expect(signals[0]?.name).toBe('alert');
     expect(signals[0]?.args[0]).toEqual({
@@ -191,7 +178,7 @@ describe('POST /alerts/alertmanager', () => {
     expect(firstRun).toBeDefined();
     expect(second.json<{ accepted: AcceptedAlert[] }>().accepted[0]?.runId).toBe(firstRun);
     expect(resolved.json<{ accepted: AcceptedAlert[] }>().accepted[0]?.delivered).toBe('joined');
-    const signals = await signalsOf(client, incidentWorkflowId(serverId));
+    const signals = await signalsOf(temporal.client, incidentWorkflowId(serverId));
     expect(signals.map((signal) => [signal.name, (signal.args[0] as AlertPayload).status])).toEqual([
       ['alert', 'firing'],
       ['alert', 'firing'],
@@ -213,7 +200,7 @@ describe('POST /alerts/alertmanager', () => {
     expect(response.json<{ accepted: AcceptedAlert[] }>().accepted).toEqual([
       { serverId, workflowId: incidentWorkflowId(serverId), delivered: 'no-open-incident' },
     ]);
-    await expect(client.workflow.getHandle(incidentWorkflowId(serverId)).describe()).rejects.toBeInstanceOf(
+    await expect(temporal.client.workflow.getHandle(incidentWorkflowId(serverId)).describe()).rejects.toBeInstanceOf(
       WorkflowNotFoundError,
     );
   });
@@ -238,9 +225,9 @@ describe('POST /alerts/alertmanager', () => {
       mx2,
       mx1,
     ]);
-    const mx1Signals = await signalsOf(client, incidentWorkflowId(mx1));
+    const mx1Signals = await signalsOf(temporal.client, incidentWorkflowId(mx1));
     expect(mx1Signals.map((signal) => (signal.args[0] as AlertPayload).status)).toEqual(['firing', 'resolved']);
-    expect(await signalsOf(client, incidentWorkflowId(mx2))).toHaveLength(1);
+    expect(await signalsOf(temporal.client, incidentWorkflowId(mx2))).toHaveLength(1);
   });
 
   test('400 with the parser reason for malformed JSON, and for an empty body', async () => {
@@ -253,7 +240,7 @@ describe('POST /alerts/alertmanager', () => {
     expect(malformed.json()).toEqual({ error: 'malformed JSON', reason: expect.stringContaining('not valid JSON') });
     expect(empty.statusCode).toBe(400);
     expect(empty.json()).toEqual({ error: 'malformed JSON', reason: 'the body is empty, expected JSON' });
-    expect(await workflowExists(client, incidentWorkflowId(serverOf(h)))).toBe(false);
+    expect(await workflowExists(temporal.client, incidentWorkflowId(serverOf(h)))).toBe(false);
   });
 
   test('400 naming the field when the body is JSON but not an Alertmanager payload', async () => {
@@ -280,7 +267,7 @@ describe('POST /alerts/alertmanager', () => {
     expect(wrongVersion.statusCode).toBe(400);
     expect(wrongVersion.json<{ reason: string }>().reason).toMatch(/^version: .*"4"/);
     expect(grafanaOnAlertmanagerRoute.statusCode).toBe(400);
-    expect(await workflowExists(client, incidentWorkflowId(serverId))).toBe(false);
+    expect(await workflowExists(temporal.client, incidentWorkflowId(serverId))).toBe(false);
   });
 
   test('422 naming the label value when any alert names no configured server, and nothing is signalled', async () => {
@@ -305,7 +292,7 @@ describe('POST /alerts/alertmanager', () => {
     });
     expect(missingLabel.statusCode).toBe(422);
     expect(missingLabel.json<{ reason: string }>().reason).toBe('alert MailServerDown has no "server" label');
-    expect(await workflowExists(client, incidentWorkflowId(serverId))).toBe(false);
+    expect(await workflowExists(temporal.client, incidentWorkflowId(serverId))).toBe(false);
   });
 
   test('401 without the bearer token or with a wrong one; the token never reaches the logs', async () => {
@@ -320,7 +307,7 @@ describe('POST /alerts/alertmanager', () => {
     });
     expect([missing.statusCode, wrong.statusCode, wrongScheme.statusCode]).toEqual([401, 401, 401]);
     expect(missing.headers.get('www-authenticate')).toBe('Bearer');
-    expect(await workflowExists(client, incidentWorkflowId(serverId))).toBe(false);
+    expect(await workflowExists(temporal.client, incidentWorkflowId(serverId))).toBe(false);
 
     const right = await postJson(h, '/alerts/alertmanager', body, { authorization: `Bearer ${WEBHOOK_TOKEN}` });
     expect(right.statusCode).toBe(202);
@@ -354,7 +341,7 @@ describe('POST /alerts/alertmanager', () => {
 describe('when Temporal refuses for another reason', () => {
   test('500 without detail for the sender, and the cause in the log', async () => {
     const wrongNamespace = new Client({
-      connection: client.connection,
+      connection: temporal.client.connection,
       namespace: `no-such-namespace-${randomUUID()}`,
     });
     const h = await harness({ client: wrongNamespace });
@@ -377,14 +364,14 @@ describe('POST /alerts/grafana', () => {
     const response = await postJson(h, '/alerts/grafana', grafanaBody([{ labels: { server: serverId } }]));
 
     expect(response.statusCode).toBe(202);
-    const signals = await signalsOf(client, incidentWorkflowId(serverId));
+    const signals = await signalsOf(temporal.client, incidentWorkflowId(serverId));
     expect(signals[0]?.args[0]).toMatchObject({ source: 'grafana', alertName: 'MailServerDown', status: 'firing' });
   });
 });
 
 describe('when Temporal is unreachable', () => {
   test('503 with Retry-After within the deadline from a lazy client pointed at a closed port', async () => {
-    const port = await closedLoopbackPort();
+    const port = await freePort();
     const temporal = lazyClient(localTemporalSettings(`127.0.0.1:${port}`));
     try {
       const h = await harness({ client: temporal.client, signalTimeoutMs: 1_000 });
@@ -468,49 +455,30 @@ describe('GET /incidents/:serverId', () => {
     expect(notConfigured.json<{ reason: string }>().reason).toContain('mx-nowhere');
   });
 
-  describe('with a worker running the incident workflow', () => {
-    let workerConnection: NativeConnection;
+  test('returns the state query, reachable by server id or alias', async () => {
+    const h = await harness();
+    const serverId = serverOf(h);
 
-    beforeAll(async () => {
-      workerConnection = await connectTestWorker();
-    });
+    await withWorker(temporal.workerConnection, h.taskQueue, createFakeActivities().activities, async () => {
+      const posted = await postJson(h, '/alerts/alertmanager', alertmanagerBody([{ labels: { server: serverId } }]));
+      expect(posted.statusCode).toBe(202);
 
-    afterAll(async () => {
-      await workerConnection.close();
-    });
-
-    test('returns the state query, reachable by server id or alias', async () => {
-      const h = await harness();
-      const serverId = serverOf(h);
-      const fakes = createFakeActivities();
-      const worker = await Worker.create({
-        connection: workerConnection,
-        taskQueue: h.taskQueue,
-        workflowBundle: await workflowBundle(),
-        activities: fakes.activities,
+      const state = await eventually(async () => {
+        const response = await get(h, `/incidents/${serverId}`);
+        const body = response.json<IncidentState>();
+        return response.statusCode === 200 && body.phase === 'awaiting-approval' ? body : undefined;
+      }, 'the incident to wait for approval');
+      expect(state).toMatchObject({
+        incidentId: incidentWorkflowId(serverId),
+        serverId,
+        alerts: [{ source: 'alertmanager', alertName: 'MailServerDown' }],
+        pendingApproval: { approvers: ['alice', 'bob'] },
       });
 
-      await worker.runUntil(async () => {
-        const posted = await postJson(h, '/alerts/alertmanager', alertmanagerBody([{ labels: { server: serverId } }]));
-        expect(posted.statusCode).toBe(202);
-
-        const state = await eventually(async () => {
-          const response = await get(h, `/incidents/${serverId}`);
-          const body = response.json<IncidentState>();
-          return response.statusCode === 200 && body.phase === 'awaiting-approval' ? body : undefined;
-        }, 'the incident to wait for approval');
-        expect(state).toMatchObject({
-          incidentId: incidentWorkflowId(serverId),
-          serverId,
-          alerts: [{ source: 'alertmanager', alertName: 'MailServerDown' }],
-          pendingApproval: { approvers: ['alice', 'bob'] },
-        });
-
-        const byAlias = await get(h, `/incidents/${serverId}.example.test:9100`);
-        expect(byAlias.statusCode).toBe(200);
-        expect(byAlias.json<IncidentState>().incidentId).toBe(incidentWorkflowId(serverId));
-        await terminateIfRunning(client, incidentWorkflowId(serverId));
-      });
+      const byAlias = await get(h, `/incidents/${serverId}.example.test:9100`);
+      expect(byAlias.statusCode).toBe(200);
+      expect(byAlias.json<IncidentState>().incidentId).toBe(incidentWorkflowId(serverId));
+      await terminateIfRunning(temporal.client, incidentWorkflowId(serverId));
     });
   });
 });
