@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { configSchema, type MailmendConfig, type SecretRef } from './schema';
-import { describeSchemaIssue } from './schema-issues';
+import { describeSchemaIssue } from '../platform/schema-issues';
 import { SecretResolver } from './secrets';
 
 export class ConfigError extends Error {

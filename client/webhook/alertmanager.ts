@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { describeSchemaIssue } from '../../platform/schema-issues';
 import type { AlertPayload } from '../../workflows/messages';
 
 // Unknown keys are dropped, not refused: senders add fields between releases, and mailmend reads only these.
@@ -46,15 +47,7 @@ export const webhookSchemas: Record<AlertSource, typeof alertmanagerWebhookSchem
 
 /** One line per problem, `path: message`, so a sender's operator sees which field is wrong. */
 export function describeSchemaIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => {
-      const key = issue.path
-        .map((part) => (typeof part === 'number' ? `[${part}]` : String(part)))
-        .join('.')
-        .replace(/\.\[/g, '[');
-      return `${key || '(top level)'}: ${issue.message}`;
-    })
-    .join('; ');
+  return error.issues.map(describeSchemaIssue).join('; ');
 }
 
 export interface MappedAlert {

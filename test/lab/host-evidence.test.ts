@@ -1,23 +1,16 @@
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { copyFile, mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { collectHostEvidence } from '../../activities/host-evidence';
-import type { CommandRun } from '../../activities/host-evidence-types';
-import { withSshSession, type SshSession, type SshTarget } from '../../activities/ssh';
-import { serverSchema, type HostLayout } from '../../config/schema';
-import { startTestSshd, type TestSshd } from '../support/sshd';
+import { withSshSession } from '../../activities/ssh';
+import { layoutOf } from '../support/host-layout';
+import { useTestSshd } from '../support/sshd';
 
 const execFileAsync = promisify(execFile);
 const OPTIONS = { readyTimeoutMs: 5_000, keepaliveIntervalMs: 5_000, commandTimeoutMs: 20_000 };
 const HOUR_MS = 60 * 60_000;
 const DAY_MS = 24 * HOUR_MS;
-
-function layoutOf(host: Record<string, unknown>): HostLayout {
-  return serverSchema.parse({ id: 'mx1', smtp: { host: 'mx1', port: 25 }, imap: { host: 'mx1', port: 143 }, host })
-    .host;
-}
 
 /** What the same command answers when run here directly, to compare with what came over SSH. */
 async function local(argv: string[]): Promise<{ exitCode: number; stdout: string }> {
@@ -41,24 +34,11 @@ function logTimestamp(date: Date, separator = ' '): string {
 }
 
 describe('collectHostEvidence over a real sshd', () => {
-  let sshd: TestSshd;
-  let scratch: string;
-  let target: SshTarget;
-
-  beforeAll(async () => {
-    sshd = await startTestSshd();
-    scratch = await mkdtemp(path.join(os.tmpdir(), 'mailmend-evidence-'));
-    target = sshd.target;
-  });
-
-  afterAll(async () => {
-    await sshd?.stop();
-    if (scratch) await rm(scratch, { recursive: true, force: true });
-  });
+  const sshd = useTestSshd('mailmend-evidence-');
 
   test('reads the system Postfix and Dovecot as they are, with logs and package changes', async () => {
     const now = new Date();
-    const knownGood = path.join(scratch, 'known-good-system');
+    const knownGood = path.join(sshd.scratch, 'known-good-system');
     await mkdir(path.join(knownGood, 'postfix'), { recursive: true });
     await mkdir(path.join(knownGood, 'dovecot'), { recursive: true });
     await copyFile('/etc/postfix/main.cf', path.join(knownGood, 'postfix', 'main.cf'));
@@ -69,11 +49,11 @@ describe('collectHostEvidence over a real sshd', () => {
       'Mar 10 11:58:01 mx postfix/smtp[2211]: 4ZqA1: to=<bob@example.net>, relay=none, delay=3600, status=deferred (connect to relay.example.net[203.0.113.7]:25: Connection refused)',
       'Mar 10 11:58:03 mx postfix/master[812]: fatal: bind 0.0.0.0 port 25: Address already in use',
     ];
-    const mailLog = path.join(scratch, 'mail.log');
+    const mailLog = path.join(sshd.scratch, 'mail.log');
     await writeFile(mailLog, `Mar 10 11:58:00 mx postfix/qmgr[815]: 4ZqA2: removed\n${trouble.join('\n')}\n`);
     const recent = new Date(now.getTime() - 2 * HOUR_MS);
     const old = new Date(now.getTime() - 3 * DAY_MS);
-    const dpkgLog = path.join(scratch, 'dpkg.log');
+    const dpkgLog = path.join(sshd.scratch, 'dpkg.log');
     await writeFile(
       dpkgLog,
       [
@@ -83,7 +63,7 @@ describe('collectHostEvidence over a real sshd', () => {
         '',
       ].join('\n'),
     );
-    const aptHistory = path.join(scratch, 'history.log');
+    const aptHistory = path.join(sshd.scratch, 'history.log');
     await writeFile(
       aptHistory,
       [
@@ -94,13 +74,13 @@ describe('collectHostEvidence over a real sshd', () => {
         '',
       ].join('\n'),
     );
-    const mailDir = path.join(scratch, 'mail');
+    const mailDir = path.join(sshd.scratch, 'mail');
     await mkdir(mailDir);
     const layout = layoutOf({
       knownGoodDir: knownGood,
-      logFiles: [mailLog, path.join(scratch, 'no-such.log')],
-      mailDirs: [mailDir, path.join(scratch, 'no-such-dir')],
-      packageLogs: [dpkgLog, aptHistory, path.join(scratch, 'no-such-dpkg.log')],
+      logFiles: [mailLog, path.join(sshd.scratch, 'no-such.log')],
+      mailDirs: [mailDir, path.join(sshd.scratch, 'no-such-dir')],
+      packageLogs: [dpkgLog, aptHistory, path.join(sshd.scratch, 'no-such-dpkg.log')],
       recentChangeWindow: '1d',
     });
 
@@ -111,7 +91,7 @@ describe('collectHostEvidence over a real sshd', () => {
       local(['postconf', '-c', '/etc/postfix', '-h', 'relayhost']),
       local(['postconf', '-c', '/etc/postfix', '-h', 'queue_directory']),
     ]);
-    const evidence = await withSshSession(target, OPTIONS, (session) => collectHostEvidence(session, layout, now));
+    const evidence = await withSshSession(sshd.target, OPTIONS, (session) => collectHostEvidence(session, layout, now));
 
     expect(evidence.collectedAt).toBe(now.toISOString());
     expect(evidence.postfix.status).toMatchObject({ argv: ['postfix', '-c', '/etc/postfix', 'status'] });
@@ -132,7 +112,7 @@ describe('collectHostEvidence over a real sshd', () => {
     }
     expect(evidence.logErrors).toEqual([
       { file: mailLog, lines: trouble },
-      { file: path.join(scratch, 'no-such.log'), lines: [expect.stringMatching(/^unreadable: .*No such file/)] },
+      { file: path.join(sshd.scratch, 'no-such.log'), lines: [expect.stringMatching(/^unreadable: .*No such file/)] },
     ]);
     expect(evidence.disk.map((disk) => disk.path)).toEqual([queueDirectory.stdout.trim(), mailDir]);
     for (const disk of evidence.disk) {
@@ -155,8 +135,8 @@ describe('collectHostEvidence over a real sshd', () => {
 
   test('finds config drift and backups in a copy of /etc/postfix; failing commands become evidence', async () => {
     const now = new Date();
-    const live = path.join(scratch, 'live');
-    const knownGood = path.join(scratch, 'known-good-drift');
+    const live = path.join(sshd.scratch, 'live');
+    const knownGood = path.join(sshd.scratch, 'known-good-drift');
     await mkdir(path.join(live, 'postfix'), { recursive: true });
     await mkdir(path.join(knownGood, 'postfix'), { recursive: true });
     await mkdir(path.join(knownGood, 'dovecot'), { recursive: true });
@@ -192,7 +172,7 @@ describe('collectHostEvidence over a real sshd', () => {
       recentChangeWindow: '1d',
     });
 
-    const evidence = await withSshSession(target, OPTIONS, (session) => collectHostEvidence(session, layout, now));
+    const evidence = await withSshSession(sshd.target, OPTIONS, (session) => collectHostEvidence(session, layout, now));
 
     expect(evidence.postfix.running).toBe(false);
     expect(evidence.postfix.status.exitCode).not.toBe(0);
@@ -228,147 +208,5 @@ describe('collectHostEvidence over a real sshd', () => {
     const mainDiff = evidence.configChanges[0]?.diff.split('\n') ?? [];
     expect(mainDiff[0]).toMatch(/^--- .*known-good-drift\/postfix\/main\.cf/);
     expect(mainDiff).toContain('-relayhost = ');
-  });
-});
-
-describe('collectHostEvidence with a scripted session', () => {
-  const NOW = new Date('2026-03-10T12:00:00Z');
-  const layout = layoutOf({
-    knownGoodDir: '/srv/known-good',
-    logFiles: ['/var/log/mail.log'],
-    mailDirs: ['/var/mail'],
-  });
-
-  /** Answers each command from `answers` by its joined argv, and 127 "not found" otherwise. */
-  function scriptedSession(answers: Record<string, Partial<CommandRun>>): SshSession & { ran: string[] } {
-    const ran: string[] = [];
-    return {
-      ran,
-      async run(argv) {
-        const key = argv.join(' ');
-        ran.push(key);
-        const answer = answers[key] ?? { exitCode: 127, output: `sh: 1: ${argv[0]}: not found\n` };
-        return { argv: [...argv], exitCode: answer.exitCode ?? 0, output: answer.output ?? '' };
-      },
-    };
-  }
-
-  test('a host where every command fails still yields evidence', async () => {
-    const session = scriptedSession({});
-
-    const evidence = await collectHostEvidence(session, layout, NOW);
-
-    expect(evidence).toEqual({
-      collectedAt: NOW.toISOString(),
-      postfix: {
-        running: false,
-        status: {
-          argv: ['postfix', '-c', '/etc/postfix', 'status'],
-          exitCode: 127,
-          output: 'sh: 1: postfix: not found\n',
-        },
-        check: {
-          argv: ['postfix', '-c', '/etc/postfix', 'check'],
-          exitCode: 127,
-          output: 'sh: 1: postfix: not found\n',
-        },
-      },
-      dovecot: {
-        running: false,
-        config: {
-          argv: ['doveconf', '-c', '/etc/dovecot/dovecot.conf', '-n'],
-          exitCode: 127,
-          output: 'sh: 1: doveconf: not found\n',
-        },
-      },
-      processes: [],
-      queue: {
-        error: '`postqueue -c /etc/postfix -j` exited 127: sh: 1: postqueue: not found; queue_directory unknown',
-      },
-      logErrors: [
-        {
-          file: '/var/log/mail.log',
-          lines: ['unreadable: `tail -n 400 /var/log/mail.log` exited 127: sh: 1: tail: not found'],
-        },
-      ],
-      disk: [],
-      configChanges: ['/etc/postfix/main.cf', '/etc/postfix/master.cf', '/etc/dovecot/dovecot.conf'].map((file) => ({
-        file,
-        changedSinceKnownGood: false,
-        diff: '',
-        modifiedWithinWindow: false,
-        backups: [],
-      })),
-      packageChanges: [],
-    });
-  });
-
-  test('runs a fixed list of read-only commands built from the layout', async () => {
-    const queue = '/var/spool/postfix';
-    const session = scriptedSession({
-      'postfix -c /etc/postfix status': { exitCode: 0 },
-      'postconf -c /etc/postfix -h queue_directory': { output: `${queue}\n` },
-      [`cat ${queue}/pid/master.pid`]: { output: '       812\n' },
-      'doveconf -c /etc/dovecot/dovecot.conf -h base_dir': { output: '/run/dovecot\n' },
-      'cat /run/dovecot/master.pid': { output: '803\n' },
-      'kill -0 803': {},
-      'ps -ww -eo pid,user,args': {
-        output:
-          '    PID USER     COMMAND\n    803 root     /usr/sbin/dovecot\n    812 root     /usr/lib/postfix/sbin/master -w\n',
-      },
-      'postqueue -c /etc/postfix -j': {
-        exitCode: 69,
-        output:
-          'postqueue: warning: Mail system is down -- accessing queue directly\npostqueue: fatal: malformed showq server response\n',
-      },
-      [`find ${queue}/deferred -type f -printf .`]: { output: '....' },
-      [`find ${queue}/active -type f -printf .`]: { output: '.' },
-      'stat -c %Y /etc/postfix/main.cf': { output: '1773140000\n' },
-      'stat -c %Y /etc/postfix/master.cf': { output: '1773000000\n' },
-      'stat -c %Y /etc/dovecot/dovecot.conf': { output: '1773000000\n' },
-      'date +%z': { output: '+0100\n' },
-    });
-
-    const evidence = await collectHostEvidence(session, layout, NOW);
-
-    expect(evidence.postfix).toMatchObject({ running: true, masterPid: 812 });
-    expect(evidence.dovecot).toMatchObject({ running: true, masterPid: 803 });
-    expect(evidence.processes).toEqual([
-      '803 root     /usr/sbin/dovecot',
-      '812 root     /usr/lib/postfix/sbin/master -w',
-    ]);
-    expect(evidence.queue).toEqual({ deferred: 4, active: 1, delayReasons: [] });
-    expect(session.ran).toEqual([
-      'postfix -c /etc/postfix status',
-      'postconf -c /etc/postfix -h queue_directory',
-      'cat /var/spool/postfix/pid/master.pid',
-      'postfix -c /etc/postfix check',
-      'doveconf -c /etc/dovecot/dovecot.conf -n',
-      'ps -ww -eo pid,user,args',
-      'doveconf -c /etc/dovecot/dovecot.conf -h base_dir',
-      'cat /run/dovecot/master.pid',
-      'kill -0 803',
-      'postqueue -c /etc/postfix -j',
-      'find /var/spool/postfix/deferred -type f -printf .',
-      'find /var/spool/postfix/active -type f -printf .',
-      'postconf -c /etc/postfix -h relayhost',
-      'tail -n 400 /var/log/mail.log',
-      'df -P /var/spool/postfix',
-      'df -Pi /var/spool/postfix',
-      'df -P /var/mail',
-      'df -Pi /var/mail',
-      'stat -c %Y /etc/postfix/main.cf',
-      'diff -u /srv/known-good/postfix/main.cf /etc/postfix/main.cf',
-      'find /etc/postfix -maxdepth 1 -type f ( -name main.cf.bak* -o -name main.cf~ ) -printf %T@ %p\\n',
-      'stat -c %Y /etc/postfix/master.cf',
-      'diff -u /srv/known-good/postfix/master.cf /etc/postfix/master.cf',
-      'find /etc/postfix -maxdepth 1 -type f ( -name master.cf.bak* -o -name master.cf~ ) -printf %T@ %p\\n',
-      'stat -c %Y /etc/dovecot/dovecot.conf',
-      'diff -u /srv/known-good/dovecot/dovecot.conf /etc/dovecot/dovecot.conf',
-      'find /etc/dovecot -maxdepth 1 -type f ( -name dovecot.conf.bak* -o -name dovecot.conf~ ) -printf %T@ %p\\n',
-      'date +%z',
-      'grep -E -e ^(Start-Date|Commandline):  -e  (install|upgrade|remove|purge)  /var/log/dpkg.log',
-      'grep -E -e ^(Start-Date|Commandline):  -e  (install|upgrade|remove|purge)  /var/log/apt/history.log',
-    ]);
   });
 });

@@ -1,0 +1,146 @@
+import { collectHostEvidence } from '../../activities/host-evidence';
+import type { CommandRun } from '../../activities/host-evidence-types';
+import type { SshSession } from '../../activities/ssh';
+import { layoutOf } from '../support/host-layout';
+
+describe('collectHostEvidence with a scripted session', () => {
+  const NOW = new Date('2026-03-10T12:00:00Z');
+  const layout = layoutOf({
+    knownGoodDir: '/srv/known-good',
+    logFiles: ['/var/log/mail.log'],
+    mailDirs: ['/var/mail'],
+  });
+
+  /** Answers each command from `answers` by its joined argv, and 127 "not found" otherwise. */
+  function scriptedSession(answers: Record<string, Partial<CommandRun>>): SshSession & { ran: string[] } {
+    const ran: string[] = [];
+    return {
+      ran,
+      async run(argv) {
+        const key = argv.join(' ');
+        ran.push(key);
+        const answer = answers[key] ?? { exitCode: 127, output: `sh: 1: ${argv[0]}: not found\n` };
+        return { argv: [...argv], exitCode: answer.exitCode ?? 0, output: answer.output ?? '' };
+      },
+    };
+  }
+
+  test('a host where every command fails still yields evidence', async () => {
+    const session = scriptedSession({});
+
+    const evidence = await collectHostEvidence(session, layout, NOW);
+
+    expect(evidence).toEqual({
+      collectedAt: NOW.toISOString(),
+      postfix: {
+        running: false,
+        status: {
+          argv: ['postfix', '-c', '/etc/postfix', 'status'],
+          exitCode: 127,
+          output: 'sh: 1: postfix: not found\n',
+        },
+        check: {
+          argv: ['postfix', '-c', '/etc/postfix', 'check'],
+          exitCode: 127,
+          output: 'sh: 1: postfix: not found\n',
+        },
+      },
+      dovecot: {
+        running: false,
+        config: {
+          argv: ['doveconf', '-c', '/etc/dovecot/dovecot.conf', '-n'],
+          exitCode: 127,
+          output: 'sh: 1: doveconf: not found\n',
+        },
+      },
+      processes: [],
+      queue: {
+        error: '`postqueue -c /etc/postfix -j` exited 127: sh: 1: postqueue: not found; queue_directory unknown',
+      },
+      logErrors: [
+        {
+          file: '/var/log/mail.log',
+          lines: ['unreadable: `tail -n 400 /var/log/mail.log` exited 127: sh: 1: tail: not found'],
+        },
+      ],
+      disk: [],
+      configChanges: ['/etc/postfix/main.cf', '/etc/postfix/master.cf', '/etc/dovecot/dovecot.conf'].map((file) => ({
+        file,
+        changedSinceKnownGood: false,
+        diff: '',
+        modifiedWithinWindow: false,
+        backups: [],
+      })),
+      packageChanges: [],
+    });
+  });
+
+  test('runs a fixed list of read-only commands built from the layout', async () => {
+    const queue = '/var/spool/postfix';
+    const session = scriptedSession({
+      'postfix -c /etc/postfix status': { exitCode: 0 },
+      'postconf -c /etc/postfix -h queue_directory': { output: `${queue}\n` },
+      [`cat ${queue}/pid/master.pid`]: { output: '       812\n' },
+      'doveconf -c /etc/dovecot/dovecot.conf -h base_dir': { output: '/run/dovecot\n' },
+      'cat /run/dovecot/master.pid': { output: '803\n' },
+      'kill -0 803': {},
+      'ps -ww -eo pid,user,args': {
+        output:
+          '    PID USER     COMMAND\n    803 root     /usr/sbin/dovecot\n    812 root     /usr/lib/postfix/sbin/master -w\n',
+      },
+      'postqueue -c /etc/postfix -j': {
+        exitCode: 69,
+        output:
+          'postqueue: warning: Mail system is down -- accessing queue directly\npostqueue: fatal: malformed showq server response\n',
+      },
+      [`find ${queue}/deferred -type f -printf .`]: { output: '....' },
+      [`find ${queue}/active -type f -printf .`]: { output: '.' },
+      'stat -c %Y /etc/postfix/main.cf': { output: '1773140000\n' },
+      'stat -c %Y /etc/postfix/master.cf': { output: '1773000000\n' },
+      'stat -c %Y /etc/dovecot/dovecot.conf': { output: '1773000000\n' },
+      'date +%z': { output: '+0100\n' },
+    });
+
+    const evidence = await collectHostEvidence(session, layout, NOW);
+
+    expect(evidence.postfix).toMatchObject({ running: true, masterPid: 812 });
+    expect(evidence.dovecot).toMatchObject({ running: true, masterPid: 803 });
+    expect(evidence.processes).toEqual([
+      '803 root     /usr/sbin/dovecot',
+      '812 root     /usr/lib/postfix/sbin/master -w',
+    ]);
+    expect(evidence.queue).toEqual({ deferred: 4, active: 1, delayReasons: [] });
+    expect(session.ran).toEqual([
+      'postfix -c /etc/postfix status',
+      'postconf -c /etc/postfix -h queue_directory',
+      'cat /var/spool/postfix/pid/master.pid',
+      'postfix -c /etc/postfix check',
+      'doveconf -c /etc/dovecot/dovecot.conf -n',
+      'ps -ww -eo pid,user,args',
+      'doveconf -c /etc/dovecot/dovecot.conf -h base_dir',
+      'cat /run/dovecot/master.pid',
+      'kill -0 803',
+      'postqueue -c /etc/postfix -j',
+      'find /var/spool/postfix/deferred -type f -printf .',
+      'find /var/spool/postfix/active -type f -printf .',
+      'postconf -c /etc/postfix -h relayhost',
+      'tail -n 400 /var/log/mail.log',
+      'df -P /var/spool/postfix',
+      'df -Pi /var/spool/postfix',
+      'df -P /var/mail',
+      'df -Pi /var/mail',
+      'stat -c %Y /etc/postfix/main.cf',
+      'diff -u /srv/known-good/postfix/main.cf /etc/postfix/main.cf',
+      'find /etc/postfix -maxdepth 1 -type f ( -name main.cf.bak* -o -name main.cf~ ) -printf %T@ %p\\n',
+      'stat -c %Y /etc/postfix/master.cf',
+      'diff -u /srv/known-good/postfix/master.cf /etc/postfix/master.cf',
+      'find /etc/postfix -maxdepth 1 -type f ( -name master.cf.bak* -o -name master.cf~ ) -printf %T@ %p\\n',
+      'stat -c %Y /etc/dovecot/dovecot.conf',
+      'diff -u /srv/known-good/dovecot/dovecot.conf /etc/dovecot/dovecot.conf',
+      'find /etc/dovecot -maxdepth 1 -type f ( -name dovecot.conf.bak* -o -name dovecot.conf~ ) -printf %T@ %p\\n',
+      'date +%z',
+      'grep -E -e ^(Start-Date|Commandline):  -e  (install|upgrade|remove|purge)  /var/log/dpkg.log',
+      'grep -E -e ^(Start-Date|Commandline):  -e  (install|upgrade|remove|purge)  /var/log/apt/history.log',
+    ]);
+  });
+});
