@@ -10,15 +10,12 @@ import { collectHostEvidence } from './host-evidence';
 import type { HostEvidence } from './host-evidence-types';
 import { stepLogger } from './logging';
 import { requireServer } from './servers';
-import type { MailHostAccess } from './mail-host';
+import type { MailHostDeps } from './mail-host';
 import { probeTcp } from './probes';
 import type { DiagnoseOutageInput } from '../workflows/activity-contract';
 
-export interface DiagnosisDeps {
-  servers: ReadonlyMap<string, ServerConfig>;
+export interface DiagnosisDeps extends MailHostDeps {
   probeTimeoutMs: number;
-  mailHost: MailHostAccess;
-  logger: Logger;
 }
 
 async function resolveHost(host: string, timeoutMs: number): Promise<CheckResult> {

@@ -1,5 +1,6 @@
 import type { ImapFlow } from 'imapflow';
 import type { Transporter } from 'nodemailer';
+import type { Logger } from 'pino';
 import type { ServerConfig } from '../config/schema';
 import type { SshSession } from './ssh';
 
@@ -14,4 +15,11 @@ export interface MailHostAccess {
   canaryImap(server: ServerConfig): ImapFlow | undefined;
   /** A transport that submits mail to the server's own SMTP endpoint. */
   serverSmtp(server: ServerConfig): Transporter;
+}
+
+/** What every activity that reaches a configured mail host is built from. */
+export interface MailHostDeps {
+  servers: ReadonlyMap<string, ServerConfig>;
+  mailHost: MailHostAccess;
+  logger: Logger;
 }

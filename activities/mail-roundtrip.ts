@@ -1,19 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { heartbeat } from '@temporalio/activity';
 import type { ImapFlow } from 'imapflow';
-import type { Logger } from 'pino';
-import type { ServerConfig } from '../config/schema';
 import type { RoundTripResult } from '../workflows/messages';
 import { stepLogger } from './logging';
 import { requireServer } from './servers';
-import type { MailHostAccess } from './mail-host';
+import type { MailHostDeps } from './mail-host';
 import type { VerifyRoundTripInput } from '../workflows/activity-contract';
 
-export interface RoundTripDeps {
-  servers: ReadonlyMap<string, ServerConfig>;
-  mailHost: MailHostAccess;
+export interface RoundTripDeps extends MailHostDeps {
   roundTripTimeoutMs: number;
-  logger: Logger;
 }
 
 const TOKEN_HEADER = 'X-Mailmend-Token';

@@ -2,20 +2,15 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
 import type { ImapFlow } from 'imapflow';
-import type { Logger } from 'pino';
-import type { ServerConfig } from '../config/schema';
 import type { CheckResult, ProbeReport } from '../workflows/messages';
 import { stepLogger } from './logging';
 import { requireServer } from './servers';
-import type { MailHostAccess } from './mail-host';
+import type { MailHostDeps } from './mail-host';
 import { checkDeferredQueue } from './queue-check';
 import type { ProbeServerInput } from '../workflows/activity-contract';
 
-export interface ProbeDeps {
-  servers: ReadonlyMap<string, ServerConfig>;
+export interface ProbeDeps extends MailHostDeps {
   probeTimeoutMs: number;
-  mailHost: MailHostAccess;
-  logger: Logger;
 }
 
 /** The name the SMTP probe introduces itself with, so mail server logs show who knocked. */

@@ -1,15 +1,8 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { cachedCliPath, resolveTemporalCli } from '../../platform/temporal/cli/resolve';
-
-function executable(dir: string, name: string, script = '#!/bin/sh\nexit 0\n'): string {
-  mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, name);
-  writeFileSync(file, script);
-  chmodSync(file, 0o755);
-  return file;
-}
+import { writeExecutable } from '../support/executables';
 
 describe('finding the Temporal CLI', () => {
   const root = mkdtempSync(path.join(os.tmpdir(), 'mailmend-cli-'));
@@ -17,9 +10,9 @@ describe('finding the Temporal CLI', () => {
   const onProgress = (line: string) => progress.push(line);
 
   test('TEMPORAL_CLI_PATH wins over PATH and the cache', async () => {
-    const explicit = executable(path.join(root, 'explicit'), 'temporal');
+    const explicit = writeExecutable(path.join(root, 'explicit'), 'temporal');
     const onPath = path.join(root, 'onpath');
-    executable(onPath, 'temporal');
+    writeExecutable(onPath, 'temporal');
     const resolved = await resolveTemporalCli({
       env: { TEMPORAL_CLI_PATH: explicit, PATH: onPath, XDG_CACHE_HOME: path.join(root, 'cache') },
       onProgress,
@@ -35,7 +28,7 @@ describe('finding the Temporal CLI', () => {
 
   test('then `temporal` on PATH, then the per-version cache', async () => {
     const onPath = path.join(root, 'path-only');
-    const cliOnPath = executable(onPath, 'temporal');
+    const cliOnPath = writeExecutable(onPath, 'temporal');
     const cacheHome = path.join(root, 'cache-home');
     const env = { PATH: onPath, XDG_CACHE_HOME: cacheHome };
     expect(await resolveTemporalCli({ env, onProgress })).toMatchObject({
@@ -45,7 +38,7 @@ describe('finding the Temporal CLI', () => {
 
     const cached = cachedCliPath(env);
     expect(cached).toBe(path.join(cacheHome, 'mailmend', 'temporal-cli', '1.5.1', 'temporal'));
-    executable(path.dirname(cached), 'temporal');
+    writeExecutable(path.dirname(cached), 'temporal');
     expect(
       await resolveTemporalCli({ env: { PATH: path.join(root, 'empty'), XDG_CACHE_HOME: cacheHome }, onProgress }),
     ).toEqual({
@@ -69,7 +62,7 @@ describe('finding the Temporal CLI', () => {
 
   test('a failed go build reports its output and leaves no binary in the cache', async () => {
     const goDir = path.join(root, 'broken-go');
-    executable(goDir, 'go', '#!/bin/sh\necho "go: module lookup disabled" >&2\nexit 1\n');
+    writeExecutable(goDir, 'go', '#!/bin/sh\necho "go: module lookup disabled" >&2\nexit 1\n');
     const env = { PATH: goDir, XDG_CACHE_HOME: path.join(root, 'broken-cache') };
     await expect(resolveTemporalCli({ env, onProgress })).rejects.toThrow(/exited with 1/);
     expect(progress).toContain('go: go: module lookup disabled');

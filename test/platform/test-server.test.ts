@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -6,14 +6,7 @@ import {
   resolveTestServer,
   TEST_SERVER_VERSION,
 } from '../../platform/temporal/test-server/resolve';
-
-function executable(dir: string, name: string, script = '#!/bin/sh\nexit 0\n'): string {
-  mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, name);
-  writeFileSync(file, script);
-  chmodSync(file, 0o755);
-  return file;
-}
+import { writeExecutable } from '../support/executables';
 
 describe('finding the time-skipping test server', () => {
   const root = mkdtempSync(path.join(os.tmpdir(), 'mailmend-test-server-'));
@@ -22,9 +15,9 @@ describe('finding the time-skipping test server', () => {
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
   test('TEMPORAL_TEST_SERVER_PATH wins over the cache', async () => {
-    const explicit = executable(path.join(root, 'explicit'), 'test-server');
+    const explicit = writeExecutable(path.join(root, 'explicit'), 'test-server');
     const env = { TEMPORAL_TEST_SERVER_PATH: explicit, XDG_CACHE_HOME: path.join(root, 'cache') };
-    executable(path.dirname(cachedTestServerPath(env)), 'temporal-test-server');
+    writeExecutable(path.dirname(cachedTestServerPath(env)), 'temporal-test-server');
     expect(await resolveTestServer({ env, onProgress })).toEqual({
       executable: { type: 'existing-path', path: explicit },
       origin: 'TEMPORAL_TEST_SERVER_PATH',
@@ -44,7 +37,7 @@ describe('finding the time-skipping test server', () => {
     expect(cached).toBe(
       path.join(root, 'cached', 'mailmend', 'temporal-test-server', TEST_SERVER_VERSION, 'temporal-test-server'),
     );
-    executable(path.dirname(cached), 'temporal-test-server');
+    writeExecutable(path.dirname(cached), 'temporal-test-server');
     expect(await resolveTestServer({ env, onProgress })).toEqual({
       executable: { type: 'existing-path', path: cached },
       origin: 'cache',
@@ -54,13 +47,13 @@ describe('finding the time-skipping test server', () => {
   test('a Maven build writes the launcher for the Java main class, with the jars beside it', async () => {
     const tools = path.join(root, 'tools');
     // A stand-in mvn that "copies" one jar where it was told to, so the test needs no network.
-    executable(
+    writeExecutable(
       tools,
       'mvn',
       '#!/bin/sh\nwhile [ $# -gt 0 ]; do [ "$1" = -f ] && pom="$2"; shift; done\n' +
         'mkdir -p "$(dirname "$pom")/lib" && touch "$(dirname "$pom")/lib/x.jar"\n',
     );
-    executable(tools, 'java');
+    writeExecutable(tools, 'java');
     const env = { PATH: [tools, '/usr/bin', '/bin'].join(path.delimiter), XDG_CACHE_HOME: path.join(root, 'built') };
     const resolved = await resolveTestServer({ env, onProgress });
     const launcher = cachedTestServerPath(env);
@@ -73,8 +66,8 @@ describe('finding the time-skipping test server', () => {
 
   test('a failed Maven build reports its output and leaves nothing in the cache', async () => {
     const tools = path.join(root, 'broken-tools');
-    executable(tools, 'mvn', '#!/bin/sh\necho "Could not resolve dependencies" >&2\nexit 1\n');
-    executable(tools, 'java');
+    writeExecutable(tools, 'mvn', '#!/bin/sh\necho "Could not resolve dependencies" >&2\nexit 1\n');
+    writeExecutable(tools, 'java');
     const env = { PATH: tools, XDG_CACHE_HOME: path.join(root, 'broken') };
     await expect(resolveTestServer({ env, onProgress })).rejects.toThrow(/exited with 1/);
     expect(progress).toContain('mvn: Could not resolve dependencies');
