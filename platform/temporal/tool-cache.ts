@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { EphemeralServerExecutable } from '@temporalio/testing';
 
 /** `~/.cache/mailmend` (or under `$XDG_CACHE_HOME`): Temporal binaries built once per version, outside any checkout. */
 export function cacheRoot(env: NodeJS.ProcessEnv): string {
@@ -71,4 +72,11 @@ export async function runBuildTool(
     child.on('close', resolve);
   });
   if (exitCode !== 0) throw new Error(`${command} ${args.join(' ')} exited with ${exitCode}`);
+}
+
+/** When mailmend cannot build a Temporal binary itself, the SDK downloads its own build into the cache. */
+export function sdkDownload(env: NodeJS.ProcessEnv): EphemeralServerExecutable {
+  const downloadDir = path.join(cacheRoot(env), 'sdk-download');
+  mkdirSync(downloadDir, { recursive: true });
+  return { type: 'cached-download', downloadDir };
 }

@@ -1,8 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { EphemeralServerExecutable } from '@temporalio/testing';
-import { buildIntoCache, cacheRoot, findOnPath, isExecutable, runBuildTool } from '../tool-cache';
+import { buildIntoCache, cacheRoot, findOnPath, isExecutable, runBuildTool, sdkDownload } from '../tool-cache';
 
 /** The last Temporal CLI release whose go.mod has no `replace` directive, so `go install` accepts it. */
 export const TEMPORAL_CLI_VERSION = '1.5.1';
@@ -48,9 +47,7 @@ export async function resolveTemporalCli({ env, onProgress }: ResolveOptions): P
     return { executable: { type: 'existing-path', path: cached }, origin: 'go install' };
   }
   onProgress('no Go toolchain found: the Temporal SDK will download its own CLI build');
-  const downloadDir = path.join(cacheRoot(env), 'sdk-download');
-  mkdirSync(downloadDir, { recursive: true });
-  return { executable: { type: 'cached-download', downloadDir }, origin: 'SDK download' };
+  return { executable: sdkDownload(env), origin: 'SDK download' };
 }
 
 async function buildWithGo(

@@ -1,7 +1,7 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { EphemeralServerExecutable } from '@temporalio/testing';
-import { buildIntoCache, cacheRoot, findOnPath, isExecutable, runBuildTool } from '../tool-cache';
+import { buildIntoCache, cacheRoot, findOnPath, isExecutable, runBuildTool, sdkDownload } from '../tool-cache';
 
 /** The Java SDK's time-skipping test server on Maven Central; its `main` takes `<port> [--enable-time-skipping]`. */
 export const TEST_SERVER_VERSION = '1.31.0';
@@ -43,9 +43,7 @@ export async function resolveTestServer(options: {
     return { executable: { type: 'existing-path', path: cached }, origin: 'maven' };
   }
   onProgress(`no ${mvn ? 'java' : 'mvn'} found: the Temporal SDK will download its own test server build`);
-  const downloadDir = path.join(cacheRoot(env), 'sdk-download');
-  mkdirSync(downloadDir, { recursive: true });
-  return { executable: { type: 'cached-download', downloadDir }, origin: 'SDK download' };
+  return { executable: sdkDownload(env), origin: 'SDK download' };
 }
 
 async function buildWithMaven(
