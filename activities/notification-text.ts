@@ -1,6 +1,6 @@
 import type { AudienceName, NotificationKind, NotificationMessage, Scope } from '../workflows/messages';
 
-export interface RenderedNotification {
+interface RenderedNotification {
   subject: string;
   text: string;
 }

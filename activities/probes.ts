@@ -203,7 +203,7 @@ export function probeImap(host: string, port: number, useTls: boolean, timeoutMs
 }
 
 /** Logs in as the canary mailbox and out again: proves authentication and mailbox access, not only the greeting. */
-export async function probeImapLogin(imap: ImapFlow, timeoutMs: number): Promise<CheckResult> {
+async function probeImapLogin(imap: ImapFlow, timeoutMs: number): Promise<CheckResult> {
   const started = performance.now();
   const elapsed = (): number => Math.round(performance.now() - started);
   let timer: NodeJS.Timeout | undefined;

@@ -17,14 +17,14 @@ interface CatalogActionBase {
 }
 
 /** An action whose effect a read-only check can see: once the effect is in place, running it again repeats nothing. */
-export interface IdempotentAction extends CatalogActionBase {
+interface IdempotentAction extends CatalogActionBase {
   idempotent: true;
   /** Read-only commands that all succeed only when the action's effect is already in place. */
   alreadyApplied(server: ServerConfig): Argv[];
 }
 
 /** An action that changes the host again on every run (a restart, a flush): a retry would repeat it. */
-export interface RepeatingAction extends CatalogActionBase {
+interface RepeatingAction extends CatalogActionBase {
   idempotent: false;
 }
 

@@ -3,7 +3,7 @@ import type { CheckResult, IncidentReport, IncidentState, ProbeReport, Remediati
 /** Remediation output is evidence, not a log archive: the report keeps the end of it, where errors usually are. */
 const MAX_OUTPUT_CHARS = 2_000;
 
-export const REVIEW_QUESTIONS = {
+const REVIEW_QUESTIONS = {
   rootCause: 'What was the root cause?',
   responseTime: 'Was the response time sufficient?',
   prevention: 'What prevents a repeat?',

@@ -13,7 +13,7 @@ export interface ReportDeps {
 }
 
 /** `2024-05-01T12:34:56.789Z` becomes `20240501T123456Z`, which sorts by time and is safe in any file system. */
-export function compactTimestamp(iso: string): string {
+function compactTimestamp(iso: string): string {
   const time = new Date(iso);
   if (Number.isNaN(time.getTime())) throw new RangeError(`"${iso}" is not an ISO-8601 timestamp`);
   return time
@@ -23,7 +23,7 @@ export function compactTimestamp(iso: string): string {
 }
 
 /** The report's file name without extension; an incident id never reaches the file system unfiltered. */
-export function reportBaseName(incidentId: string, openedAt: string): string {
+function reportBaseName(incidentId: string, openedAt: string): string {
   return `${incidentId.replace(/[^A-Za-z0-9._-]/g, '_')}-${compactTimestamp(openedAt)}`;
 }
 

@@ -20,7 +20,7 @@ export interface SshOptions {
   commandTimeoutMs: number;
 }
 
-export interface RunOptions {
+interface RunOptions {
   timeoutMs?: number;
   /** How much output to keep, from the end. Defaults to 8 KiB; listings that are parsed ask for more. */
   maxOutputBytes?: number;
@@ -52,7 +52,7 @@ export class HostKeyMismatchError extends Error {
   }
 }
 
-export const DEFAULT_MAX_OUTPUT_BYTES = 8 * 1024;
+const DEFAULT_MAX_OUTPUT_BYTES = 8 * 1024;
 const KEEPALIVE_COUNT_MAX = 3;
 
 /** The host key algorithms a pinned key type may be presented under, so the server offers exactly that key. */

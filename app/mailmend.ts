@@ -4,7 +4,7 @@ import { registerDrillCommand } from '../drill/cli';
 import { registerLabCommands } from '../lab/cli';
 
 /** Beside the incident commands, the `mailmend` binary carries the lab and the drill. */
-export const MAILMEND_COMMAND_GROUPS: readonly CommandGroup[] = [registerLabCommands, registerDrillCommand];
+const MAILMEND_COMMAND_GROUPS: readonly CommandGroup[] = [registerLabCommands, registerDrillCommand];
 
 /**
  * Runs the whole `mailmend` binary in-process and returns its exit code.

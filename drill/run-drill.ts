@@ -5,7 +5,7 @@ import { alertmanagerPayload } from '../client/webhook/alertmanager';
 import { incidentWorkflowId, type IncidentState, type Phase, type TimelineEntry } from '../workflows/messages';
 import { openNotificationInbox, type NotificationInbox } from './notification-inbox';
 
-export interface DrillOptions {
+interface DrillOptions {
   scenario: LabScenario;
   stateDir: string;
   /** Where the running mailmend's webhook listens, e.g. http://127.0.0.1:8080. */
@@ -18,7 +18,7 @@ export interface DrillOptions {
   pollIntervalMs?: number;
 }
 
-export interface DrillDeps {
+interface DrillDeps {
   client: Client;
   temporalAddress: string;
   out(text: string): void;

@@ -25,7 +25,7 @@ interface StateDirOption {
 }
 
 /** What the lab commands touch outside the process; the CLI's own deps satisfy it. */
-export interface LabCliDeps {
+interface LabCliDeps {
   stdout(text: string): void;
   stderr(text: string): void;
   /**
@@ -63,7 +63,7 @@ function table(rows: string[][]): string {
     .join('');
 }
 
-export function renderLabInfo(info: LabInfo): string {
+function renderLabInfo(info: LabInfo): string {
   const { paths, ports, pids } = info;
   const heading = info.alreadyUp
     ? `mailmend lab "${info.serverId}" is already up (state in ${info.stateDir})`
@@ -91,7 +91,7 @@ export function renderLabInfo(info: LabInfo): string {
   ].join('');
 }
 
-export function renderLabStatus(status: LabStatus): string {
+function renderLabStatus(status: LabStatus): string {
   if (!status.configured) return `no lab in ${status.stateDir}: start one with \`mailmend lab up\`\n`;
   const rows = status.services.map((state) => [
     state.service,

@@ -7,7 +7,7 @@ import { runDaemonStartStep } from './daemon-start';
 import { livePid } from './processes';
 
 /** IMAP only, on loopback, plaintext logins allowed: the lab has no certificates and no network to protect. */
-export function renderDovecotConfig(layout: LabLayout, settings: LabSettings, mailUser: MailUser): string {
+function renderDovecotConfig(layout: LabLayout, settings: LabSettings, mailUser: MailUser): string {
   return `# Dovecot for the mailmend lab: IMAP on loopback, serving the Maildirs Postfix delivers to.
 base_dir = ${layout.dovecotBaseDir}
 state_dir = ${layout.dovecotStateDir}
@@ -43,7 +43,7 @@ service imap-login {
 }
 
 /** Dovecot's `{SSHA512}` scheme: base64 of sha512(password + salt) followed by the salt. */
-export function ssha512(password: string, salt: Buffer = randomBytes(8)): string {
+function ssha512(password: string, salt: Buffer = randomBytes(8)): string {
   const digest = createHash('sha512').update(password).update(salt).digest();
   return `{SSHA512}${Buffer.concat([digest, salt]).toString('base64')}`;
 }
@@ -66,7 +66,7 @@ export function dovecotMasterPid(layout: LabLayout): Promise<number | undefined>
   return livePid(layout.dovecotMasterPidFile, 'dovecot');
 }
 
-export function dovecotStartCommand(tools: LabTools, layout: LabLayout): string[] {
+function dovecotStartCommand(tools: LabTools, layout: LabLayout): string[] {
   return [tools.dovecot, '-c', layout.dovecotConfig];
 }
 

@@ -5,7 +5,7 @@ import { LAB_CANARY, type LabLayout, type LabSettings } from './layout';
 import { LOOPBACK } from './processes';
 
 /** The lab as one entry of mailmend.yaml's `servers:` list, with absolute paths so it works from any config file. */
-export function labServerEntry(layout: LabLayout, settings: LabSettings, hostKey: string) {
+function labServerEntry(layout: LabLayout, settings: LabSettings, hostKey: string) {
   return {
     id: settings.serverId,
     smtp: { host: LOOPBACK, port: settings.ports.smtp },

@@ -16,7 +16,7 @@ export interface MailUser {
  * The lab's main.cf. `daemon_directory` is spelled out so that the broken-config scenario changes exactly one line,
  * as an administrator's edit would.
  */
-export function renderPostfixMainCf(layout: LabLayout, settings: LabSettings, mailUser: MailUser, daemonDir: string) {
+function renderPostfixMainCf(layout: LabLayout, settings: LabSettings, mailUser: MailUser, daemonDir: string) {
   return `# Postfix for the mailmend lab: loopback only, mail for ${LAB_DOMAIN} into Maildirs, everything else to the relay.
 compatibility_level = 3.6
 daemon_directory = ${daemonDir}
@@ -58,7 +58,7 @@ virtual_gid_maps = static:${mailUser.gid}
 }
 
 /** A master.cf with only the services the lab uses, none chrooted, and smtpd bound to the lab's own port. */
-export function renderPostfixMasterCf(settings: LabSettings): string {
+function renderPostfixMasterCf(settings: LabSettings): string {
   return `# service type  private unpriv  chroot  wakeup  maxproc command
 127.0.0.1:${settings.ports.smtp} inet n - n - - smtpd
 pickup    unix  n       -       n       60      1       pickup
@@ -149,7 +149,7 @@ export async function startPostfix(tools: LabTools, layout: LabLayout): Promise<
   }
 }
 
-export interface QueuedMessage {
+interface QueuedMessage {
   queueName: string;
   queueId: string;
   recipients: { address: string; delayReason?: string }[];

@@ -17,7 +17,7 @@ const LAB_PROGRAMS = {
   'ssh-keygen': 'openssh-client',
 } as const;
 
-export type LabProgram = keyof typeof LAB_PROGRAMS;
+type LabProgram = keyof typeof LAB_PROGRAMS;
 /** Absolute paths of the programs the lab runs. */
 export type LabTools = Record<LabProgram, string>;
 
@@ -31,7 +31,7 @@ export interface PrerequisiteSearch {
   dovecotLibexecDir: string;
 }
 
-export interface PrerequisiteReport {
+interface PrerequisiteReport {
   tools: Partial<LabTools>;
   missingPrograms: string[];
   /** Debian packages that ship the missing programs, without duplicates. */
@@ -54,7 +54,7 @@ export class LabPrerequisiteError extends Error {
   }
 }
 
-export function defaultPrerequisiteSearch(env: NodeJS.ProcessEnv = process.env): PrerequisiteSearch {
+function defaultPrerequisiteSearch(env: NodeJS.ProcessEnv = process.env): PrerequisiteSearch {
   const fromPath = (env.PATH ?? '').split(path.delimiter).filter(Boolean);
   const sbin = ['/usr/local/sbin', '/usr/sbin', '/sbin', '/usr/bin', '/bin'];
   return { searchDirs: [...new Set([...fromPath, ...sbin])], dovecotLibexecDir: '/usr/lib/dovecot' };

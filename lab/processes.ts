@@ -74,7 +74,7 @@ export async function runOrThrow(argv: string[], context?: string, timeoutMs?: n
   return result;
 }
 
-export async function readPidFile(file: string): Promise<number | undefined> {
+async function readPidFile(file: string): Promise<number | undefined> {
   try {
     const pid = Number.parseInt((await readFile(file, 'utf8')).trim(), 10);
     return Number.isInteger(pid) && pid > 0 ? pid : undefined;
@@ -107,7 +107,7 @@ export function isProcessAlive(pid: number): boolean {
   return stat !== undefined && stat.state !== 'Z' && stat.state !== 'X';
 }
 
-export function processCommandLine(pid: number): string | undefined {
+function processCommandLine(pid: number): string | undefined {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
   } catch {
@@ -144,7 +144,7 @@ export function descendantPids(roots: number[]): number[] {
   return found;
 }
 
-export function signalProcess(pid: number, signal: NodeJS.Signals): void {
+function signalProcess(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(pid, signal);
   } catch (error) {
@@ -152,7 +152,7 @@ export function signalProcess(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-export class LabTimeoutError extends Error {
+class LabTimeoutError extends Error {
   constructor(what: string, timeoutMs: number, detail?: string) {
     super(`${what} did not happen within ${timeoutMs} ms${detail ? `\n${detail}` : ''}`);
     this.name = 'LabTimeoutError';

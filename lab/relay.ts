@@ -11,7 +11,7 @@ const RELAY_ENTRY = 'relay-process';
  * How to start the relay sink: from TypeScript sources (this file is `.ts`, under tsx or ts-jest) through tsx, from
  * the compiled `dist` with plain node.
  */
-export function relayStartCommand(layout: LabLayout, settings: LabSettings): string[] {
+function relayStartCommand(layout: LabLayout, settings: LabSettings): string[] {
   const extension = path.extname(__filename);
   const entry = path.join(__dirname, `${RELAY_ENTRY}${extension === '.ts' ? '.ts' : '.js'}`);
   const loader = extension === '.ts' ? ['--import', 'tsx'] : [];

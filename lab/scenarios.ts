@@ -39,7 +39,7 @@ export const BROKEN_DAEMON_DIRECTORY = '/usr/libexec/postfix';
 export const DEFERRED_BACKLOG_SIZE = 5;
 
 /** Admin editors' backup suffix: `main.cf.bak-20260101T120000`. */
-export function backupSuffix(now: Date): string {
+function backupSuffix(now: Date): string {
   return `bak-${now.toISOString().slice(0, 19).replace(/[-:]/g, '')}`;
 }
 

@@ -4,14 +4,14 @@ import type { LabTools } from './prerequisites';
 import { runDaemonStartStep } from './daemon-start';
 import { livePid, runOrThrow } from './processes';
 
-export const PRIVILEGE_SEPARATION_DIR = '/run/sshd';
+const PRIVILEGE_SEPARATION_DIR = '/run/sshd';
 
 /**
  * Root login with mailmend's key only: the catalog commands need root. StrictModes is off because the state dir may
  * sit under a world-writable /tmp, which sshd would otherwise refuse for the authorized_keys file.
  * `MAIL_CONFIG` makes a plain `postfix status` over this login mean the lab's Postfix, as on a single-instance host.
  */
-export function renderSshdConfig(layout: LabLayout, settings: LabSettings): string {
+function renderSshdConfig(layout: LabLayout, settings: LabSettings): string {
   return `# sshd for the mailmend lab: loopback only, mailmend's key for root, nothing else.
 Port ${settings.ports.ssh}
 ListenAddress 127.0.0.1
@@ -70,7 +70,7 @@ export function sshdPid(layout: LabLayout): Promise<number | undefined> {
   return livePid(layout.sshdPidFile, 'sshd');
 }
 
-export function sshdStartCommand(tools: LabTools, layout: LabLayout): string[] {
+function sshdStartCommand(tools: LabTools, layout: LabLayout): string[] {
   return [tools.sshd, '-f', layout.sshdConfig, '-E', layout.sshdLog];
 }
 

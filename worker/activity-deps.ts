@@ -8,7 +8,7 @@ import { createSshRemediationExecutor } from '../activities/ssh-remediation';
 import { createMailHostAccess } from './mail-host-access';
 import { AUDIENCES } from '../workflows/messages';
 
-export interface BuiltActivityDeps {
+interface BuiltActivityDeps {
   deps: ActivityDeps;
   close(): void;
 }

@@ -7,7 +7,7 @@ import type { MailHostAccess } from '../activities/mail-host';
 import { HostKeyMismatchError, withSshSession, type SshOptions, type SshTarget } from '../activities/ssh';
 import { FailureType } from '../workflows/failure-types';
 
-export const DEFAULT_SSH_OPTIONS: SshOptions = {
+const DEFAULT_SSH_OPTIONS: SshOptions = {
   readyTimeoutMs: 10_000,
   keepaliveIntervalMs: 5_000,
   commandTimeoutMs: 60_000,

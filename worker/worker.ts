@@ -3,7 +3,7 @@ import { Worker, type NativeConnection } from '@temporalio/worker';
 import type { MailmendActivities } from '../activities';
 import { TASK_QUEUE } from '../workflows/messages';
 
-export interface MailmendWorkerOptions {
+interface MailmendWorkerOptions {
   connection: NativeConnection;
   namespace?: string;
   activities: MailmendActivities;

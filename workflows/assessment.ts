@@ -1,6 +1,6 @@
 import type { CheckResult, ProbeReport, Scope, Severity } from './messages';
 
-export interface Classification {
+interface Classification {
   severity: Severity;
   scope: Scope;
   healthy: boolean;

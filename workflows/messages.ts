@@ -127,7 +127,7 @@ export interface RoundTripResult {
 
 export type Risk = 'low' | 'medium' | 'high';
 
-export interface RecommendedRemediation {
+interface RecommendedRemediation {
   actionId: string;
   description: string;
   risk: Risk;
@@ -163,7 +163,7 @@ export interface RemediationResult {
   finishedAt: string;
 }
 
-export interface PendingApproval {
+interface PendingApproval {
   actionId: string;
   description: string;
   risk: Risk;
@@ -191,7 +191,7 @@ export interface TimelineEntry {
   outcome: string;
 }
 
-export interface Confirmation {
+interface Confirmation {
   by: string;
   at: string;
 }

@@ -81,7 +81,7 @@ function table(rows: string[][]): string {
 }
 
 /** "in 1h 20m" or "35m ago", precise enough for an ETA on a status board. */
-export function describeDistance(when: Date, now: Date): string {
+function describeDistance(when: Date, now: Date): string {
   const deltaMs = when.getTime() - now.getTime();
   if (Number.isNaN(deltaMs)) return 'unknown time';
   const totalMinutes = Math.round(Math.abs(deltaMs) / 60_000);

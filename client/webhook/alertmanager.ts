@@ -16,7 +16,6 @@ const alertSchema = z.object({
   generatorURL: z.string().optional(),
   fingerprint: z.string().optional(),
 });
-export type WebhookAlert = z.infer<typeof alertSchema>;
 
 const groupFields = {
   groupKey: z.string().optional(),
@@ -56,7 +55,7 @@ export interface MappedAlert {
   alert: AlertPayload;
 }
 
-export interface ToAlertPayloadsOptions {
+interface ToAlertPayloadsOptions {
   source: AlertSource;
   /** The label whose value names the mail server (`webhook.serverLabel`). */
   serverLabel: string;

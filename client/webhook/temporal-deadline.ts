@@ -7,7 +7,7 @@ import type { ErrorBody } from './error-replies';
 const RETRY_AFTER_SECONDS = 15;
 
 /** Temporal did not finish within the time the sender can wait. */
-export class TemporalTimeoutError extends Error {
+class TemporalTimeoutError extends Error {
   constructor(readonly timeoutMs: number) {
     super(`Temporal did not answer within ${timeoutMs} ms`);
     this.name = 'TemporalTimeoutError';
@@ -44,7 +44,7 @@ export function temporalDeadline(app: FastifyInstance, client: Client): Temporal
 }
 
 /** What a log line about a failed Temporal call names. */
-export interface TemporalCallContext {
+interface TemporalCallContext {
   serverId: string;
   incidentId?: string;
   source?: string;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { EphemeralServerExecutable } from '@temporalio/testing';
 
-export interface EmbeddedServerOptions {
+interface EmbeddedServerOptions {
   executable: EphemeralServerExecutable;
   /** SQLite file; the incident history survives restarts because it lives here. */
   dbFilename?: string;

@@ -9,12 +9,12 @@ const CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal';
 
 export { cacheRoot } from '../tool-cache';
 
-export interface ResolveOptions {
+interface ResolveOptions {
   env: NodeJS.ProcessEnv;
   onProgress: (line: string) => void;
 }
 
-export interface ResolvedExecutable {
+interface ResolvedExecutable {
   executable: EphemeralServerExecutable;
   /** How it was found, for the start-up banner. */
   origin: 'TEMPORAL_CLI_PATH' | 'PATH' | 'cache' | 'go install' | 'SDK download';

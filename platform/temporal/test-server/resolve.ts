@@ -9,7 +9,7 @@ const TEST_SERVER_ARTIFACT = { groupId: 'io.temporal', artifactId: 'temporal-tes
 const TEST_SERVER_MAIN_CLASS = 'io.temporal.testserver.TestServer';
 const LAUNCHER_NAME = 'temporal-test-server';
 
-export interface ResolvedTestServer {
+interface ResolvedTestServer {
   executable: EphemeralServerExecutable;
   origin: 'TEMPORAL_TEST_SERVER_PATH' | 'cache' | 'maven' | 'SDK download';
 }
