@@ -128,7 +128,7 @@ function dovecotFault({
     return {
       rootCause: `Dovecot accepts connections on ${imapEndpoint} but does not serve IMAP: ${probes.imap.detail}`,
       evidence: imapLines,
-      actionId: 'restart-dovecot',
+      actionId: 'reload-dovecot',
     };
   }
   if (probes.imapLogin && !probes.imapLogin.ok) {

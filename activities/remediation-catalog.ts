@@ -121,19 +121,15 @@ const actions = [
     commands: (server) => [dovecotConfigCheck(server), ['dovecot', '-c', server.host.dovecotConfig]],
   },
   {
-    id: 'restart-dovecot',
+    id: 'reload-dovecot',
     description:
-      'Restart Dovecot (`doveconf -n`, then `doveadm stop` and start the master again); open IMAP sessions are ' +
-      'dropped. Not idempotent: every run restarts Dovecot again',
+      'Reload Dovecot (`doveconf -n`, then `doveadm reload`): the master re-reads its configuration and restarts its ' +
+      'login and mail processes. Not idempotent: every run reloads again, which is harmless',
     risk: 'medium',
     rollback: 'None needed: the configuration is unchanged and IMAP clients reconnect',
     idempotent: false,
     snapshot: (server) => [dovecotStatus(server)],
-    commands: (server) => [
-      dovecotConfigCheck(server),
-      ['doveadm', '-c', server.host.dovecotConfig, 'stop'],
-      ['dovecot', '-c', server.host.dovecotConfig],
-    ],
+    commands: (server) => [dovecotConfigCheck(server), ['doveadm', '-c', server.host.dovecotConfig, 'reload']],
   },
   {
     id: 'flush-postfix-queue',

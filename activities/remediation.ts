@@ -45,7 +45,7 @@ function refuseRetryOfRepeatingAction(action: CatalogAction, attempt: number, lo
   if (action.idempotent || attempt <= 1) return;
   logger.warn({ actionId: action.id, attempt }, 'refused to retry an action that is not idempotent');
   throw ApplicationFailure.create({
-    type: FailureType.RemediationFailed,
+    type: FailureType.RemediationNotRetried,
     nonRetryable: true,
     message: `"${action.id}" is not idempotent and attempt ${attempt - 1} may already have run it; it is not retried`,
   });

@@ -3,8 +3,9 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { LOOPBACK } from '../platform/loopback';
 
-export const LOOPBACK = '127.0.0.1';
+export { LOOPBACK };
 
 export interface CommandResult {
   argv: string[];

@@ -4,7 +4,7 @@ import { SMTPServer } from 'smtp-server';
 
 /**
  * The lab's stand-in for the upstream relay: accepts every message on loopback and discards it. Started by
- * `client/lab/relay.ts` as its own process, so stopping it is what an unreachable upstream looks like to Postfix.
+ * `lab/relay.ts` as its own process, so stopping it is what an unreachable upstream looks like to Postfix.
  *
  * Usage: relay-process --port 2526 --pid-file <state>/relay.pid
  */

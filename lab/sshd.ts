@@ -1,4 +1,4 @@
-import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import type { LabLayout, LabSettings } from './layout';
 import type { LabTools } from './prerequisites';
 import { runDaemonStartStep } from './daemon-start';
@@ -59,11 +59,23 @@ export async function writeSshdConfig(tools: LabTools, layout: LabLayout, settin
 
 /**
  * sshd, even `sshd -t`, refuses to run without its privilege-separation directory, which only systemd's unit or the
- * init script would create; a machine where sshd never ran has none.
+ * init script would create; a machine where sshd never ran has none. An existing one is the host's and stays as it is.
  */
 export async function ensurePrivilegeSeparationDir(directory = PRIVILEGE_SEPARATION_DIR): Promise<void> {
+  if (await exists(directory)) return;
   await mkdir(directory, { recursive: true });
+  // mkdir's mode is filtered by the umask; sshd wants exactly 0755.
   await chmod(directory, 0o755);
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await stat(file);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
 }
 
 export function sshdPid(layout: LabLayout): Promise<number | undefined> {

@@ -2,6 +2,7 @@ import type { Duration } from '@temporalio/common';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import type { MailmendActivities } from '../activities';
 import { TASK_QUEUE } from '../workflows/messages';
+import { DEFAULT_NAMESPACE } from '../platform/temporal/defaults';
 
 interface MailmendWorkerOptions {
   connection: NativeConnection;
@@ -16,7 +17,7 @@ interface MailmendWorkerOptions {
 export function createMailmendWorker(options: MailmendWorkerOptions): Promise<Worker> {
   return Worker.create({
     connection: options.connection,
-    namespace: options.namespace ?? 'default',
+    namespace: options.namespace ?? DEFAULT_NAMESPACE,
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     workflowsPath: require.resolve('../workflows'),
     activities: options.activities,

@@ -4,6 +4,8 @@ export const FailureType = {
   UnknownRemediationAction: 'UnknownRemediationAction',
   RemediationUnavailable: 'RemediationUnavailable',
   RemediationFailed: 'RemediationFailed',
+  /** A retry of an action that is not idempotent, refused because the earlier attempt may have run it. */
+  RemediationNotRetried: 'RemediationNotRetried',
   HostKeyMismatch: 'HostKeyMismatch',
   UnknownNotificationChannel: 'UnknownNotificationChannel',
   NotificationRejected: 'NotificationRejected',

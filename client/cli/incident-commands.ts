@@ -38,7 +38,9 @@ interface DecisionCommand<Options extends { by: string }> {
   description: string;
   byDescription: string;
   options: DecisionOption[];
-  send(client: Client, serverId: string, options: Options, now: Date): Promise<string>;
+  /** Checks and normalizes the options before anything connects, so a bad value is reported as such. */
+  prepare?(options: Options, now: Date): Options;
+  send(client: Client, serverId: string, options: Options): Promise<string>;
 }
 
 const decisionCommands = [
@@ -95,10 +97,10 @@ const decisionCommands = [
         required: true,
       },
     ],
-    send: async (client, serverId, options: { by: string; eta: string }, now) => {
-      const eta = etaFrom(options.eta, now);
-      await setEta(client, serverId, { by: options.by, eta });
-      return `ETA ${eta} set on the incident on ${serverId}\n`;
+    prepare: (options: { by: string; eta: string }, now) => ({ ...options, eta: etaFrom(options.eta, now) }),
+    send: async (client, serverId, options: { by: string; eta: string }) => {
+      await setEta(client, serverId, options);
+      return `ETA ${options.eta} set on the incident on ${serverId}\n`;
     },
   } satisfies DecisionCommand<{ by: string; eta: string }>,
 ];
@@ -146,8 +148,9 @@ function registerDecisionCommand<Options extends { by: string }>(
     if (option.required) command.requiredOption(option.flags, option.description);
     else command.option(option.flags, option.description);
   }
-  command.action(async (serverId: string, options: Options) => {
-    const sent = await withTemporal(deps, (client) => decision.send(client, serverId, options, now()));
+  command.action(async (serverId: string, given: Options) => {
+    const options = decision.prepare ? decision.prepare(given, now()) : given;
+    const sent = await withTemporal(deps, (client) => decision.send(client, serverId, options));
     deps.stdout(sent);
   });
 }

@@ -12,7 +12,7 @@ import {
 import type { RequestGate } from './bearer-token';
 import type { WebhookContext } from './context';
 import type { ErrorBody } from './error-replies';
-import { replyTemporalFailure } from './temporal-deadline';
+import { replyTemporalFailure } from './error-replies';
 
 export interface AcceptedAlert {
   serverId: string;

@@ -1,6 +1,10 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
+import { isTemporalUnavailable } from '../../platform/temporal/connection';
 import { MalformedBodyError } from './json-body';
+import { TemporalTimeoutError } from './temporal-deadline';
+
+const RETRY_AFTER_SECONDS = 15;
 
 /** What every error response looks like: what went wrong, and the detail a sender's operator needs. */
 export interface ErrorBody {
@@ -32,4 +36,35 @@ export function replyToRequestErrors(app: FastifyInstance, logger: Logger, bodyL
     logger.error({ serverId: null, route: request.url, err: error }, 'webhook request failed');
     return reply.code(500).send({ error: 'internal error' } satisfies ErrorBody);
   });
+}
+
+/** What a log line about a failed Temporal call names. */
+interface TemporalCallContext {
+  serverId: string;
+  incidentId?: string;
+  source?: string;
+}
+
+/**
+ * 503 with Retry-After when Temporal is down or too slow, so the sender tries again later; 500 for anything else.
+ */
+export function replyTemporalFailure(
+  reply: FastifyReply,
+  logger: Logger,
+  error: unknown,
+  context: TemporalCallContext,
+  timeoutMs: number,
+): FastifyReply {
+  if (error instanceof TemporalTimeoutError || isTemporalUnavailable(error)) {
+    logger.warn({ ...context, err: error }, 'Temporal is unavailable');
+    return reply
+      .code(503)
+      .header('Retry-After', String(RETRY_AFTER_SECONDS))
+      .send({
+        error: 'Temporal is unavailable',
+        reason: `Temporal did not answer within ${timeoutMs} ms`,
+      } satisfies ErrorBody);
+  }
+  logger.error({ ...context, err: error }, 'Temporal call failed');
+  return reply.code(500).send({ error: 'internal error' } satisfies ErrorBody);
 }

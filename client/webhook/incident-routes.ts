@@ -4,7 +4,7 @@ import { incidentWorkflowId } from '../../workflows/messages';
 import { getIncidentState, IncidentNotFoundError } from '../incidents';
 import type { WebhookContext } from './context';
 import type { ErrorBody } from './error-replies';
-import { replyTemporalFailure } from './temporal-deadline';
+import { replyTemporalFailure } from './error-replies';
 
 /** `GET /incidents/:serverId`: the state of the server's open incident, 404 when it has none. */
 export function registerIncidentRoutes(app: FastifyInstance, context: WebhookContext): void {

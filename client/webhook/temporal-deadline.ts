@@ -1,13 +1,8 @@
 import type { Client } from '@temporalio/client';
-import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { Logger } from 'pino';
-import { isTemporalUnavailable } from '../../platform/temporal/connection';
-import type { ErrorBody } from './error-replies';
-
-const RETRY_AFTER_SECONDS = 15;
+import type { FastifyInstance } from 'fastify';
 
 /** Temporal did not finish within the time the sender can wait. */
-class TemporalTimeoutError extends Error {
+export class TemporalTimeoutError extends Error {
   constructor(readonly timeoutMs: number) {
     super(`Temporal did not answer within ${timeoutMs} ms`);
     this.name = 'TemporalTimeoutError';
@@ -41,35 +36,4 @@ export function temporalDeadline(app: FastifyInstance, client: Client): Temporal
       lateCalls.add(settled);
     }
   };
-}
-
-/** What a log line about a failed Temporal call names. */
-interface TemporalCallContext {
-  serverId: string;
-  incidentId?: string;
-  source?: string;
-}
-
-/**
- * 503 with Retry-After when Temporal is down or too slow, so the sender tries again later; 500 for anything else.
- */
-export function replyTemporalFailure(
-  reply: FastifyReply,
-  logger: Logger,
-  error: unknown,
-  context: TemporalCallContext,
-  timeoutMs: number,
-): FastifyReply {
-  if (error instanceof TemporalTimeoutError || isTemporalUnavailable(error)) {
-    logger.warn({ ...context, err: error }, 'Temporal is unavailable');
-    return reply
-      .code(503)
-      .header('Retry-After', String(RETRY_AFTER_SECONDS))
-      .send({
-        error: 'Temporal is unavailable',
-        reason: `Temporal did not answer within ${timeoutMs} ms`,
-      } satisfies ErrorBody);
-  }
-  logger.error({ ...context, err: error }, 'Temporal call failed');
-  return reply.code(500).send({ error: 'internal error' } satisfies ErrorBody);
 }

@@ -26,11 +26,13 @@ export function findOnPath(command: string, env: NodeJS.ProcessEnv): string | un
 }
 
 /**
- * Builds into a private directory beside `destination` and renames it into place, so a concurrent or interrupted
- * build never leaves a half-written tool behind. `build` receives the private directory.
+ * Builds into a private directory beside `destination` and renames it into place, so an interrupted build never
+ * leaves a half-written tool behind, and of two concurrent builds the first to finish wins and is never replaced.
+ * `build` receives the private directory and must leave `executableName` in it.
  */
 export async function buildIntoCache(
   destination: string,
+  executableName: string,
   what: string,
   onProgress: (line: string) => void,
   build: (buildDir: string) => Promise<void>,
@@ -44,13 +46,23 @@ export async function buildIntoCache(
   );
   try {
     await build(buildDir);
-    // Only reached when the tool was missing, so whatever sits at the destination is an earlier partial attempt.
-    rmSync(destination, { recursive: true, force: true });
-    renameSync(buildDir, destination);
+    moveIntoPlace(buildDir, destination, executableName);
     onProgress(`built ${what} in ${Math.round((Date.now() - started) / 1000)}s: ${destination}`);
   } finally {
     clearInterval(ticker);
     rmSync(buildDir, { recursive: true, force: true });
+  }
+}
+
+function moveIntoPlace(buildDir: string, destination: string, executableName: string): void {
+  const complete = () => isExecutable(path.join(destination, executableName));
+  if (complete()) return;
+  // Without the executable, whatever sits at the destination is an interrupted attempt.
+  rmSync(destination, { recursive: true, force: true });
+  try {
+    renameSync(buildDir, destination);
+  } catch (error) {
+    if (!complete()) throw error;
   }
 }
 

@@ -64,7 +64,7 @@ describe('reasoning from network evidence', () => {
       'start-dovecot',
       /Dovecot is not running/,
     ],
-    ['IMAP bad greeting', { imap: failed('BAD_GREETING', '* BYE shutting down') }, 'restart-dovecot', /BYE/],
+    ['IMAP bad greeting', { imap: failed('BAD_GREETING', '* BYE shutting down') }, 'reload-dovecot', /BYE/],
     ['DNS failure', { dns: failed('ENOTFOUND', 'mx1: ENOTFOUND') }, 'none', /does not resolve/],
     [
       'host unreachable',

@@ -81,7 +81,7 @@ describe('the remediation catalog', () => {
       .run(runRemediation, { context, actionId: 'restart-postfix' })
       .catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(ApplicationFailure);
-    expect(failure).toMatchObject({ type: FailureType.RemediationFailed, nonRetryable: true });
+    expect(failure).toMatchObject({ type: FailureType.RemediationNotRetried, nonRetryable: true });
     expect((failure as Error).message).toBe(
       '"restart-postfix" is not idempotent and attempt 1 may already have run it; it is not retried',
     );
@@ -161,7 +161,7 @@ describe('the remediation catalog', () => {
         ],
       },
       {
-        id: 'restart-dovecot',
+        id: 'reload-dovecot',
         risk: 'medium',
         alreadyApplied: 'not idempotent',
         commands: [
@@ -230,7 +230,7 @@ describe('the SSH remediation executor', () => {
       [
         'an action that is not idempotent has no check and runs in full, stopping at the first failure',
         { 'doveadm -c /etc/dovecot/dovecot.conf stop': 1 },
-        'restart-dovecot',
+        'reload-dovecot',
         { alreadyApplied: false, exitCode: 1 },
         [
           'doveadm -c /etc/dovecot/dovecot.conf process status',

@@ -123,6 +123,24 @@ describe('mailmend incidents', () => {
     expect(await signalsOf(temporal.client, incidentWorkflowId(serverId))).toHaveLength(1);
   });
 
+  test('a bad --eta is reported as such even while Temporal is down, and nothing connects', async () => {
+    let connects = 0;
+    let stderr = '';
+    const code = await runCli(['incidents', 'eta', 'mx1', '--by', 'alice', '--eta', '2 fortnights'], {
+      connect: () => {
+        connects += 1;
+        return Promise.reject(new Error('Temporal is unreachable at 127.0.0.1:1'));
+      },
+      stdout: () => undefined,
+      stderr: (text) => (stderr += text),
+    });
+    expect({ code, connects, stderr }).toEqual({
+      code: 1,
+      connects: 0,
+      stderr: 'mailmend: --eta "2 fortnights" is neither an ISO-8601 time nor a duration such as 90m or 2h\n',
+    });
+  });
+
   test('a signal to a server without an open incident fails clearly', async () => {
     const serverId = uniqueServerId('mx');
 

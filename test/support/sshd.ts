@@ -53,7 +53,8 @@ export async function startTestSshd(): Promise<TestSshd> {
   const port = await freePort();
   const config = path.join(directory, 'sshd_config');
   await writeFile(config, testSshdConfig(directory, port));
-  await ensurePrivilegeSeparationDir();
+  // Only sshd started as root separates privileges; as anyone else it needs no such directory.
+  if (process.getuid?.() === 0) await ensurePrivilegeSeparationDir();
   const { log, waitForLog, stop } = await runSshdInForeground(config, port).catch(async (error: unknown) => {
     await rm(directory, { recursive: true, force: true });
     throw error;

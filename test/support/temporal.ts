@@ -50,12 +50,6 @@ const quietBundlerLogger = {
   error: (message: string) => console.error(message),
 };
 
-export function timeSkippingExecutable(): EphemeralServerExecutable {
-  const raw = process.env.MAILMEND_TEST_TIME_SKIPPING_EXECUTABLE;
-  if (!raw) throw new Error('the jest global setup did not resolve the time-skipping test server');
-  return JSON.parse(raw) as EphemeralServerExecutable;
-}
-
 let cachedBundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 
 /** Bundling takes seconds, so each test file bundles the workflows once. */

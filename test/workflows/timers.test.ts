@@ -7,7 +7,8 @@ import type { SendNotificationInput } from '../../workflows/activity-contract';
 import { approveSignal, confirmSignal, type IncidentInput } from '../../workflows/messages';
 import { createFakeActivities } from '../support/fake-activities';
 import { raiseTestIncident, waitForState } from '../support/incidents';
-import { timeSkippingExecutable, uniqueServerId, workflowBundle } from '../support/temporal';
+import { resolveTestServer } from '../../platform/temporal/test-server/resolve';
+import { uniqueServerId, workflowBundle } from '../support/temporal';
 
 /**
  * The workflow's durable timers, run against the time-skipping test server with the policies a team gets when its
@@ -16,7 +17,8 @@ import { timeSkippingExecutable, uniqueServerId, workflowBundle } from '../suppo
 let env: TestWorkflowEnvironment;
 
 beforeAll(async () => {
-  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: timeSkippingExecutable() } });
+  const { executable } = await resolveTestServer({ env: process.env, onProgress: (line) => console.log(line) });
+  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable } });
 });
 
 afterAll(async () => {

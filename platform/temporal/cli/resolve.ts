@@ -57,12 +57,17 @@ async function buildWithGo(
   onProgress: (line: string) => void,
 ): Promise<void> {
   onProgress(`building the Temporal CLI ${TEMPORAL_CLI_VERSION} with ${go} (the first build takes a few minutes)`);
-  await buildIntoCache(path.dirname(destination), `the Temporal CLI ${TEMPORAL_CLI_VERSION}`, onProgress, (buildDir) =>
-    runBuildTool(go, ['install', `${CLI_MODULE}@v${TEMPORAL_CLI_VERSION}`], {
-      env: { ...env, GOBIN: buildDir, GOFLAGS: env.GOFLAGS ?? '-mod=mod' },
-      onProgress,
-      label: 'go',
-    }),
+  await buildIntoCache(
+    path.dirname(destination),
+    path.basename(destination),
+    `the Temporal CLI ${TEMPORAL_CLI_VERSION}`,
+    onProgress,
+    (buildDir) =>
+      runBuildTool(go, ['install', `${CLI_MODULE}@v${TEMPORAL_CLI_VERSION}`], {
+        env: { ...env, GOBIN: buildDir, GOFLAGS: env.GOFLAGS ?? '-mod=mod' },
+        onProgress,
+        label: 'go',
+      }),
   );
 }
 

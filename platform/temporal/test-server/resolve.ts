@@ -55,7 +55,7 @@ async function buildWithMaven(
 ): Promise<void> {
   const what = `the Temporal test server ${TEST_SERVER_VERSION}`;
   onProgress(`fetching ${what} and its dependencies with ${mvn}`);
-  await buildIntoCache(destination, what, onProgress, async (buildDir) => {
+  await buildIntoCache(destination, LAUNCHER_NAME, what, onProgress, async (buildDir) => {
     writeFileSync(path.join(buildDir, 'pom.xml'), launcherPom());
     await runBuildTool(
       mvn,
