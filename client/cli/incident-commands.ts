@@ -12,6 +12,7 @@ import {
   reject,
   setEta,
 } from '../incidents';
+import type { ApproveSignal, ConfirmSignal, NoteSignal, RejectSignal, SetEtaSignal } from '../../workflows/messages';
 import type { CliDeps } from './deps';
 import { renderIncidentList, renderIncidentState } from './render';
 
@@ -40,7 +41,9 @@ interface DecisionCommand<Options extends { by: string }> {
   options: DecisionOption[];
   /** Checks and normalizes the options before anything connects, so a bad value is reported as such. */
   prepare?(options: Options, now: Date): Options;
-  send(client: Client, serverId: string, options: Options): Promise<string>;
+  signal(client: Client, serverId: string, options: Options): Promise<void>;
+  /** What the CLI prints once the signal is sent. */
+  sent(serverId: string, options: Options): string;
 }
 
 const decisionCommands = [
@@ -49,11 +52,9 @@ const decisionCommands = [
     description: 'approve the remediation the incident is waiting for',
     byDescription: 'who approves; must be a configured approver',
     options: [{ flags: '--comment <text>', description: 'why, for the timeline', required: false }],
-    send: async (client, serverId, options: { by: string; comment?: string }) => {
-      await approve(client, serverId, options);
-      return `approval by ${options.by} sent to the incident on ${serverId}\n`;
-    },
-  } satisfies DecisionCommand<{ by: string; comment?: string }>,
+    signal: approve,
+    sent: (serverId, { by }) => `approval by ${by} sent to the incident on ${serverId}`,
+  } satisfies DecisionCommand<ApproveSignal>,
   {
     name: 'reject',
     description: 'reject the proposed remediation',
@@ -61,31 +62,25 @@ const decisionCommands = [
     options: [
       { flags: '--reason <text>', description: 'why, for the timeline and the next diagnosis', required: true },
     ],
-    send: async (client, serverId, options: { by: string; reason: string }) => {
-      await reject(client, serverId, options);
-      return `rejection by ${options.by} sent to the incident on ${serverId}\n`;
-    },
-  } satisfies DecisionCommand<{ by: string; reason: string }>,
+    signal: reject,
+    sent: (serverId, { by }) => `rejection by ${by} sent to the incident on ${serverId}`,
+  } satisfies DecisionCommand<RejectSignal>,
   {
     name: 'confirm',
     description: 'confirm, as a user, that mail works again',
     byDescription: 'who confirms',
     options: [],
-    send: async (client, serverId, options: { by: string }) => {
-      await confirm(client, serverId, options);
-      return `confirmation by ${options.by} sent to the incident on ${serverId}\n`;
-    },
-  } satisfies DecisionCommand<{ by: string }>,
+    signal: confirm,
+    sent: (serverId, { by }) => `confirmation by ${by} sent to the incident on ${serverId}`,
+  } satisfies DecisionCommand<ConfirmSignal>,
   {
     name: 'note',
     description: 'add a note to the incident timeline',
     byDescription: 'who writes the note',
     options: [{ flags: '--text <text>', description: 'the note', required: true }],
-    send: async (client, serverId, options: { by: string; text: string }) => {
-      await addNote(client, serverId, options);
-      return `note by ${options.by} added to the incident on ${serverId}\n`;
-    },
-  } satisfies DecisionCommand<{ by: string; text: string }>,
+    signal: addNote,
+    sent: (serverId, { by }) => `note by ${by} added to the incident on ${serverId}`,
+  } satisfies DecisionCommand<NoteSignal>,
   {
     name: 'eta',
     description: 'set the estimated repair time announced to users',
@@ -97,12 +92,10 @@ const decisionCommands = [
         required: true,
       },
     ],
-    prepare: (options: { by: string; eta: string }, now) => ({ ...options, eta: etaFrom(options.eta, now) }),
-    send: async (client, serverId, options: { by: string; eta: string }) => {
-      await setEta(client, serverId, options);
-      return `ETA ${options.eta} set on the incident on ${serverId}\n`;
-    },
-  } satisfies DecisionCommand<{ by: string; eta: string }>,
+    prepare: (options, now) => ({ ...options, eta: etaFrom(options.eta, now) }),
+    signal: setEta,
+    sent: (serverId, { eta }) => `ETA ${eta} set on the incident on ${serverId}`,
+  } satisfies DecisionCommand<SetEtaSignal>,
 ];
 
 /** `mailmend incidents list|show|approve|reject|confirm|note|eta`. */
@@ -150,8 +143,8 @@ function registerDecisionCommand<Options extends { by: string }>(
   }
   command.action(async (serverId: string, given: Options) => {
     const options = decision.prepare ? decision.prepare(given, now()) : given;
-    const sent = await withTemporal(deps, (client) => decision.send(client, serverId, options));
-    deps.stdout(sent);
+    await withTemporal(deps, (client) => decision.signal(client, serverId, options));
+    deps.stdout(`${decision.sent(serverId, options)}\n`);
   });
 }
 

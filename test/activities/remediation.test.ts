@@ -166,8 +166,7 @@ describe('the remediation catalog', () => {
         alreadyApplied: 'not idempotent',
         commands: [
           ['doveconf', '-c', '/etc/dovecot/dovecot.conf', '-n'],
-          ['doveadm', '-c', '/etc/dovecot/dovecot.conf', 'stop'],
-          ['dovecot', '-c', '/etc/dovecot/dovecot.conf'],
+          ['doveadm', '-c', '/etc/dovecot/dovecot.conf', 'reload'],
         ],
       },
       {
@@ -229,14 +228,10 @@ describe('the SSH remediation executor', () => {
       ],
       [
         'an action that is not idempotent has no check and runs in full, stopping at the first failure',
-        { 'doveadm -c /etc/dovecot/dovecot.conf stop': 1 },
-        'reload-dovecot',
+        { 'postfix -c /etc/postfix stop': 1 },
+        'restart-postfix',
         { alreadyApplied: false, exitCode: 1 },
-        [
-          'doveadm -c /etc/dovecot/dovecot.conf process status',
-          'doveconf -c /etc/dovecot/dovecot.conf -n',
-          'doveadm -c /etc/dovecot/dovecot.conf stop',
-        ],
+        ['postfix -c /etc/postfix status', 'postfix -c /etc/postfix check', 'postfix -c /etc/postfix stop'],
       ],
     ],
   )('%s', async (_name, exitCodes, actionId, expected, expectedCommands) => {
