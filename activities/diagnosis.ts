@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../config/schema';
 import { FailureType } from '../workflows/failure-types';
-import type { CheckResult, Diagnosis } from '../workflows/messages';
+import { NO_CATALOG_ACTION, type CheckResult, type Diagnosis } from '../workflows/messages';
 import { reasonFromHost } from './diagnosis-host-rules';
 import { reasonFromNetwork, toDiagnosis, type Finding } from './diagnosis-rules';
 import { collectHostEvidence } from './host-evidence';
@@ -12,6 +12,9 @@ import { stepLogger } from './logging';
 import { requireServer } from './servers';
 import type { MailHostDeps } from './mail-host';
 import { probeTcp } from './probes';
+import { findCatalogAction } from './remediation-catalog';
+import { backupStamp } from './ssh-remediation';
+import { shellQuote } from './ssh';
 import type { DiagnoseOutageInput } from '../workflows/activity-contract';
 
 export interface DiagnosisDeps extends MailHostDeps {
@@ -35,6 +38,31 @@ async function resolveHost(host: string, timeoutMs: number): Promise<CheckResult
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Without SSH nothing in the catalog can run, so nobody is asked to approve it: the diagnosis hands over to people,
+ * with the commands the action would have run, for them to run by hand.
+ */
+function handOverWhatCannotRun(diagnosis: Diagnosis, server: ServerConfig, whyNoHost: string): Diagnosis {
+  const action = findCatalogAction(diagnosis.recommendation.actionId);
+  if (!action) return diagnosis;
+  let suggestedCommands: string[];
+  try {
+    suggestedCommands = action.commands(server, backupStamp(new Date())).map(shellQuote);
+  } catch {
+    suggestedCommands = [];
+  }
+  return {
+    ...diagnosis,
+    recommendation: {
+      actionId: NO_CATALOG_ACTION,
+      description: `Hand over to people: mailmend cannot run ${action.id} (${action.description}) without the host`,
+      risk: action.risk,
+      rollback: action.rollback,
+    },
+    handover: { reason: `mailmend cannot run ${action.id}: ${whyNoHost}`, suggestedCommands },
+  };
 }
 
 export function createDiagnosisActivities(deps: DiagnosisDeps) {
@@ -67,12 +95,22 @@ export function createDiagnosisActivities(deps: DiagnosisDeps) {
         probes,
         imapTcp,
       });
-      const fromHost = typeof host === 'string' ? undefined : reasonFromHost(host, server.host.deferredThreshold);
+      const diagnosedAt = new Date().toISOString();
+      if (typeof host === 'string') {
+        const diagnosis = handOverWhatCannotRun(
+          toDiagnosis({ ...network, evidence: [...network.evidence, host] }, diagnosedAt),
+          server,
+          host,
+        );
+        log.info({ rootCause: diagnosis.rootCause, handover: diagnosis.handover }, 'diagnosed without the host');
+        return diagnosis;
+      }
+      const fromHost = reasonFromHost(host, server.host.deferredThreshold);
       const finding: Finding = fromHost
         ? { ...fromHost, evidence: [...fromHost.evidence, ...network.evidence.slice(0, 2)] }
-        : { ...network, evidence: typeof host === 'string' ? [...network.evidence, host] : network.evidence };
+        : network;
       log.info({ rootCause: finding.rootCause, actionId: finding.actionId }, 'diagnosed the outage');
-      return toDiagnosis(finding, new Date().toISOString());
+      return toDiagnosis(finding, diagnosedAt);
     },
   };
 }

@@ -29,7 +29,7 @@ async function runAll(
 }
 
 /** A compact timestamp for backup names, from the activity's clock, e.g. `20260101T120000Z`. */
-function backupStamp(now: Date): string {
+export function backupStamp(now: Date): string {
   return now
     .toISOString()
     .replace(/[-:]/g, '')

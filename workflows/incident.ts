@@ -105,10 +105,20 @@ async function troubleshoot(incident: Incident): Promise<Diagnosis> {
   );
   incident.state.diagnosis = diagnosis;
   incident.record('diagnosed the outage', diagnosis.rootCause);
-  if (diagnosis.recommendation.actionId === NO_CATALOG_ACTION) {
-    throw new Escalation(`no catalog action fits the evidence: ${diagnosis.rootCause}`);
-  }
+  if (diagnosis.recommendation.actionId === NO_CATALOG_ACTION) throw new Escalation(handoverReason(diagnosis));
   return diagnosis;
+}
+
+/** What people are told when mailmend hands over: why it cannot act, and what they could run by hand. */
+function handoverReason(diagnosis: Diagnosis): string {
+  const { handover } = diagnosis;
+  if (!handover || !patched('handover-with-commands')) {
+    return `no catalog action fits the evidence: ${diagnosis.rootCause}`;
+  }
+  const byHand = handover.suggestedCommands.length
+    ? `; to run by hand on the host: ${handover.suggestedCommands.join(' && ')}`
+    : '';
+  return `${diagnosis.rootCause}. ${handover.reason}${byHand}`;
 }
 
 /** Step 4, first half: wait durably for a listed approver; escalate to management if nobody decides in time. */

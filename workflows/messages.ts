@@ -134,12 +134,21 @@ interface RecommendedRemediation {
   rollback: string;
 }
 
+/** Why mailmend cannot act itself, and what people should run by hand; mailmend never runs these. */
+export interface Handover {
+  reason: string;
+  /** Shell-quoted command lines, in order. */
+  suggestedCommands: string[];
+}
+
 export interface Diagnosis {
   rootCause: string;
   evidence: string[];
   /** What would keep this cause from recurring. */
   prevention?: string[];
   recommendation: RecommendedRemediation;
+  /** Set when the recommendation is to hand over although the evidence names a fix mailmend cannot run. */
+  handover?: Handover;
   diagnosedAt: string;
 }
 

@@ -1,33 +1,62 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { connectClient, connectWorker, localTemporalSettings } from '../../platform/temporal/connection';
 import { startEmbeddedServer } from '../../platform/temporal/dev-server';
 import { resolveTemporalCli } from '../../platform/temporal/cli/resolve';
-import { approveSignal, confirmSignal } from '../../workflows/messages';
-import { createFakeActivities } from '../support/fake-activities';
+import { approveSignal, confirmSignal, NO_CATALOG_ACTION } from '../../workflows/messages';
+import { createFakeActivities, type FakeActivityOptions } from '../support/fake-activities';
 import { raiseTestIncident, testInput, waitForState } from '../support/incidents';
 
+/** The incidents whose histories the replay test keeps, each driven the way people would drive it. */
+const SCENARIOS: Record<string, { fakes: FakeActivityOptions; drive(handle: WorkflowHandle): Promise<void> }> = {
+  'happy-path': {
+    fakes: {},
+    async drive(handle) {
+      await waitForState(handle, (state) => state.phase === 'awaiting-approval');
+      await handle.signal(approveSignal, { by: 'alice' });
+      await waitForState(handle, (state) => state.phase === 'verification' && state.verification !== undefined);
+      await handle.signal(confirmSignal, { by: 'alice' });
+      await handle.signal(confirmSignal, { by: 'bob' });
+    },
+  },
+  handover: {
+    fakes: {
+      recommendedAction: NO_CATALOG_ACTION,
+      handover: {
+        reason: 'mailmend cannot run start-postfix: SSH to mx-recorded:22 failed (connect ECONNREFUSED)',
+        suggestedCommands: ["'postfix' '-c' '/etc/postfix' 'check'", "'postfix' '-c' '/etc/postfix' 'start'"],
+      },
+    },
+    drive: async () => undefined,
+  },
+};
+
 /**
- * Records the history of one happy-path incident into test/histories, for the replay test. Run it again only when a
- * workflow change is meant to be incompatible (and then put that change behind `patched()` instead, if incidents
- * may be running).
+ * Records the history of one incident into test/histories, for the replay test. Record again only when a workflow
+ * change is meant to be incompatible (and then put that change behind `patched()` instead, if incidents may be
+ * running). Scenarios: happy-path (the default), handover.
  *
- *   node --import tsx test/replay/record-history.ts [file name in test/histories]
+ *   node --import tsx test/replay/record-history.ts [file name in test/histories] [scenario]
  */
 async function main(): Promise<void> {
+  const scenarioName = process.argv[3] ?? 'happy-path';
+  const scenario = SCENARIOS[scenarioName];
+  if (!scenario) throw new Error(`unknown scenario ${scenarioName}; known: ${Object.keys(SCENARIOS).join(', ')}`);
   const { executable } = await resolveTemporalCli({ env: process.env, onProgress: console.error });
   const server = await startEmbeddedServer({ executable });
   try {
-    await recordHappyPath(server.address);
+    const file = path.join(__dirname, '..', 'histories', process.argv[2] ?? `${scenarioName}.json`);
+    await record(server.address, scenario, file);
   } finally {
     await server.stop();
   }
 }
 
-async function recordHappyPath(address: string): Promise<void> {
+async function record(address: string, scenario: (typeof SCENARIOS)[string], file: string): Promise<void> {
   const taskQueue = `record-${randomUUID()}`;
   const workerConnection = await connectWorker(localTemporalSettings(address));
   const { client, close: closeClient } = await connectClient(localTemporalSettings(address));
@@ -35,23 +64,20 @@ async function recordHappyPath(address: string): Promise<void> {
     connection: workerConnection,
     taskQueue,
     workflowsPath: require.resolve('../../workflows'),
-    activities: createFakeActivities().activities,
+    activities: createFakeActivities(scenario.fakes).activities,
   });
-  await worker.runUntil(async () => {
-    const handle = await raiseTestIncident(client, taskQueue, testInput('mx-recorded'));
-    await waitForState(handle, (state) => state.phase === 'awaiting-approval');
-    await handle.signal(approveSignal, { by: 'alice' });
-    await waitForState(handle, (state) => state.phase === 'verification' && state.verification !== undefined);
-    await handle.signal(confirmSignal, { by: 'alice' });
-    await handle.signal(confirmSignal, { by: 'bob' });
-    await handle.result();
-    const history = await handle.fetchHistory();
-    const file = path.join(__dirname, '..', 'histories', process.argv[2] ?? 'happy-path.json');
-    writeFileSync(file, historyToJSON(history) + '\n');
-    console.log(`${history.events?.length ?? 0} history events written to ${file}`);
-  });
+  await worker.runUntil(() => runAndSave(client, taskQueue, scenario, file));
   await closeClient();
   await workerConnection.close();
+}
+
+async function runAndSave(client: Client, taskQueue: string, scenario: (typeof SCENARIOS)[string], file: string) {
+  const handle = await raiseTestIncident(client, taskQueue, testInput('mx-recorded'));
+  await scenario.drive(handle);
+  await handle.result();
+  const history = await handle.fetchHistory();
+  writeFileSync(file, historyToJSON(history) + '\n');
+  console.log(`${history.events?.length ?? 0} history events written to ${file}`);
 }
 
 main().catch((error: unknown) => {

@@ -13,8 +13,13 @@ const recordedHistories = readdirSync(HISTORIES_DIR)
   .map((file) => [file, JSON.parse(readFileSync(path.join(HISTORIES_DIR, file), 'utf8'))] as const);
 
 describe('replay of recorded incident histories', () => {
-  test('histories from before and after the round-trip verification are recorded', () => {
-    expect(recordedHistories.map(([file]) => file).sort()).toEqual(['happy-path-round-trip.json', 'happy-path.json']);
+  test('histories from before and after each patch are recorded', () => {
+    expect(recordedHistories.map(([file]) => file).sort()).toEqual([
+      'handover-before-patch.json',
+      'handover.json',
+      'happy-path-round-trip.json',
+      'happy-path.json',
+    ]);
   });
 
   test.each(recordedHistories)('the current workflow code replays %s', async (_file, history) => {

@@ -2,11 +2,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { approve } from '../../client/incidents';
 import { parseConfig } from '../../config/load';
 import type { mailOutageIncident } from '../../workflows';
 import { incidentWorkflowId } from '../../workflows/messages';
-import { waitForState } from '../support/incidents';
+import { phasesVisited } from '../support/incidents';
 import { postAlertmanagerAlert, startWorkerAndWebhook } from '../support/mailmend-stack';
 import { freePort } from '../support/processes';
 import { startSmtpSink, startWebhookSink } from '../support/sinks';
@@ -83,16 +82,14 @@ describe('secrets', () => {
       );
       expect(response.status).toBe(202);
       const handle = client.workflow.getHandle<typeof mailOutageIncident>(incidentWorkflowId(serverId));
-      await waitForState(handle, (state) => state.phase === 'awaiting-approval');
-      await approve(client, serverId, { by: 'alice' });
       const final = await handle.result();
 
-      // No sshd listens on the configured port, so the approved fix cannot run and verification fails.
+      // The SSH key on file is not a key, so mailmend can run nothing on the host: it hands over without asking
+      // anyone to approve, and the secret-bearing SSH attempt has still been made.
       expect(final.outcome).toBe('escalated');
-      expect(final.outcomeReason).toBe('verification failed 1 times');
-      expect(
-        final.timeline.some((entry) => entry.event === 'ran start-postfix' && entry.outcome.startsWith('failed')),
-      ).toBe(true);
+      expect(final.outcomeReason).toMatch(/mailmend cannot run \S+: SSH to 127\.0\.0\.1:\d+ failed/);
+      expect(phasesVisited(final)).not.toContain('awaiting-approval');
+      expect(final.remediations).toEqual([]);
       expect(mailSink.received.length).toBeGreaterThan(0);
       expect(chatSink.requests.length).toBeGreaterThan(0);
       expect(final.notifications.every((record) => record.ok)).toBe(true);

@@ -1,6 +1,12 @@
 import type { MailmendActivities } from '../../activities';
 import type { SendNotificationInput } from '../../workflows/activity-contract';
-import { NO_CATALOG_ACTION, type CheckResult, type Diagnosis, type ProbeReport } from '../../workflows/messages';
+import {
+  NO_CATALOG_ACTION,
+  type CheckResult,
+  type Diagnosis,
+  type Handover,
+  type ProbeReport,
+} from '../../workflows/messages';
 
 const up: CheckResult = { ok: true, latencyMs: 3, detail: '220 mail.test ESMTP' };
 const refused: CheckResult = { ok: false, latencyMs: 1, detail: 'ECONNREFUSED', errorCode: 'ECONNREFUSED' };
@@ -15,6 +21,8 @@ export interface FakeActivityOptions {
   /** How many remediation runs leave the host broken before one fixes it. */
   failedFixes?: number;
   recommendedAction?: string;
+  /** Makes the diagnosis hand over with these instructions, as when the host cannot be reached. */
+  handover?: Handover;
 }
 
 /** Typed like the real activities; records what the workflow asked for and simulates a host that a fix repairs. */
@@ -28,7 +36,8 @@ export function createFakeActivities(options: FakeActivityOptions = {}) {
     probeServer: async ({ context }) => probeReportFor(context.serverId, host),
     async diagnoseOutage({ probes }) {
       diagnoses.push(probes);
-      return postfixDownDiagnosis(probes, options.recommendedAction ?? 'start-postfix');
+      const diagnosis = postfixDownDiagnosis(probes, options.recommendedAction ?? 'start-postfix');
+      return options.handover ? { ...diagnosis, handover: options.handover } : diagnosis;
     },
     verifyRoundTrip: async () => ({
       ok: true,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import {
   approveSignal,
   confirmSignal,
+  NO_CATALOG_ACTION,
   noteSignal,
   PHASES,
   rejectSignal,
@@ -151,6 +152,27 @@ describe('mailOutageIncident', () => {
       expect(scenario.fakes.remediations).toEqual([]);
       const escalations = scenario.fakes.notifications.filter((sent) => sent.message.kind === 'escalation');
       expect(escalations.map((sent) => sent.audience).sort()).toEqual(['itTeam', 'itTeam', 'management']);
+    });
+  });
+
+  test('a fix mailmend cannot run is handed over at once, with the commands to run by hand, and nobody approves', async () => {
+    const handover = {
+      reason: 'mailmend cannot run start-postfix: SSH to mx:22 failed (connect ECONNREFUSED)',
+      suggestedCommands: ["'postfix' '-c' '/etc/postfix' 'check'", "'postfix' '-c' '/etc/postfix' 'start'"],
+    };
+    await withIncidentWorker({ recommendedAction: NO_CATALOG_ACTION, handover }, async (scenario) => {
+      const final = await (await startIncident(scenario)).result();
+
+      const expectedReason =
+        'Nothing listens on the SMTP port: Postfix is not running. ' +
+        'mailmend cannot run start-postfix: SSH to mx:22 failed (connect ECONNREFUSED); to run by hand on the host: ' +
+        "'postfix' '-c' '/etc/postfix' 'check' && 'postfix' '-c' '/etc/postfix' 'start'";
+      expect(final).toMatchObject({ outcome: 'escalated', outcomeReason: expectedReason });
+      expect(phasesVisited(final)).not.toContain('awaiting-approval');
+      expect(scenario.fakes.remediations).toEqual([]);
+      const escalations = scenario.fakes.notifications.filter((sent) => sent.message.kind === 'escalation');
+      expect(escalations.length).toBeGreaterThan(0);
+      for (const sent of escalations) expect(sent.message.reason).toBe(expectedReason);
     });
   });
 
