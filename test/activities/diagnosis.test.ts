@@ -11,7 +11,11 @@ const answered: CheckResult = { ok: true, latencyMs: 2, detail: '* OK IMAP ready
 
 /** A host whose SMTP port is closed while its IMAP port answers: the network says Postfix is down. */
 async function postfixDownHost(ssh: Record<string, unknown> | undefined) {
-  const imap = net.createServer((socket) => socket.end('* OK IMAP ready\r\n'));
+  const imap = net.createServer((socket) => {
+    // The diagnosis only checks that the port answers, then drops the connection.
+    socket.on('error', () => undefined);
+    socket.end('* OK IMAP ready\r\n');
+  });
   await new Promise<void>((resolve) => imap.listen(0, '127.0.0.1', resolve));
   const imapPort = (imap.address() as net.AddressInfo).port;
   const server: ServerConfig = serverSchema.parse({

@@ -188,10 +188,14 @@ describe('mailmend incidents', () => {
       await raiseAlert(temporal.client, testInput(serverId), testAlert({ labels: { server: serverId } }), {
         taskQueue,
       });
+      // Settled: the outage notice went to all four channels and the approval request to the IT team's two; nothing
+      // more is sent until the approval times out, so the text and the JSON below show the same state.
       await eventually(async () => {
         const run = await mailmend('incidents', 'show', serverId, '--json');
-        return run.code === 0 && JSON.parse(run.stdout).phase === 'awaiting-approval' ? run : undefined;
-      }, 'the incident to wait for approval');
+        if (run.code !== 0) return undefined;
+        const state = JSON.parse(run.stdout) as IncidentState;
+        return state.phase === 'awaiting-approval' && state.notifications.length === 6 ? run : undefined;
+      }, 'the incident to wait for approval with every notification sent');
 
       const shown = await mailmend('incidents', 'show', serverId);
       const json = JSON.parse((await mailmend('incidents', 'show', serverId, '--json')).stdout) as IncidentState;
