@@ -179,8 +179,9 @@ class ProcessGroupLine {
     const newline = this.pending.indexOf(0x0a);
     if (newline < 0) return;
     const line = this.pending.subarray(0, newline).toString('latin1');
-    const rest = this.pending.subarray(/^\d+$/.test(line) ? newline + 1 : 0);
-    if (/^\d+$/.test(line)) this.processGroup = Number(line);
+    const isProcessGroup = /^\d+$/.test(line);
+    if (isProcessGroup) this.processGroup = Number(line);
+    const rest = this.pending.subarray(isProcessGroup ? newline + 1 : 0);
     this.pending = undefined;
     if (rest.length > 0) this.output.push(rest);
   }

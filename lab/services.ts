@@ -11,29 +11,35 @@ import { sshdPid, startSshd } from './sshd';
 export const LAB_SERVICES = ['postfix', 'dovecot', 'sshd', 'relay'] as const;
 export type LabService = (typeof LAB_SERVICES)[number];
 
+/** How the lab runs one service: the lab port it listens on, the log it writes, its pid and how it starts. */
 interface ServiceControl {
-  port(settings: LabSettings): number;
-  logFile(layout: LabLayout): string;
+  port: keyof LabPorts;
+  logFile: 'postfixLog' | 'dovecotLog' | 'sshdLog' | 'relayLog';
   /** The service's main pid, when that process is alive. */
   pid(layout: LabLayout): Promise<number | undefined>;
   start(context: LabContext): Promise<unknown>;
 }
 
-/** How the lab runs one service: the port of the lab's it listens on, the log it writes, its pid and how it starts. */
-function serviceControl(
-  port: keyof LabPorts,
-  logFile: 'postfixLog' | 'dovecotLog' | 'sshdLog' | 'relayLog',
-  pid: ServiceControl['pid'],
-  start: ServiceControl['start'],
-): ServiceControl {
-  return { port: (settings) => settings.ports[port], logFile: (layout) => layout[logFile], pid, start };
-}
-
 const CONTROLS: Record<LabService, ServiceControl> = {
-  postfix: serviceControl('smtp', 'postfixLog', postfixMasterPid, ({ tools, layout }) => startPostfix(tools, layout)),
-  dovecot: serviceControl('imap', 'dovecotLog', dovecotMasterPid, ({ tools, layout }) => startDovecot(tools, layout)),
-  sshd: serviceControl('ssh', 'sshdLog', sshdPid, ({ tools, layout }) => startSshd(tools, layout)),
-  relay: serviceControl('relay', 'relayLog', relayPid, ({ layout, settings }) => startRelay(layout, settings)),
+  postfix: {
+    port: 'smtp',
+    logFile: 'postfixLog',
+    pid: postfixMasterPid,
+    start: ({ tools, layout }) => startPostfix(tools, layout),
+  },
+  dovecot: {
+    port: 'imap',
+    logFile: 'dovecotLog',
+    pid: dovecotMasterPid,
+    start: ({ tools, layout }) => startDovecot(tools, layout),
+  },
+  sshd: { port: 'ssh', logFile: 'sshdLog', pid: sshdPid, start: ({ tools, layout }) => startSshd(tools, layout) },
+  relay: {
+    port: 'relay',
+    logFile: 'relayLog',
+    pid: relayPid,
+    start: ({ layout, settings }) => startRelay(layout, settings),
+  },
 };
 
 export interface ServiceState {
@@ -46,7 +52,7 @@ export interface ServiceState {
 }
 
 export function servicePort(settings: LabSettings, service: LabService): number {
-  return CONTROLS[service].port(settings);
+  return settings.ports[CONTROLS[service].port];
 }
 
 /** The service's main pid, when that process is alive; its command line is checked so a reused pid does not count. */
@@ -56,7 +62,7 @@ export function servicePid(layout: LabLayout, service: LabService): Promise<numb
 
 export async function serviceState(layout: LabLayout, settings: LabSettings, service: LabService) {
   const control = CONTROLS[service];
-  const port = control.port(settings);
+  const port = settings.ports[control.port];
   const [pid, listening] = await Promise.all([control.pid(layout), isListening(port)]);
   return { service, port, pid, listening, up: pid !== undefined && listening } satisfies ServiceState;
 }
@@ -69,19 +75,20 @@ export function serviceStates(layout: LabLayout, settings: LabSettings): Promise
 export async function startService(context: LabContext, service: LabService, timeoutMs = 20_000): Promise<number> {
   const { layout, settings } = context;
   const control = CONTROLS[service];
+  const port = settings.ports[control.port];
   await control.start(context);
   let pid: number | undefined;
   try {
     await waitUntil(
-      `${service} to listen on 127.0.0.1:${control.port(settings)}`,
+      `${service} to listen on 127.0.0.1:${port}`,
       async () => {
         pid = await control.pid(layout);
-        return pid !== undefined && (await isListening(control.port(settings)));
+        return pid !== undefined && (await isListening(port));
       },
       { timeoutMs },
     );
   } catch (error) {
-    const logFile = control.logFile(layout);
+    const logFile = layout[control.logFile];
     throw new LabServiceError(service, 'started but never listened', logFile, await tailFile(logFile), {
       cause: error,
     });
@@ -91,7 +98,7 @@ export async function startService(context: LabContext, service: LabService, tim
 
 /** Waits until the service's process is gone and its port refuses connections. */
 export async function waitServiceDown(layout: LabLayout, settings: LabSettings, service: LabService): Promise<void> {
-  const port = CONTROLS[service].port(settings);
+  const port = settings.ports[CONTROLS[service].port];
   await waitUntil(`${service} to stop and 127.0.0.1:${port} to refuse connections`, async () => {
     const state = await serviceState(layout, settings, service);
     return state.pid === undefined && !state.listening;

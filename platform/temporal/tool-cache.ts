@@ -18,6 +18,14 @@ export function isExecutable(file: string): boolean {
   }
 }
 
+/** The executable an environment variable names, if it names one; a path that is not executable is an error. */
+export function explicitExecutable(env: NodeJS.ProcessEnv, variable: string): string | undefined {
+  const file = env[variable];
+  if (!file) return undefined;
+  if (!isExecutable(file)) throw new Error(`${variable}=${file} is not an executable file`);
+  return file;
+}
+
 export function findOnPath(command: string, env: NodeJS.ProcessEnv): string | undefined {
   for (const dir of (env.PATH ?? '').split(path.delimiter)) {
     if (dir && isExecutable(path.join(dir, command))) return path.join(dir, command);

@@ -1,13 +1,19 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import type { EphemeralServerExecutable } from '@temporalio/testing';
-import { buildIntoCache, cacheRoot, findOnPath, isExecutable, runBuildTool, sdkDownload } from '../tool-cache';
+import {
+  buildIntoCache,
+  cacheRoot,
+  explicitExecutable,
+  findOnPath,
+  isExecutable,
+  runBuildTool,
+  sdkDownload,
+} from '../tool-cache';
 
 /** The last Temporal CLI release whose go.mod has no `replace` directive, so `go install` accepts it. */
 export const TEMPORAL_CLI_VERSION = '1.5.1';
 const CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal';
-
-export { cacheRoot } from '../tool-cache';
 
 interface ResolveOptions {
   env: NodeJS.ProcessEnv;
@@ -29,12 +35,8 @@ export function cachedCliPath(env: NodeJS.ProcessEnv): string {
  * the per-version cache, then a `go install` into that cache. Without Go it falls back to the SDK's own download.
  */
 export async function resolveTemporalCli({ env, onProgress }: ResolveOptions): Promise<ResolvedExecutable> {
-  if (env.TEMPORAL_CLI_PATH) {
-    if (!isExecutable(env.TEMPORAL_CLI_PATH)) {
-      throw new Error(`TEMPORAL_CLI_PATH=${env.TEMPORAL_CLI_PATH} is not an executable file`);
-    }
-    return { executable: { type: 'existing-path', path: env.TEMPORAL_CLI_PATH }, origin: 'TEMPORAL_CLI_PATH' };
-  }
+  const explicit = explicitExecutable(env, 'TEMPORAL_CLI_PATH');
+  if (explicit) return { executable: { type: 'existing-path', path: explicit }, origin: 'TEMPORAL_CLI_PATH' };
   const onPath = findOnPath('temporal', env);
   if (onPath) return { executable: { type: 'existing-path', path: onPath }, origin: 'PATH' };
 

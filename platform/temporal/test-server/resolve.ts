@@ -1,7 +1,15 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { EphemeralServerExecutable } from '@temporalio/testing';
-import { buildIntoCache, cacheRoot, findOnPath, isExecutable, runBuildTool, sdkDownload } from '../tool-cache';
+import {
+  buildIntoCache,
+  cacheRoot,
+  explicitExecutable,
+  findOnPath,
+  isExecutable,
+  runBuildTool,
+  sdkDownload,
+} from '../tool-cache';
 
 /** The Java SDK's time-skipping test server on Maven Central; its `main` takes `<port> [--enable-time-skipping]`. */
 export const TEST_SERVER_VERSION = '1.31.0';
@@ -28,11 +36,8 @@ export async function resolveTestServer(options: {
   onProgress: (line: string) => void;
 }): Promise<ResolvedTestServer> {
   const { env, onProgress } = options;
-  const explicit = env.TEMPORAL_TEST_SERVER_PATH;
-  if (explicit) {
-    if (!isExecutable(explicit)) throw new Error(`TEMPORAL_TEST_SERVER_PATH=${explicit} is not an executable file`);
-    return { executable: { type: 'existing-path', path: explicit }, origin: 'TEMPORAL_TEST_SERVER_PATH' };
-  }
+  const explicit = explicitExecutable(env, 'TEMPORAL_TEST_SERVER_PATH');
+  if (explicit) return { executable: { type: 'existing-path', path: explicit }, origin: 'TEMPORAL_TEST_SERVER_PATH' };
   const cached = cachedTestServerPath(env);
   if (isExecutable(cached)) return { executable: { type: 'existing-path', path: cached }, origin: 'cache' };
 
