@@ -41,6 +41,13 @@ const hostLayoutSchema = z.strictObject({
   mailDirs: z.array(z.string().min(1)).default(['/var/mail']),
   packageLogs: z.array(z.string().min(1)).default(['/var/log/dpkg.log', '/var/log/apt/history.log']),
   recentChangeWindow: durationSchema.default(24 * 60 * 60_000),
+  /** How far before the alert diagnosis reads the mail logs: older lines belong to earlier incidents. */
+  logWindow: durationSchema.default(30 * 60_000),
+  /** `user:group` that owns the mailboxes under `mailDirs`; without it mailmend never changes mailbox ownership. */
+  mailOwner: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]*:[a-z_][a-z0-9_-]*$/, 'must be "user:group"')
+    .optional(),
   deferredThreshold: z.number().int().min(0).default(0),
 });
 export type HostLayout = z.infer<typeof hostLayoutSchema>;
@@ -49,8 +56,25 @@ export const serverSchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be letters, digits, ".", "_" or "-"'),
   /** Alert label values that also mean this server, e.g. the exporter's `instance`. */
   aliases: z.array(z.string().min(1)).default([]),
-  smtp: endpointSchema,
-  imap: endpointSchema.extend({ tls: z.boolean().default(false) }),
+  smtp: endpointSchema.extend({
+    /** A server that does not offer STARTTLS fails the probe; otherwise STARTTLS is checked whenever it is offered. */
+    requireTls: z.boolean().default(false),
+  }),
+  imap: endpointSchema.extend({
+    /** Implicit TLS from the first byte (imaps). */
+    tls: z.boolean().default(false),
+    /** Plain IMAP upgraded with STARTTLS before login. */
+    starttls: z.boolean().default(false),
+  }),
+  /** How the certificates the mail services present are checked. */
+  tls: z
+    .strictObject({
+      /** PEM file of the CA that signs the mail server's certificates, for a private CA; else the system CAs. */
+      caFile: z.string().min(1).optional(),
+      /** A certificate expiring sooner than this gives the IT team a warning. */
+      expiryWarning: durationSchema.default(14 * 24 * 60 * 60_000),
+    })
+    .prefault({}),
   ssh: sshSchema.optional(),
   host: hostLayoutSchema.prefault({}),
   canary: z
@@ -132,6 +156,8 @@ export const configSchema = z
     reportsDir: z.string().default('reports'),
     /** YAML files holding more `servers:` entries, such as the fragment `mailmend lab up` writes. */
     serverFiles: z.array(z.string().min(1)).default([]),
+    /** Operators' own log signatures, YAML files in the format of activities/signatures/*.yaml, read after those. */
+    signatureFiles: z.array(z.string().min(1)).default([]),
     servers: z.array(serverSchema).min(1, 'list at least one mail server'),
     fallbackRelay: fallbackRelaySchema.optional(),
     audiences: z.strictObject({ itTeam: audienceSchema, management: audienceSchema, users: audienceSchema }),

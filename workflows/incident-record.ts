@@ -5,6 +5,7 @@ import {
   alertSignal,
   approveSignal,
   confirmSignal,
+  NO_CATALOG_ACTION,
   noteSignal,
   rejectSignal,
   setEtaSignal,
@@ -20,7 +21,9 @@ import {
 } from './messages';
 import type { Milestones } from './review';
 
-export type Decision = { kind: 'approved'; by: string } | { kind: 'rejected'; by: string; reason: string };
+export type Decision =
+  | { kind: 'approved'; by: string; actionId?: string }
+  | { kind: 'rejected'; by: string; reason: string };
 
 /** Thrown by a step that cannot go on without people; the procedure hands over with its reason. */
 export class Escalation extends Error {
@@ -64,7 +67,9 @@ export class Incident {
     };
     setHandler(stateQuery, () => this.state);
     setHandler(alertSignal, (alert) => this.onAlert(alert));
-    setHandler(approveSignal, ({ by, comment }) => this.decide({ kind: 'approved', by }, comment ?? ''));
+    setHandler(approveSignal, ({ by, comment, actionId }) =>
+      this.decide({ kind: 'approved', by, ...(actionId !== undefined ? { actionId } : {}) }, comment ?? ''),
+    );
     setHandler(rejectSignal, ({ by, reason }) => this.decide({ kind: 'rejected', by, reason }, reason));
     setHandler(confirmSignal, ({ by }) => this.onConfirm(by));
     setHandler(noteSignal, ({ by, text }) => {
@@ -152,6 +157,10 @@ export class Incident {
         ? { prevention: state.diagnosis.prevention ?? [`Guard against: ${state.diagnosis.rootCause}`] }
         : {}),
       ...(reason !== undefined ? { reason } : {}),
+      ...(state.pendingApproval?.hypotheses ? { hypotheses: state.pendingApproval.hypotheses } : {}),
+      ...(kind === 'certificate-expiry' && state.assessment?.certificateWarnings
+        ? { certificates: state.assessment.certificateWarnings }
+        : {}),
     };
   }
 
@@ -179,6 +188,10 @@ export class Incident {
       this.record(`${verb} ignored`, 'no fix is awaiting approval', decision.by);
       return;
     }
+    if (decision.kind === 'approved' && decision.actionId !== undefined && !this.offers(decision.actionId)) {
+      this.record(`${verb} ignored`, `${String(decision.actionId)} is not among the offered actions`, decision.by);
+      return;
+    }
     this.acknowledge();
     this.decision = decision;
     if (decision.kind === 'approved') {
@@ -186,6 +199,13 @@ export class Incident {
       this.milestones.approvedAt ??= new Date().toISOString();
     }
     this.record(decision.kind, detail || this.state.pendingApproval?.actionId || '', decision.by);
+  }
+
+  /** The actions an approver may choose: the recommended one and those of the hypotheses shown with it. */
+  private offers(actionId: unknown): boolean {
+    const pending = this.state.pendingApproval;
+    if (!pending || typeof actionId !== 'string' || actionId === NO_CATALOG_ACTION) return false;
+    return actionId === pending.actionId || (pending.hypotheses ?? []).some((offered) => offered.actionId === actionId);
   }
 
   private onConfirm(by: string): void {

@@ -7,6 +7,7 @@ import {
   AUDIENCES,
   NO_CATALOG_ACTION,
   type Diagnosis,
+  type HypothesisSummary,
   type IncidentInput,
   type IncidentState,
   type Outcome,
@@ -87,7 +88,7 @@ async function troubleshootFixAndVerify(incident: Incident): Promise<void> {
       }
       continue;
     }
-    await applyFix(incident, diagnosis.recommendation.actionId);
+    await applyFix(incident, decision.actionId ?? diagnosis.recommendation.actionId);
     if (await verifyFix(incident)) return;
     if (incident.state.verificationAttempts >= maxVerificationAttempts) {
       throw new Escalation(`verification failed ${incident.state.verificationAttempts} times`);
@@ -134,6 +135,7 @@ async function awaitApproval(incident: Incident, diagnosis: Diagnosis): Promise<
     risk: recommendation.risk,
     since,
     approvers: [...incident.input.approvers],
+    ...offeredHypotheses(diagnosis),
   };
   incident.record('requested approval', `${recommendation.actionId} (risk ${recommendation.risk})`);
   await incident.notify(['itTeam'], 'update');
@@ -153,6 +155,19 @@ async function awaitApproval(incident: Incident, diagnosis: Diagnosis): Promise<
   if (!decision) throw new Error('approval wait ended without a decision');
   incident.state.pendingApproval = undefined;
   return decision;
+}
+
+const OFFERED_HYPOTHESES = 3;
+
+/** The top hypotheses an approver sees, whose catalog actions they may approve instead of the recommended one. */
+function offeredHypotheses(diagnosis: Diagnosis): { hypotheses?: HypothesisSummary[] } {
+  const ranked = diagnosis.hypotheses ?? [];
+  if (ranked.length === 0) return {};
+  return {
+    hypotheses: ranked
+      .slice(0, OFFERED_HYPOTHESES)
+      .map(({ cause, confidence, actionId }) => ({ cause, confidence, actionId })),
+  };
 }
 
 /** Step 4, second half: run the approved catalog action. */
@@ -257,6 +272,11 @@ async function reviewAndClose(incident: Incident, outcome: Outcome, reason: stri
 
 async function closeAsFalseAlarm(incident: Incident): Promise<IncidentState> {
   await incident.notify(['itTeam'], 'false-alarm');
+  // A certificate close to expiry is not an outage, but the IT team must hear of it before it becomes one.
+  if ((incident.state.assessment?.certificateWarnings?.length ?? 0) > 0 && patched('certificate-expiry-warning')) {
+    incident.record('certificate expires soon', 'warned the IT team');
+    await incident.notify(['itTeam'], 'certificate-expiry');
+  }
   return reviewAndClose(incident, 'false-alarm', 'every probe answered');
 }
 

@@ -47,6 +47,8 @@ export interface AlertPayload {
 export interface ApproveSignal {
   by: string;
   comment?: string;
+  /** Approve another offered hypothesis's action instead of the recommended one. */
+  actionId?: string;
 }
 export interface RejectSignal {
   by: string;
@@ -104,16 +106,36 @@ export interface CheckResult {
   errorCode?: string;
 }
 
+/** A certificate a mail service presented, as the TLS probe read it. */
+export interface CertificateSummary {
+  service: 'smtp' | 'imap';
+  subject: string;
+  issuer: string;
+  /** ISO-8601 end of validity. */
+  validTo: string;
+  daysLeft: number;
+}
+
 export interface ProbeReport {
   serverId: string;
   checkedAt: string;
+  /** How long the whole assessment took, every probe in parallel. */
+  elapsedMs?: number;
   tcpSmtp: CheckResult;
   smtp: CheckResult;
   imap: CheckResult;
-  /** Present when the server has a canary mailbox: can it log in? */
+  /** Present when the server has a canary mailbox: can it log in, SELECT INBOX and find the token `smtpDelivery` sent? */
   imapLogin?: CheckResult;
   /** Present when mailmend can reach the host over SSH: is the deferred queue under the threshold? */
   deferredQueue?: CheckResult;
+  /** Present when the server has a canary: MAIL FROM, RCPT TO, DATA to the canary, answered by 250 with a queue id. */
+  smtpDelivery?: CheckResult;
+  /** Present when SMTP offers or is configured to require STARTTLS: handshake, validity, expiry and name. */
+  smtpTls?: CheckResult;
+  /** Present when IMAP is configured for TLS: handshake, validity, expiry and name. */
+  imapTls?: CheckResult;
+  /** Certificates that are valid now but expire within the warning window: a warning, not an outage. */
+  certificateWarnings?: CertificateSummary[];
 }
 
 export interface RoundTripResult {
@@ -141,6 +163,22 @@ export interface Handover {
   suggestedCommands: string[];
 }
 
+/** One possible cause, ranked against the others; the diagnosis's root cause is the first of the list. */
+export interface Hypothesis {
+  cause: string;
+  /** The failure class, e.g. `bind-conflict`, `config-error`, `not-running`. */
+  failureClass: string;
+  /** The signature or rule that raised it, e.g. `postfix-bind-conflict`. */
+  source: string;
+  evidenceFor: string[];
+  evidenceAgainst: string[];
+  /** 0 to 1: how strongly the evidence supports it. */
+  confidence: number;
+  /** A catalog action id, or NO_CATALOG_ACTION with a handover. */
+  actionId: string;
+  handover?: Handover;
+}
+
 export interface Diagnosis {
   rootCause: string;
   evidence: string[];
@@ -149,6 +187,8 @@ export interface Diagnosis {
   recommendation: RecommendedRemediation;
   /** Set when the recommendation is to hand over although the evidence names a fix mailmend cannot run. */
   handover?: Handover;
+  /** Every cause considered, best first; absent in diagnoses recorded before ranking existed. */
+  hypotheses?: Hypothesis[];
   diagnosedAt: string;
 }
 
@@ -172,6 +212,13 @@ export interface RemediationResult {
   finishedAt: string;
 }
 
+/** What an approver weighs: a ranked cause and the action that would fix it. */
+export interface HypothesisSummary {
+  cause: string;
+  confidence: number;
+  actionId: string;
+}
+
 interface PendingApproval {
   actionId: string;
   description: string;
@@ -179,6 +226,8 @@ interface PendingApproval {
   since: string;
   approvers: string[];
   escalatedAt?: string;
+  /** The top hypotheses, best first, so an approver can choose among them. */
+  hypotheses?: HypothesisSummary[];
 }
 
 export interface NotificationRecord {
@@ -190,7 +239,14 @@ export interface NotificationRecord {
   error?: string;
 }
 
-export type NotificationKind = 'outage' | 'update' | 'escalation' | 'resolved' | 'false-alarm' | 'reminder';
+export type NotificationKind =
+  | 'outage'
+  | 'update'
+  | 'escalation'
+  | 'resolved'
+  | 'false-alarm'
+  | 'reminder'
+  | 'certificate-expiry';
 
 export interface TimelineEntry {
   at: string;
@@ -251,6 +307,10 @@ export interface NotificationMessage {
   actionsTaken?: string[];
   prevention?: string[];
   reason?: string;
+  /** For an approval request: the ranked causes the approver chooses among. */
+  hypotheses?: HypothesisSummary[];
+  /** For a certificate-expiry warning: which certificates expire, and when. */
+  certificates?: CertificateSummary[];
 }
 
 export interface IncidentStepContext {
