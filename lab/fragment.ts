@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
 import { serverSchema, type ServerConfig } from '../config/schema';
-import { LAB_CANARY, type LabLayout, type LabSettings } from './layout';
+import { LAB_CANARY, LAB_MAIL_USER, type LabLayout, type LabSettings } from './layout';
 import { LOOPBACK } from './processes';
 
 /** The lab as one entry of mailmend.yaml's `servers:` list, with absolute paths so it works from any config file. */
@@ -24,6 +24,8 @@ function labServerEntry(layout: LabLayout, settings: LabSettings, hostKey: strin
       knownGoodDir: layout.knownGoodDir,
       logFiles: [layout.postfixLog, layout.dovecotLog],
       mailDirs: [layout.mailDir],
+      // useradd --user-group gives the lab's mail user a group of the same name.
+      mailOwner: `${LAB_MAIL_USER}:${LAB_MAIL_USER}`,
       packageLogs: ['/var/log/dpkg.log', '/var/log/apt/history.log'],
       deferredThreshold: 0,
     },
