@@ -2,9 +2,11 @@ import type { MailmendActivities } from '../../activities';
 import type { SendNotificationInput } from '../../workflows/activity-contract';
 import {
   NO_CATALOG_ACTION,
+  type CertificateSummary,
   type CheckResult,
   type Diagnosis,
   type Handover,
+  type Hypothesis,
   type ProbeReport,
 } from '../../workflows/messages';
 
@@ -23,6 +25,10 @@ export interface FakeActivityOptions {
   recommendedAction?: string;
   /** Makes the diagnosis hand over with these instructions, as when the host cannot be reached. */
   handover?: Handover;
+  /** The ranked hypotheses the diagnosis reports besides its recommendation. */
+  hypotheses?: Hypothesis[];
+  /** Certificates the probes see expiring soon. */
+  certificateWarnings?: CertificateSummary[];
 }
 
 /** Typed like the real activities; records what the workflow asked for and simulates a host that a fix repairs. */
@@ -33,11 +39,18 @@ export function createFakeActivities(options: FakeActivityOptions = {}) {
   const diagnoses: ProbeReport[] = [];
   const reports: unknown[] = [];
   const activities: MailmendActivities = {
-    probeServer: async ({ context }) => probeReportFor(context.serverId, host),
+    probeServer: async ({ context }) => ({
+      ...probeReportFor(context.serverId, host),
+      ...(options.certificateWarnings ? { certificateWarnings: options.certificateWarnings } : {}),
+    }),
     async diagnoseOutage({ probes }) {
       diagnoses.push(probes);
       const diagnosis = postfixDownDiagnosis(probes, options.recommendedAction ?? 'start-postfix');
-      return options.handover ? { ...diagnosis, handover: options.handover } : diagnosis;
+      return {
+        ...diagnosis,
+        ...(options.handover ? { handover: options.handover } : {}),
+        ...(options.hypotheses ? { hypotheses: options.hypotheses } : {}),
+      };
     },
     verifyRoundTrip: async () => ({
       ok: true,
