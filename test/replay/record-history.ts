@@ -33,12 +33,59 @@ const SCENARIOS: Record<string, { fakes: FakeActivityOptions; drive(handle: Work
     },
     drive: async () => undefined,
   },
+  'certificate-warning': {
+    fakes: {
+      host: { smtpUp: true },
+      certificateWarnings: [
+        {
+          service: 'smtp',
+          subject: 'CN=mx-recorded',
+          issuer: 'CN=Recorded CA',
+          validTo: '2030-01-10T00:00:00.000Z',
+          daysLeft: 6,
+        },
+      ],
+    },
+    drive: async () => undefined,
+  },
+  'approve-alternative': {
+    fakes: {
+      hypotheses: [
+        {
+          cause: 'Postfix is not running',
+          failureClass: 'not-running',
+          source: 'rule',
+          evidenceFor: ['postfix status exit 1'],
+          evidenceAgainst: [],
+          confidence: 0.5,
+          actionId: 'start-postfix',
+        },
+        {
+          cause: 'Postfix cannot write its queue',
+          failureClass: 'permissions',
+          source: 'postfix-queue-permissions',
+          evidenceFor: ['queue file write error'],
+          evidenceAgainst: [],
+          confidence: 0.4,
+          actionId: 'postfix-set-permissions',
+        },
+      ],
+    },
+    async drive(handle) {
+      await waitForState(handle, (state) => state.phase === 'awaiting-approval');
+      await handle.signal(approveSignal, { by: 'alice', actionId: 'postfix-set-permissions' });
+      await waitForState(handle, (state) => state.phase === 'verification' && state.roundTrip !== undefined);
+      await handle.signal(confirmSignal, { by: 'alice' });
+      await handle.signal(confirmSignal, { by: 'bob' });
+    },
+  },
 };
 
 /**
  * Records the history of one incident into test/histories, for the replay test. Record again only when a workflow
  * change is meant to be incompatible (and then put that change behind `patched()` instead, if incidents may be
- * running). Scenarios: happy-path (the default), handover.
+ * running). Scenarios: happy-path (the default), handover,
+ * certificate-warning, approve-alternative.
  *
  *   node --import tsx test/replay/record-history.ts [file name in test/histories] [scenario]
  */
