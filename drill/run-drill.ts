@@ -2,7 +2,14 @@ import type { Client } from '@temporalio/client';
 import { labBreak, labUp, type LabScenario } from '../lab';
 import { getIncidentState, IncidentNotFoundError } from '../client/incidents';
 import { alertmanagerPayload } from '../client/webhook/alertmanager';
-import { incidentWorkflowId, type IncidentState, type Phase, type TimelineEntry } from '../workflows/messages';
+import {
+  incidentWorkflowId,
+  NO_CATALOG_ACTION,
+  type HypothesisSummary,
+  type IncidentState,
+  type Phase,
+  type TimelineEntry,
+} from '../workflows/messages';
 import { openNotificationInbox, type NotificationInbox } from './notification-inbox';
 
 interface DrillOptions {
@@ -78,6 +85,19 @@ async function sendAlert(options: DrillOptions, serverId: string): Promise<void>
   if (response.status !== 202) throw new Error(`the webhook answered ${response.status}: ${await response.text()}`);
 }
 
+/** Every cause the diagnosis weighed, so the operator can approve another one's action with `--action`. */
+function rankedCauses(hypotheses: HypothesisSummary[]): string[] {
+  if (hypotheses.length < 2) return [];
+  return [
+    'Causes considered, best first:',
+    ...hypotheses.map(
+      (hypothesis, index) =>
+        `  ${index + 1}. ${oneLine(hypothesis.cause)} (confidence ${hypothesis.confidence.toFixed(2)}; ` +
+        `${hypothesis.actionId === NO_CATALOG_ACTION ? 'hand over' : `action ${hypothesis.actionId}`})`,
+    ),
+  ];
+}
+
 /** What the operator must do now, for the phase the incident just entered. */
 function guidance(state: IncidentState, options: DrillOptions, deps: DrillDeps): string[] {
   const workflowId = incidentWorkflowId(state.serverId);
@@ -91,6 +111,7 @@ function guidance(state: IncidentState, options: DrillOptions, deps: DrillDeps):
       ...diagnosis.evidence.map((line) => `  - ${oneLine(line)}`),
       `Recommended fix: ${pendingApproval.actionId}: ${pendingApproval.description} (risk ${pendingApproval.risk})`,
       `Rollback: ${diagnosis.recommendation.rollback}`,
+      ...rankedCauses(pendingApproval.hypotheses ?? []),
       ...(preparation ? ['', preparation] : []),
       '',
       `YOUR MOVE: approve as one of ${pendingApproval.approvers.join(', ')}:`,
