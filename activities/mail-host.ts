@@ -3,6 +3,7 @@ import type { Transporter } from 'nodemailer';
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../config/schema';
 import type { SshSession } from './ssh';
+import type { TlsTrust } from './tls-certificate';
 
 /**
  * Everything activities need to reach a mail host, built once by the worker with the secrets resolved. Activities
@@ -15,6 +16,12 @@ export interface MailHostAccess {
   canaryImap(server: ServerConfig): ImapFlow | undefined;
   /** A transport that submits mail to the server's own SMTP endpoint. */
   serverSmtp(server: ServerConfig): Transporter;
+}
+
+/** What the TLS probes check certificates against; separate because only the probes need it. */
+export interface CertificateTrust {
+  /** The CAs the server's certificates must chain to: the PEM of `tls.caFile`, read now, or the system CAs; never throws. */
+  tlsTrust(server: ServerConfig): Promise<TlsTrust>;
 }
 
 /** What every activity that reaches a configured mail host is built from. */

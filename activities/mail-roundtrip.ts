@@ -11,7 +11,8 @@ export interface RoundTripDeps extends MailHostDeps {
   roundTripTimeoutMs: number;
 }
 
-const TOKEN_HEADER = 'X-Mailmend-Token';
+/** Carries the token of every message mailmend sends to the canary, so it finds exactly its own message. */
+export const TOKEN_HEADER = 'X-Mailmend-Token';
 const POLL_INTERVAL_MS = 250;
 
 export function createRoundTripActivities(deps: RoundTripDeps) {

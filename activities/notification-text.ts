@@ -1,4 +1,11 @@
-import type { AudienceName, NotificationKind, NotificationMessage, Scope } from '../workflows/messages';
+import type {
+  AudienceName,
+  CertificateSummary,
+  HypothesisSummary,
+  NotificationKind,
+  NotificationMessage,
+  Scope,
+} from '../workflows/messages';
 
 interface RenderedNotification {
   subject: string;
@@ -12,6 +19,7 @@ const KIND_IN_WORDS: Record<NotificationKind, string> = {
   resolved: 'resolved',
   'false-alarm': 'false alarm',
   reminder: 'reminder',
+  'certificate-expiry': 'certificate expiry',
 };
 
 const ETA_UNKNOWN = 'We will give an estimate as soon as we have one.';
@@ -62,6 +70,11 @@ const USER_IMPACT: Record<Scope, string> = {
 function userEta(message: NotificationMessage): string {
   return message.eta ? `We expect email to work normally again by ${readableTime(message.eta)}.` : ETA_UNKNOWN;
 }
+
+const CERTIFICATE_RENEWAL_FOR_USERS = [
+  'Email is working normally.',
+  'The IT team is renewing a security certificate of the mail server. You do not need to do anything.',
+];
 
 function forUsers(message: NotificationMessage): RenderedNotification {
   const impact = USER_IMPACT[message.scope];
@@ -115,6 +128,8 @@ function forUsers(message: NotificationMessage): RenderedNotification {
           'You do not need to do anything.',
         ),
       };
+    case 'certificate-expiry':
+      return { subject: subject(message, 'nothing for you to do'), text: paragraphs(...CERTIFICATE_RENEWAL_FOR_USERS) };
   }
 }
 
@@ -140,6 +155,7 @@ const IT_HEADLINE: Record<NotificationKind, string> = {
   resolved: 'verified fixed',
   'false-alarm': 'checks pass, no outage',
   reminder: 'still open',
+  'certificate-expiry': 'certificate expires soon',
 };
 
 const IT_SUMMARY: Record<NotificationKind, (serverId: string) => string> = {
@@ -149,9 +165,35 @@ const IT_SUMMARY: Record<NotificationKind, (serverId: string) => string> = {
   resolved: (serverId) => `Resolved: mail service on ${serverId} works again.`,
   'false-alarm': (serverId) => `False alarm: ${serverId} passed its checks, no outage.`,
   reminder: (serverId) => `Reminder: the incident on ${serverId} is still open.`,
+  'certificate-expiry': (serverId) =>
+    `Mail on ${serverId} works, but a certificate it presents expires soon: renew it before then.`,
 };
 
+function daysLeft(days: number): string {
+  if (days <= 0) return 'less than a day left';
+  return days === 1 ? '1 day left' : `${days} days left`;
+}
+
+/** One line per certificate: which service presents it, whose it is, and when it stops working. */
+function certificateLines(certificates: readonly CertificateSummary[] | undefined): string[] {
+  return (certificates ?? []).map(
+    (certificate) =>
+      `${certificate.service.toUpperCase()}: ${certificate.subject} (issued by ${certificate.issuer}) expires ` +
+      `${readableTime(certificate.validTo)}, ${daysLeft(certificate.daysLeft)}`,
+  );
+}
+
+/** The approver picks one of these; each line carries the command that approves its action instead. */
+function hypothesisLines(serverId: string, hypotheses: readonly HypothesisSummary[] | undefined): string[] {
+  return (hypotheses ?? []).map(
+    (hypothesis) =>
+      `${hypothesis.cause} (confidence ${Math.round(hypothesis.confidence * 100)}%, action ` +
+      `${hypothesis.actionId}): mailmend incidents approve ${serverId} --by <name> --action ${hypothesis.actionId}`,
+  );
+}
+
 function forItTeam(message: NotificationMessage): RenderedNotification {
+  if (message.kind === 'certificate-expiry') return certificateWarningForItTeam(message);
   const open = message.kind !== 'resolved' && message.kind !== 'false-alarm';
   return {
     subject: subject(
@@ -164,6 +206,27 @@ function forItTeam(message: NotificationMessage): RenderedNotification {
       bulletList('Actions taken:', message.actionsTaken),
       bulletList('Prevention:', message.prevention),
       open && `To approve the proposed fix: mailmend incidents approve ${message.serverId} --by <name>`,
+      open &&
+        bulletList(
+          "Ranked causes, most likely first; to approve another one's fix instead, use its command:",
+          hypothesisLines(message.serverId, message.hypotheses),
+        ),
+    ),
+  };
+}
+
+function certificateWarningForItTeam(message: NotificationMessage): RenderedNotification {
+  const soonest = Math.min(...(message.certificates ?? []).map((certificate) => certificate.daysLeft));
+  const headline = Number.isFinite(soonest)
+    ? `${IT_HEADLINE[message.kind]} (${daysLeft(soonest)})`
+    : IT_HEADLINE[message.kind];
+  return {
+    subject: subject(message, `${headline} ${message.incidentId}`),
+    text: paragraphs(
+      IT_SUMMARY[message.kind](message.serverId),
+      bulletList('Certificates:', certificateLines(message.certificates)),
+      `Incident: ${message.incidentId}\nServer: ${message.serverId}\nChecked: ${message.openedAt}`,
+      'Once the certificate expires, mail clients refuse the connection and mail stops for everyone.',
     ),
   };
 }
@@ -215,6 +278,15 @@ function forManagement(message: NotificationMessage): RenderedNotification {
           `Cause: ${message.rootCause ?? 'not determined'}`,
           bulletList('Actions taken:', message.actionsTaken),
           bulletList('Prevention:', message.prevention),
+        ),
+      };
+    case 'certificate-expiry':
+      return {
+        subject: subject(message, 'certificate renewal due'),
+        text: paragraphs(
+          `Email on ${message.serverId} works normally. A security certificate of the mail server expires soon, and the IT team has been asked to renew it before then.`,
+          bulletList('Expiring:', certificateLines(message.certificates)),
+          'No business impact so far; if it is not renewed in time, nobody will be able to send or receive email.',
         ),
       };
     case 'false-alarm':

@@ -110,11 +110,14 @@ export async function getIncidentState(client: Client, serverId: string): Promis
 /**
  * Approves the remediation the incident is waiting for. The workflow checks that `by` is an approver.
  *
+ * `actionId` picks another offered hypothesis's action instead of the recommended one.
+ *
  * @example await approve(client, 'mx1', { by: 'alice', comment: 'restart is fine now' });
  */
 export async function approve(client: Client, serverId: string, approval: ApproveSignal): Promise<void> {
   const payload: ApproveSignal = { by: requireText('by', approval.by) };
   if (approval.comment !== undefined && approval.comment.trim() !== '') payload.comment = approval.comment.trim();
+  if (approval.actionId !== undefined) payload.actionId = requireText('actionId', approval.actionId);
   await signalIncident(client, serverId, () =>
     client.workflow.getHandle(incidentWorkflowId(serverId)).signal(approveSignal, payload),
   );

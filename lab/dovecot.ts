@@ -6,7 +6,10 @@ import type { LabTools } from './prerequisites';
 import { runDaemonStartStep } from './daemon-start';
 import { livePid } from './processes';
 
-/** IMAP only, on loopback, plaintext logins allowed: the lab has no certificates and no network to protect. */
+/**
+ * IMAP only, on loopback. STARTTLS is offered with the lab CA's certificate; plaintext logins stay allowed, as the
+ * lab has no network to protect and its tests log in both ways.
+ */
 function renderDovecotConfig(layout: LabLayout, settings: LabSettings, mailUser: MailUser): string {
   return `# Dovecot for the mailmend lab: IMAP on loopback, serving the Maildirs Postfix delivers to.
 base_dir = ${layout.dovecotBaseDir}
@@ -14,7 +17,9 @@ state_dir = ${layout.dovecotStateDir}
 log_path = ${layout.dovecotLog}
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+ssl = yes
+ssl_cert = <${layout.tlsServerCert}
+ssl_key = <${layout.tlsServerKey}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 first_valid_uid = ${mailUser.uid}

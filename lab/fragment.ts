@@ -9,7 +9,8 @@ function labServerEntry(layout: LabLayout, settings: LabSettings, hostKey: strin
   return {
     id: settings.serverId,
     smtp: { host: LOOPBACK, port: settings.ports.smtp },
-    imap: { host: LOOPBACK, port: settings.ports.imap, tls: false },
+    imap: { host: LOOPBACK, port: settings.ports.imap, tls: false, starttls: true },
+    tls: { caFile: layout.tlsCaCert },
     ssh: {
       host: LOOPBACK,
       port: settings.ports.ssh,

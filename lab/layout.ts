@@ -59,6 +59,16 @@ export interface LabLayout {
   knownGoodPostfixDir: string;
   knownGoodDovecotDir: string;
   fragmentFile: string;
+  /** The lab's private CA and the server certificate Postfix and Dovecot present, made with the openssl CLI. */
+  tlsDir: string;
+  tlsCaCert: string;
+  tlsCaKey: string;
+  /** The openssl config and database `openssl ca` issues the server certificates from. */
+  tlsCaConfig: string;
+  tlsCaDatabaseDir: string;
+  tlsServerCert: string;
+  tlsServerKey: string;
+  knownGoodTlsDir: string;
 }
 
 /** The lab's paths under `stateDir`, made absolute because Postfix and Dovecot reject relative ones. */
@@ -109,5 +119,13 @@ export function labLayout(stateDir: string): LabLayout {
     knownGoodPostfixDir: path.join(knownGoodDir, 'postfix'),
     knownGoodDovecotDir: path.join(knownGoodDir, 'dovecot'),
     fragmentFile: at('mailmend-server.yaml'),
+    tlsDir: at('tls'),
+    tlsCaCert: at('tls', 'ca.pem'),
+    tlsCaKey: at('tls', 'ca.key'),
+    tlsCaConfig: at('tls', 'openssl.cnf'),
+    tlsCaDatabaseDir: at('tls', 'ca-db'),
+    tlsServerCert: at('tls', 'server.pem'),
+    tlsServerKey: at('tls', 'server.key'),
+    knownGoodTlsDir: path.join(knownGoodDir, 'tls'),
   };
 }

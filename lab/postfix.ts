@@ -5,6 +5,7 @@ import { LAB_CANARY, LAB_DOMAIN, type LabLayout, type LabSettings } from './layo
 import type { LabTools } from './prerequisites';
 import { runDaemonStartStep } from './daemon-start';
 import { livePid, runOrThrow } from './processes';
+import { writeLabCertificates } from './tls';
 
 export interface MailUser {
   name: string;
@@ -40,7 +41,11 @@ inet_interfaces = 127.0.0.1
 inet_protocols = ipv4
 mynetworks = 127.0.0.0/8
 smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
-smtpd_tls_security_level = none
+# STARTTLS offered, never required, so plaintext clients of the lab keep working.
+smtpd_tls_security_level = may
+smtpd_tls_cert_file = ${layout.tlsServerCert}
+smtpd_tls_key_file = ${layout.tlsServerKey}
+smtpd_tls_loglevel = 1
 smtp_tls_security_level = none
 
 relayhost = [127.0.0.1]:${settings.ports.relay}
@@ -62,6 +67,7 @@ function renderPostfixMasterCf(settings: LabSettings): string {
   return `# service type  private unpriv  chroot  wakeup  maxproc command
 127.0.0.1:${settings.ports.smtp} inet n - n - - smtpd
 pickup    unix  n       -       n       60      1       pickup
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
 rewrite   unix  -       -       n       -       -       trivial-rewrite
@@ -91,6 +97,8 @@ export async function writePostfixConfig(
   mailUser: MailUser,
 ): Promise<void> {
   const daemonDir = (await runOrThrow([tools.postconf, '-d', '-h', 'daemon_directory'])).output;
+  // main.cf names the certificate, so it is made with it; Dovecot presents the same one.
+  await writeLabCertificates(layout);
   await writeFile(layout.postfixMainCf, renderPostfixMainCf(layout, settings, mailUser, daemonDir));
   await writeFile(layout.postfixMasterCf, renderPostfixMasterCf(settings));
   // texthash: maps are read as they are, so no postmap run is needed after writing this.

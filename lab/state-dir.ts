@@ -62,7 +62,8 @@ export async function prepareDirectories(layout: LabLayout, mailUser: MailUser):
   for (const dir of [layout.logDir, layout.postfixConfigDir, layout.postfixQueueDir, layout.dovecotDir]) {
     await mkdir(dir, { recursive: true, mode: 0o755 });
   }
-  for (const dir of [layout.secretsDir, layout.sshDir, layout.knownGoodPostfixDir, layout.knownGoodDovecotDir]) {
+  const privateDirs = [layout.secretsDir, layout.sshDir, layout.knownGoodPostfixDir, layout.knownGoodDovecotDir];
+  for (const dir of [...privateDirs, layout.knownGoodTlsDir]) {
     await mkdir(dir, { recursive: true, mode: 0o700 });
   }
   const postfixUser = await lookupUser('postfix');
@@ -81,20 +82,42 @@ export async function prepareDirectories(layout: LabLayout, mailUser: MailUser):
   }
 }
 
-/** The files `labHeal` restores from, and the diagnosis compares against. */
-function knownGoodPairs(layout: LabLayout): { live: string; knownGood: string; service: 'postfix' | 'dovecot' }[] {
+type LabDaemon = 'postfix' | 'dovecot';
+
+/** The files `labHeal` restores from, the diagnosis compares against, and the daemons that read each one. */
+function knownGoodPairs(layout: LabLayout): { live: string; knownGood: string; services: LabDaemon[] }[] {
+  const inDir = (dir: string, live: string) => path.join(dir, path.basename(live));
   return [
-    { live: layout.postfixMainCf, knownGood: path.join(layout.knownGoodPostfixDir, 'main.cf'), service: 'postfix' },
-    { live: layout.postfixMasterCf, knownGood: path.join(layout.knownGoodPostfixDir, 'master.cf'), service: 'postfix' },
+    {
+      live: layout.postfixMainCf,
+      knownGood: inDir(layout.knownGoodPostfixDir, layout.postfixMainCf),
+      services: ['postfix'],
+    },
+    {
+      live: layout.postfixMasterCf,
+      knownGood: inDir(layout.knownGoodPostfixDir, layout.postfixMasterCf),
+      services: ['postfix'],
+    },
     {
       live: layout.dovecotConfig,
-      knownGood: path.join(layout.knownGoodDovecotDir, 'dovecot.conf'),
-      service: 'dovecot',
+      knownGood: inDir(layout.knownGoodDovecotDir, layout.dovecotConfig),
+      services: ['dovecot'],
     },
     {
       live: layout.dovecotUsersFile,
-      knownGood: path.join(layout.knownGoodDovecotDir, path.basename(layout.dovecotUsersFile)),
-      service: 'dovecot',
+      knownGood: inDir(layout.knownGoodDovecotDir, layout.dovecotUsersFile),
+      services: ['dovecot'],
+    },
+    // Both daemons present the one server certificate, so a replaced one is put back in both.
+    {
+      live: layout.tlsServerCert,
+      knownGood: inDir(layout.knownGoodTlsDir, layout.tlsServerCert),
+      services: ['postfix', 'dovecot'],
+    },
+    {
+      live: layout.tlsServerKey,
+      knownGood: inDir(layout.knownGoodTlsDir, layout.tlsServerKey),
+      services: ['postfix', 'dovecot'],
     },
   ];
 }
@@ -104,13 +127,13 @@ export async function writeKnownGoodCopy(layout: LabLayout): Promise<void> {
 }
 
 /** Copies back every file that differs from its known-good copy and removes admins' `main.cf.bak-*` backups. */
-export async function restoreKnownGood(layout: LabLayout, actions: string[]): Promise<Set<'postfix' | 'dovecot'>> {
-  const changed = new Set<'postfix' | 'dovecot'>();
-  for (const { live, knownGood, service } of knownGoodPairs(layout)) {
+export async function restoreKnownGood(layout: LabLayout, actions: string[]): Promise<Set<LabDaemon>> {
+  const changed = new Set<LabDaemon>();
+  for (const { live, knownGood, services } of knownGoodPairs(layout)) {
     const [liveText, goodText] = await Promise.all([readFile(live, 'utf8').catch(() => ''), readFile(knownGood)]);
     if (liveText === goodText.toString()) continue;
     await copyFile(knownGood, live);
-    changed.add(service);
+    for (const service of services) changed.add(service);
     actions.push(`restore ${live} from ${knownGood}`);
   }
   const backupPattern = new RegExp(`^${path.basename(layout.postfixMainCf)}\\.bak-`);

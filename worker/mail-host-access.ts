@@ -1,10 +1,14 @@
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { ImapFlow } from 'imapflow';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { SecretResolver } from '../config/secrets';
 import type { ServerConfig } from '../config/schema';
-import type { MailHostAccess } from '../activities/mail-host';
+import type { CertificateTrust, MailHostAccess } from '../activities/mail-host';
 import { HostKeyMismatchError, withSshSession, type SshOptions, type SshTarget } from '../activities/ssh';
+import type { TlsTrust } from '../activities/tls-certificate';
 import { FailureType } from '../workflows/failure-types';
 
 const DEFAULT_SSH_OPTIONS: SshOptions = {
@@ -17,7 +21,7 @@ const DEFAULT_SSH_OPTIONS: SshOptions = {
 export function createMailHostAccess(
   secrets: SecretResolver,
   sshOptions: SshOptions = DEFAULT_SSH_OPTIONS,
-): MailHostAccess {
+): MailHostAccess & CertificateTrust {
   return {
     async withSsh(server, use) {
       const target = sshTargetOf(server, secrets);
@@ -29,7 +33,26 @@ export function createMailHostAccess(
     },
     canaryImap: (server) => canaryImapClient(server, secrets),
     serverSmtp: serverSmtpTransport,
+    tlsTrust,
   };
+}
+
+const SYSTEM_CAS = 'the system CAs';
+
+/**
+ * Read on every call, so a CA file replaced on disk counts from the next probe on. An unreadable file leaves the
+ * system CAs, and says so wherever the trust anchor is named.
+ */
+async function tlsTrust(server: ServerConfig): Promise<TlsTrust> {
+  const caFile = server.tls.caFile;
+  if (caFile === undefined) return { source: SYSTEM_CAS };
+  const file = path.resolve(caFile);
+  try {
+    return { ca: await readFile(file, 'utf8'), source: file };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    return { source: `${SYSTEM_CAS}, as the CA file ${file} could not be read (${code})` };
+  }
 }
 
 function sshTargetOf(server: ServerConfig, secrets: SecretResolver): SshTarget {
@@ -60,18 +83,34 @@ function hostKeyMismatchFailure(error: HostKeyMismatchError): ApplicationFailure
   });
 }
 
+/**
+ * The canary's password goes only to a server whose certificate checks out against the configured CA; with
+ * `imap.starttls` the session must be upgraded before login, otherwise it is upgraded whenever the server offers it.
+ */
 function canaryImapClient(server: ServerConfig, secrets: SecretResolver): ImapFlow | undefined {
   if (!server.canary) return undefined;
+  const caFile = server.tls.caFile;
   return new ImapFlow({
     host: server.imap.host,
     port: server.imap.port,
     secure: server.imap.tls,
+    ...(server.imap.starttls && !server.imap.tls ? { doSTARTTLS: true } : {}),
+    ...(caFile !== undefined ? { tls: { ca: readCaFile(caFile) } } : {}),
     auth: { user: server.canary.imapUser, pass: secrets.resolve(server.canary.imapPassword) },
     logger: false,
     connectionTimeout: 10_000,
     greetingTimeout: 10_000,
     socketTimeout: 30_000,
   });
+}
+
+/** An unreadable CA file leaves the system CAs in charge, so the login fails on the certificate and says why. */
+function readCaFile(caFile: string): string | undefined {
+  try {
+    return readFileSync(path.resolve(caFile), 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 function serverSmtpTransport(server: ServerConfig): Transporter {

@@ -1,3 +1,4 @@
+import { patched } from '@temporalio/workflow';
 import type { CheckResult, ProbeReport, Scope, Severity } from './messages';
 
 interface Classification {
@@ -6,8 +7,31 @@ interface Classification {
   healthy: boolean;
 }
 
+/**
+ * Incidents started before the end-to-end checks existed decided on ports and banners alone; their recorded
+ * histories replay that decision, new incidents count delivery, token arrival and TLS too.
+ */
+const END_TO_END_PATCH = 'end-to-end-assessment';
+
+interface ClassifyOptions {
+  /** Count the checks only the user's path shows: delivery, the token's arrival, STARTTLS and certificates. */
+  endToEnd: boolean;
+}
+
 /** Which users an outage touches follows from which protocols still answer, and whether the alert named a mailbox. */
 export function classifyOutage(probes: ProbeReport, alertedMailbox: string | undefined): Classification {
+  return classifyProbes(probes, alertedMailbox, { endToEnd: patched(END_TO_END_PATCH) });
+}
+
+/**
+ * The classification itself, free of workflow APIs. Mail that cannot be queued or never arrives stops mail for
+ * everyone; a failing certificate on one protocol stops that protocol for every user's client, on both it stops all.
+ */
+export function classifyProbes(
+  probes: ProbeReport,
+  alertedMailbox: string | undefined,
+  { endToEnd }: ClassifyOptions,
+): Classification {
   const smtpUp = probes.tcpSmtp.ok && probes.smtp.ok;
   const imapUp = probes.imap.ok;
   if (!smtpUp && !imapUp) return { severity: 'critical', scope: 'all-users', healthy: false };
@@ -18,26 +42,57 @@ export function classifyOutage(probes: ProbeReport, alertedMailbox: string | und
   if (probes.imapLogin?.ok === false || probes.deferredQueue?.ok === false) {
     return { severity: 'major', scope: 'all-users', healthy: false };
   }
+  if (!endToEnd) return { severity: 'none', scope: 'none', healthy: true };
+  if (probes.smtpDelivery?.ok === false) return { severity: 'major', scope: 'all-users', healthy: false };
+  const smtpTlsFails = probes.smtpTls?.ok === false;
+  const imapTlsFails = probes.imapTls?.ok === false;
+  if (smtpTlsFails && imapTlsFails) return { severity: 'major', scope: 'all-users', healthy: false };
+  if (smtpTlsFails || imapTlsFails) return { severity: 'major', scope: 'one-protocol', healthy: false };
+  // Certificate warnings alone are no outage: the false-alarm path tells the IT team about them.
   return { severity: 'none', scope: 'none', healthy: true };
 }
 
-function optionalChecks(probes: ProbeReport): [string, CheckResult][] {
-  const checks: [string, CheckResult][] = [];
-  if (probes.imapLogin) checks.push(['imap-login', probes.imapLogin]);
-  if (probes.deferredQueue) checks.push(['deferred-queue', probes.deferredQueue]);
-  return checks;
+/** The checks beyond ports and banners, in the order people read them; the end-to-end ones only once patched. */
+function optionalChecks(probes: ProbeReport, endToEnd: boolean): [string, CheckResult][] {
+  const checks: [string, CheckResult | undefined][] = [
+    ['imap-login', probes.imapLogin],
+    ['deferred-queue', probes.deferredQueue],
+    ...(endToEnd
+      ? ([
+          ['smtp-delivery', probes.smtpDelivery],
+          ['smtp-tls', probes.smtpTls],
+          ['imap-tls', probes.imapTls],
+        ] as [string, CheckResult | undefined][])
+      : []),
+  ];
+  return checks.filter((entry): entry is [string, CheckResult] => entry[1] !== undefined);
 }
 
+/** Every check passed, delivery and certificates included: what verification needs before it calls a fix good. */
 export function allServicesAnswer(probes: ProbeReport): boolean {
-  return probes.tcpSmtp.ok && probes.smtp.ok && probes.imap.ok && optionalChecks(probes).every(([, check]) => check.ok);
+  return answersAll(probes, { endToEnd: patched(END_TO_END_PATCH) });
 }
 
+export function answersAll(probes: ProbeReport, { endToEnd }: ClassifyOptions): boolean {
+  return (
+    probes.tcpSmtp.ok &&
+    probes.smtp.ok &&
+    probes.imap.ok &&
+    optionalChecks(probes, endToEnd).every(([, check]) => check.ok)
+  );
+}
+
+/** One line for the timeline: every check that ran, and what a failing one saw. */
 export function describeProbes(probes: ProbeReport): string {
   const checks: [string, CheckResult][] = [
     ['tcp', probes.tcpSmtp],
     ['smtp', probes.smtp],
     ['imap', probes.imap],
-    ...optionalChecks(probes),
+    ...optionalChecks(probes, true),
   ];
-  return checks.map(([name, check]) => `${name} ${check.ok ? 'ok' : `FAILED (${check.detail})`}`).join(', ');
+  const described = checks.map(([name, check]) => `${name} ${check.ok ? 'ok' : `FAILED (${check.detail})`}`);
+  const warnings = (probes.certificateWarnings ?? []).map(
+    (certificate) => `${certificate.service} certificate expires ${certificate.validTo} (${certificate.daysLeft} days)`,
+  );
+  return [...described, ...warnings].join(', ');
 }

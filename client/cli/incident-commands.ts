@@ -51,10 +51,19 @@ const decisionCommands = [
     name: 'approve',
     description: 'approve the remediation the incident is waiting for',
     byDescription: 'who approves; must be a configured approver',
-    options: [{ flags: '--comment <text>', description: 'why, for the timeline', required: false }],
+    options: [
+      { flags: '--comment <text>', description: 'why, for the timeline', required: false },
+      {
+        flags: '--action <actionId>',
+        description: "approve another offered hypothesis's action instead of the recommended one",
+        required: false,
+      },
+    ],
+    prepare: ({ action, ...approval }) => (action !== undefined ? { ...approval, actionId: action } : approval),
     signal: approve,
-    sent: (serverId, { by }) => `approval by ${by} sent to the incident on ${serverId}`,
-  } satisfies DecisionCommand<ApproveSignal>,
+    sent: (serverId, { by, actionId }) =>
+      `approval by ${by}${actionId !== undefined ? ` of ${actionId}` : ''} sent to the incident on ${serverId}`,
+  } satisfies DecisionCommand<ApproveSignal & { action?: string }>,
   {
     name: 'reject',
     description: 'reject the proposed remediation',

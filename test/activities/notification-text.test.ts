@@ -131,3 +131,79 @@ describe('renderNotification', () => {
     });
   });
 });
+
+describe('certificate expiry warnings', () => {
+  const certificates = [
+    {
+      service: 'smtp' as const,
+      subject: 'CN=mx1.example.org',
+      issuer: "CN=R11, O=Let's Encrypt",
+      validTo: '2024-05-06T12:00:00.000Z',
+      daysLeft: 5,
+    },
+    {
+      service: 'imap' as const,
+      subject: 'CN=imap.example.org',
+      issuer: 'CN=Example CA',
+      validTo: '2024-05-02T08:00:00.000Z',
+      daysLeft: 1,
+    },
+  ];
+  const warning = message({
+    kind: 'certificate-expiry',
+    severity: 'none',
+    scope: 'none',
+    phase: 'false-alarm',
+    certificates,
+  });
+
+  it('tells the IT team which service, whose certificate, when it expires and how many days are left', () => {
+    const { subject, text } = renderNotification('itTeam', warning);
+    expect(subject).toBe('[mailmend] mx1 certificate expiry: certificate expires soon (1 day left) incident-mx1-7f3a');
+    expect(text).toContain(
+      "Certificates:\n- SMTP: CN=mx1.example.org (issued by CN=R11, O=Let's Encrypt) expires Mon, 06 May 2024 12:00:00 UTC, 5 days left",
+    );
+    expect(text).toContain(
+      '- IMAP: CN=imap.example.org (issued by CN=Example CA) expires Thu, 02 May 2024 08:00:00 UTC, 1 day left',
+    );
+    expect(text).not.toContain('mailmend incidents approve');
+  });
+
+  it('tells management the renewal is due without alarming, and users that there is nothing to do', () => {
+    expect(renderNotification('management', warning).text).toContain('Email on mx1 works normally.');
+    const users = renderNotification('users', warning);
+    expect(users.text).toContain('You do not need to do anything.');
+    expect(`${users.subject}${users.text}`).not.toContain('CN=');
+  });
+});
+
+describe('the approval request', () => {
+  it('lists the ranked causes with confidence and the command that approves each one instead', () => {
+    const { text } = renderNotification(
+      'itTeam',
+      message({
+        kind: 'update',
+        hypotheses: [
+          { cause: 'Postfix is not running', confidence: 0.55, actionId: 'start-postfix' },
+          { cause: 'Postfix cannot write its queue', confidence: 0.3, actionId: 'postfix-set-permissions' },
+        ],
+      }),
+    );
+    expect(text).toContain(APPROVE_COMMAND);
+    expect(text).toContain(
+      "Ranked causes, most likely first; to approve another one's fix instead, use its command:\n" +
+        '- Postfix is not running (confidence 55%, action start-postfix): ' +
+        'mailmend incidents approve mx1 --by <name> --action start-postfix\n' +
+        '- Postfix cannot write its queue (confidence 30%, action postfix-set-permissions): ' +
+        'mailmend incidents approve mx1 --by <name> --action postfix-set-permissions',
+    );
+  });
+
+  it('shows no ranked causes once resolved', () => {
+    const { text } = renderNotification(
+      'itTeam',
+      message({ kind: 'resolved', hypotheses: [{ cause: 'x', confidence: 1, actionId: 'start-postfix' }] }),
+    );
+    expect(text).not.toContain('--action');
+  });
+});

@@ -275,6 +275,7 @@ describe('probeServer', () => {
       tcpSmtp: { ok: true, latencyMs: expect.any(Number), detail: `connected to ${LOOPBACK}:${smtp.port}` },
       smtp: { ok: true, latencyMs: expect.any(Number), detail: '220 smtp.test ESMTP mailmend test relay' },
       imap: { ok: true, latencyMs: expect.any(Number), detail: '* OK [CAPABILITY IMAP4rev1] ready' },
+      elapsedMs: expect.any(Number),
     });
   });
 
