@@ -3,29 +3,85 @@ import type { CommandRecord } from '../workflows/messages';
 import type { MailHostAccess } from './mail-host';
 import type { ActionOutcome, RemediationExecutor } from './remediation';
 import type { CatalogAction } from './remediation-catalog';
+import { stepArgv, type Argv, type CatalogCheck, type CatalogStep, type HostFacts } from './remediation-steps';
 import { shellQuote, type SshSession } from './ssh';
 
 const MAX_RECORDED_OUTPUT = 1_500;
 
-function record(argv: string[], exitCode: number, output: string): CommandRecord {
+function record(argv: Argv, exitCode: number, output: string): CommandRecord {
   return { command: shellQuote(argv), exitCode, output: output.trim().slice(-MAX_RECORDED_OUTPUT) };
 }
 
-/** Runs `commands` in order and records each; with `stopAtFailure`, the first one that fails ends the run. */
-async function runAll(
-  session: SshSession,
-  commands: string[][],
-  onProgress: () => void,
-  stopAtFailure = false,
-): Promise<CommandRecord[]> {
+/** One SSH session of one action: every command is recorded, and each one is a heartbeat. */
+interface ActionRun {
+  session: SshSession;
+  onProgress: () => void;
+}
+
+async function runRecorded({ session, onProgress }: ActionRun, argv: Argv): Promise<CommandRecord> {
+  onProgress();
+  const run = await session.run(argv);
+  return record(argv, run.exitCode, run.output);
+}
+
+/** Runs read-only commands one after another, whatever each answers. */
+async function runAll(run: ActionRun, commands: Argv[]): Promise<CommandRecord[]> {
   const records: CommandRecord[] = [];
-  for (const argv of commands) {
-    onProgress();
-    const run = await session.run(argv);
-    records.push(record(argv, run.exitCode, run.output));
-    if (stopAtFailure && run.exitCode !== 0) break;
-  }
+  for (const argv of commands) records.push(await runRecorded(run, argv));
   return records;
+}
+
+type FactsRead = { facts: HostFacts; records: CommandRecord[]; refusal?: string };
+
+/** Reads the facts the action declares, in order; the first one missing or malformed ends the action before it acts. */
+async function readHostFacts(run: ActionRun, server: ServerConfig, action: CatalogAction): Promise<FactsRead> {
+  const facts: Record<string, string> = {};
+  const records: CommandRecord[] = [];
+  for (const reader of action.facts ?? []) {
+    const read = await runRecorded(run, reader.read(server, facts));
+    records.push(read);
+    const value = read.output.trim();
+    if (read.exitCode !== 0 || !reader.isValid(value)) {
+      const answered = read.exitCode !== 0 ? `exited with ${read.exitCode}` : `answered "${value.slice(0, 80)}"`;
+      return { facts, records, refusal: `${reader.name}: \`${read.command}\` ${answered}, not ${reader.expected}` };
+    }
+    facts[reader.name] = value;
+  }
+  return { facts, records };
+}
+
+async function alreadyInEffect(run: ActionRun, checks: CatalogCheck[]): Promise<CommandRecord[] | undefined> {
+  const records: CommandRecord[] = [];
+  for (const check of checks) {
+    const checked = await runRecorded(run, stepArgv(check));
+    records.push(checked);
+    const passesOn = Array.isArray(check) ? 0 : check.passesOnExitCode;
+    if (checked.exitCode !== passesOn) return undefined;
+  }
+  return records.length > 0 ? records : undefined;
+}
+
+/**
+ * Runs the steps in order. A plain step that fails ends the run with its exit code. A probe's exit code never ends it:
+ * it decides whether each later `when` step runs, and a step whose condition does not hold is left out.
+ */
+async function runSteps(run: ActionRun, steps: CatalogStep[]): Promise<{ exitCode: number; records: CommandRecord[] }> {
+  const records: CommandRecord[] = [];
+  let probePassed: boolean | undefined;
+  for (const step of steps) {
+    if (!Array.isArray(step) && 'when' in step) {
+      if (probePassed === undefined || probePassed !== (step.when === 'probe-passed')) continue;
+    }
+    const ran = await runRecorded(run, stepArgv(step));
+    records.push(ran);
+    if (!Array.isArray(step) && 'probe' in step) probePassed = ran.exitCode === 0;
+    else if (ran.exitCode !== 0) return { exitCode: ran.exitCode, records };
+  }
+  return { exitCode: 0, records };
+}
+
+function transcript(records: CommandRecord[]): string {
+  return records.map((command) => `$ ${command.command}\n${command.output}`).join('\n');
 }
 
 /** A compact timestamp for backup names, from the activity's clock, e.g. `20260101T120000Z`. */
@@ -36,11 +92,29 @@ export function backupStamp(now: Date): string {
     .replace(/\.\d+Z$/, 'Z');
 }
 
+async function runActionOnHost(run: ActionRun, server: ServerConfig, action: CatalogAction, stamp: string) {
+  const { facts, records: factRecords, refusal } = await readHostFacts(run, server, action);
+  if (refusal) {
+    return { exitCode: 1, output: `nothing was changed: ${refusal}`, alreadyApplied: false, snapshot: factRecords };
+  }
+  if (action.idempotent) {
+    const checked = await alreadyInEffect(run, action.alreadyApplied(server, facts));
+    if (checked) {
+      const commands = [...factRecords, ...checked];
+      return { exitCode: 0, output: 'already in effect; nothing was run', alreadyApplied: true, commands };
+    }
+  }
+  const snapshot = [...factRecords, ...(await runAll(run, action.snapshot(server, facts)))];
+  const { exitCode, records: commands } = await runSteps(run, action.steps(server, stamp, facts));
+  return { exitCode, output: transcript(commands), alreadyApplied: false, snapshot, commands };
+}
+
 /**
- * Runs catalog actions over one SSH connection per action. For an idempotent action it first runs the read-only
- * check, and when the effect is already in place it runs nothing else. Otherwise it snapshots what the action changes,
- * then runs its commands in order, stopping at the first failure. An action that is not idempotent has no check: it
- * runs in full every time, which is why `runRemediation` never lets a retry reach it.
+ * Runs catalog actions over one SSH connection per action. It first reads the facts the action needs from the host
+ * (a master pid, the queue directory), each validated before any command uses it. For an idempotent action it then
+ * runs the read-only check, and when the effect is already in place it runs nothing else. Otherwise it snapshots what
+ * the action changes, then runs its steps in order, stopping at the first failure. An action that is not idempotent
+ * has no check: it runs in full every time, which is why `runRemediation` never lets a retry reach it.
  */
 export function createSshRemediationExecutor(
   mailHost: MailHostAccess,
@@ -48,28 +122,9 @@ export function createSshRemediationExecutor(
 ): RemediationExecutor {
   return {
     async runAction(server: ServerConfig, action: CatalogAction, onProgress: () => void): Promise<ActionOutcome> {
-      return mailHost.withSsh(server, async (session) => {
-        if (action.idempotent) {
-          const checked = await runAll(session, action.alreadyApplied(server), onProgress);
-          if (checked.length > 0 && checked.every((check) => check.exitCode === 0)) {
-            return {
-              exitCode: 0,
-              output: 'already in effect; nothing was run',
-              alreadyApplied: true,
-              commands: checked,
-            };
-          }
-        }
-        const snapshot = await runAll(session, action.snapshot(server), onProgress);
-        const commands = await runAll(session, action.commands(server, backupStamp(now())), onProgress, true);
-        return {
-          exitCode: commands.at(-1)?.exitCode ?? 0,
-          output: commands.map((command) => `$ ${command.command}\n${command.output}`).join('\n'),
-          alreadyApplied: false,
-          snapshot,
-          commands,
-        };
-      });
+      return mailHost.withSsh(server, (session) =>
+        runActionOnHost({ session, onProgress }, server, action, backupStamp(now())),
+      );
     },
   };
 }

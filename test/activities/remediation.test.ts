@@ -11,6 +11,7 @@ import {
 import type { MailHostAccess } from '../../activities/mail-host';
 import { createSshRemediationExecutor } from '../../activities/ssh-remediation';
 import type { SshSession } from '../../activities/ssh';
+import type { HostFacts } from '../../activities/remediation-steps';
 import { serverSchema } from '../../config/schema';
 import { FailureType } from '../../workflows/failure-types';
 import { NO_CATALOG_ACTION, type IncidentStepContext } from '../../workflows/messages';
@@ -19,8 +20,21 @@ const server = serverSchema.parse({
   id: 'mx1',
   smtp: { host: 'mx1.example.org', port: 25 },
   imap: { host: 'mx1.example.org', port: 143 },
-  host: { postfixConfigDir: '/etc/postfix', knownGoodDir: '/var/lib/mailmend/known-good' },
+  host: {
+    postfixConfigDir: '/etc/postfix',
+    knownGoodDir: '/var/lib/mailmend/known-good',
+    mailDirs: ['/srv/vmail'],
+    mailOwner: 'vmail:vmail',
+  },
 });
+
+/** What the host answered for the facts the resume and set-permissions actions read. */
+const TEST_FACTS: HostFacts = {
+  postfixQueueDir: '/var/spool/postfix',
+  postfixMasterPid: '1234',
+  dovecotBaseDir: '/run/dovecot',
+  dovecotMasterPid: '2345',
+};
 
 const context: IncidentStepContext = { incidentId: 'incident-mx1', serverId: 'mx1', step: 'remediation' };
 
@@ -100,34 +114,32 @@ describe('the remediation catalog', () => {
 
   test('every action has a read-only check, or says that it is not idempotent', () => {
     for (const action of REMEDIATION_CATALOG.values()) {
-      if (action.idempotent) expect(action.alreadyApplied(server).length).toBeGreaterThan(0);
+      if (action.idempotent) expect(action.alreadyApplied(server, TEST_FACTS).length).toBeGreaterThan(0);
       else expect(action.description).toMatch(/Not idempotent: every run /);
     }
     expect(findCatalogAction(NO_CATALOG_ACTION)).toBeUndefined();
   });
 
-  test('every command is built from the server config alone', () => {
+  test('every command is built from the server config and validated host facts alone', () => {
     const commands = [...REMEDIATION_CATALOG.values()].map((action) => ({
       id: action.id,
-      risk: action.risk,
-      alreadyApplied: action.idempotent ? action.alreadyApplied(server) : 'not idempotent',
-      commands: action.commands(server, '20260101T000000Z'),
+      ...(action.facts ? { facts: action.facts.map((reader) => reader.read(server, TEST_FACTS)) } : {}),
+      alreadyApplied: action.idempotent ? action.alreadyApplied(server, TEST_FACTS) : 'not idempotent',
+      steps: action.steps(server, '20260101T000000Z', TEST_FACTS),
     }));
     expect(commands).toEqual([
       {
         id: 'start-postfix',
-        risk: 'low',
         alreadyApplied: [['postfix', '-c', '/etc/postfix', 'status']],
-        commands: [
+        steps: [
           ['postfix', '-c', '/etc/postfix', 'check'],
           ['postfix', '-c', '/etc/postfix', 'start'],
         ],
       },
       {
         id: 'restart-postfix',
-        risk: 'medium',
         alreadyApplied: 'not idempotent',
-        commands: [
+        steps: [
           ['postfix', '-c', '/etc/postfix', 'check'],
           ['postfix', '-c', '/etc/postfix', 'stop'],
           ['postfix', '-c', '/etc/postfix', 'start'],
@@ -135,13 +147,12 @@ describe('the remediation catalog', () => {
       },
       {
         id: 'restore-postfix-config',
-        risk: 'medium',
         alreadyApplied: [
           ['cmp', '-s', '/var/lib/mailmend/known-good/postfix/main.cf', '/etc/postfix/main.cf'],
           ['cmp', '-s', '/var/lib/mailmend/known-good/postfix/master.cf', '/etc/postfix/master.cf'],
           ['postfix', '-c', '/etc/postfix', 'status'],
         ],
-        commands: [
+        steps: [
           ['postfix', '-c', '/var/lib/mailmend/known-good/postfix', 'check'],
           ['cp', '-p', '/etc/postfix/main.cf', '/etc/postfix/main.cf.mailmend-20260101T000000Z'],
           ['cp', '-p', '/etc/postfix/master.cf', '/etc/postfix/master.cf.mailmend-20260101T000000Z'],
@@ -153,27 +164,93 @@ describe('the remediation catalog', () => {
       },
       {
         id: 'start-dovecot',
-        risk: 'low',
         alreadyApplied: [['doveadm', '-c', '/etc/dovecot/dovecot.conf', 'process', 'status']],
-        commands: [
+        steps: [
           ['doveconf', '-c', '/etc/dovecot/dovecot.conf', '-n'],
           ['dovecot', '-c', '/etc/dovecot/dovecot.conf'],
         ],
       },
       {
         id: 'reload-dovecot',
-        risk: 'medium',
         alreadyApplied: 'not idempotent',
-        commands: [
+        steps: [
           ['doveconf', '-c', '/etc/dovecot/dovecot.conf', '-n'],
           ['doveadm', '-c', '/etc/dovecot/dovecot.conf', 'reload'],
         ],
       },
       {
         id: 'flush-postfix-queue',
-        risk: 'low',
         alreadyApplied: 'not idempotent',
-        commands: [['postqueue', '-c', '/etc/postfix', '-f']],
+        steps: [['postqueue', '-c', '/etc/postfix', '-f']],
+      },
+      {
+        id: 'restore-dovecot-config',
+        alreadyApplied: [
+          ['cmp', '-s', '/var/lib/mailmend/known-good/dovecot/dovecot.conf', '/etc/dovecot/dovecot.conf'],
+          ['doveadm', '-c', '/etc/dovecot/dovecot.conf', 'process', 'status'],
+        ],
+        steps: [
+          ['doveconf', '-c', '/var/lib/mailmend/known-good/dovecot/dovecot.conf', '-n'],
+          ['cp', '-p', '/etc/dovecot/dovecot.conf', '/etc/dovecot/dovecot.conf.mailmend-20260101T000000Z'],
+          ['cp', '-p', '/var/lib/mailmend/known-good/dovecot/dovecot.conf', '/etc/dovecot/dovecot.conf'],
+          ['doveconf', '-c', '/etc/dovecot/dovecot.conf', '-n'],
+          { argv: ['doveadm', '-c', '/etc/dovecot/dovecot.conf', 'process', 'status'], probe: true },
+          { argv: ['doveadm', '-c', '/etc/dovecot/dovecot.conf', 'reload'], when: 'probe-passed' },
+          { argv: ['dovecot', '-c', '/etc/dovecot/dovecot.conf'], when: 'probe-failed' },
+        ],
+      },
+      {
+        id: 'postfix-set-permissions',
+        facts: [['postconf', '-c', '/etc/postfix', '-h', 'queue_directory']],
+        alreadyApplied: 'not idempotent',
+        steps: [
+          ['postfix', '-c', '/etc/postfix', 'set-permissions'],
+          ['postfix', '-c', '/etc/postfix', 'check'],
+          { argv: ['postfix', '-c', '/etc/postfix', 'status'], probe: true },
+          { argv: ['postfix', '-c', '/etc/postfix', 'reload'], when: 'probe-passed' },
+          { argv: ['postfix', '-c', '/etc/postfix', 'start'], when: 'probe-failed' },
+        ],
+      },
+      {
+        id: 'fix-mailbox-ownership',
+        alreadyApplied: [
+          [
+            'find',
+            '/srv/vmail',
+            '(',
+            '!',
+            '-user',
+            'vmail',
+            '-o',
+            '!',
+            '-group',
+            'vmail',
+            ')',
+            '-exec',
+            'false',
+            '{}',
+            '+',
+          ],
+        ],
+        steps: [['chown', '-R', '-h', 'vmail:vmail', '/srv/vmail']],
+      },
+      {
+        id: 'resume-postfix',
+        facts: [
+          ['postconf', '-c', '/etc/postfix', '-h', 'queue_directory'],
+          ['cat', '/var/spool/postfix/pid/master.pid'],
+        ],
+        alreadyApplied: [{ argv: ['pgrep', '-r', 'T', '-g', '1234'], passesOnExitCode: 1 }],
+        steps: [['kill', '-CONT', '--', '-1234']],
+      },
+      {
+        id: 'resume-dovecot',
+        facts: [
+          ['doveconf', '-c', '/etc/dovecot/dovecot.conf', '-h', 'base_dir'],
+          ['cat', '/run/dovecot/master.pid'],
+        ],
+        alreadyApplied: [{ argv: ['pgrep', '-r', 'T', '-g', '2345'], passesOnExitCode: 1 }],
+        steps: [['kill', '-CONT', '--', '-2345']],
       },
     ]);
   });
