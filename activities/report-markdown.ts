@@ -113,7 +113,16 @@ function remediation(result: RemediationResult): string {
 
 function checks(assessment: ProbeReport | undefined, verification: ProbeReport | undefined): string {
   if (!assessment && !verification) return 'No checks were run.';
-  const names = ['tcpSmtp', 'smtp', 'imap', 'imapLogin'] as const;
+  const names = [
+    'tcpSmtp',
+    'smtp',
+    'imap',
+    'imapLogin',
+    'smtpDelivery',
+    'smtpTls',
+    'imapTls',
+    'deferredQueue',
+  ] as const;
   const shown = (check: CheckResult | undefined) =>
     check ? `${check.ok ? 'ok' : `failed (${check.errorCode ?? 'error'})`}: ${check.detail}` : 'n/a';
   return table(
