@@ -3,7 +3,7 @@ import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 
 /** The one line that installs everything the lab runs, on Debian and Ubuntu. */
-export const LAB_INSTALL_COMMAND = 'apt-get install -y postfix dovecot-imapd openssh-server';
+export const LAB_INSTALL_COMMAND = 'apt-get install -y postfix dovecot-imapd openssh-server openssl';
 
 /** Each program the lab runs and the Debian package that ships it. */
 const LAB_PROGRAMS = {
@@ -15,6 +15,7 @@ const LAB_PROGRAMS = {
   doveconf: 'dovecot-core',
   sshd: 'openssh-server',
   'ssh-keygen': 'openssh-client',
+  openssl: 'openssl',
 } as const;
 
 type LabProgram = keyof typeof LAB_PROGRAMS;

@@ -33,7 +33,7 @@ describe('lab prerequisites', () => {
     expect(error.missingPackages).toContain('dovecot-imapd');
     expect(error.message).toContain('postfix, dovecot-core, openssh-server, openssh-client, dovecot-imapd');
     expect(error.message).toContain(LAB_INSTALL_COMMAND);
-    expect(LAB_INSTALL_COMMAND).toBe('apt-get install -y postfix dovecot-imapd openssh-server');
+    expect(LAB_INSTALL_COMMAND).toBe('apt-get install -y postfix dovecot-imapd openssh-server openssl');
   });
 
   test('with only sshd missing, only openssh-server is named', async () => {
