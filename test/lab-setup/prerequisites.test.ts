@@ -20,6 +20,7 @@ describe('lab prerequisites', () => {
       'dovecot-core',
       'openssh-server',
       'openssh-client',
+      'openssl',
       'dovecot-imapd',
     ]);
     let thrown: unknown;
@@ -37,7 +38,17 @@ describe('lab prerequisites', () => {
   });
 
   test('with only sshd missing, only openssh-server is named', async () => {
-    const programs = ['postfix', 'postconf', 'postqueue', 'dovecot', 'doveadm', 'doveconf', 'ssh-keygen', 'imap'];
+    const programs = [
+      'postfix',
+      'postconf',
+      'postqueue',
+      'dovecot',
+      'doveadm',
+      'doveconf',
+      'ssh-keygen',
+      'openssl',
+      'imap',
+    ];
     for (const program of programs) {
       await writeFile(path.join(emptyDir, program), '#!/bin/sh\n');
       await chmod(path.join(emptyDir, program), 0o755);
