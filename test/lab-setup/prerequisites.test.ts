@@ -32,7 +32,7 @@ describe('lab prerequisites', () => {
     expect(thrown).toBeInstanceOf(LabPrerequisiteError);
     const error = thrown as LabPrerequisiteError;
     expect(error.missingPackages).toContain('dovecot-imapd');
-    expect(error.message).toContain('postfix, dovecot-core, openssh-server, openssh-client, dovecot-imapd');
+    expect(error.message).toContain('postfix, dovecot-core, openssh-server, openssh-client, openssl, dovecot-imapd');
     expect(error.message).toContain(LAB_INSTALL_COMMAND);
     expect(LAB_INSTALL_COMMAND).toBe('apt-get install -y postfix dovecot-imapd openssh-server openssl');
   });
