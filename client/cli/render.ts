@@ -22,7 +22,7 @@ export function renderIncidentList(incidents: IncidentSummary[], openOnly: boole
 /** The incident as an on-call engineer reads it: where it stands, what it waits for, and what happened last. */
 export function renderIncidentState(state: IncidentState, now: Date): string {
   const lines: string[] = [`Incident ${state.incidentId} on ${state.serverId}`];
-  const field = (name: string, value: string) => lines.push(`  ${`${name}:`.padEnd(16)}${value}`);
+  const field = (name: string, value: string) => lines.push(`  ${(name ? `${name}:` : '').padEnd(16)}${value}`);
 
   field('phase', state.phase);
   if (state.outcome) field('outcome', `${state.outcome}${state.outcomeReason ? ` (${state.outcomeReason})` : ''}`);
@@ -39,6 +39,12 @@ export function renderIncidentState(state: IncidentState, now: Date): string {
       `waiting since ${pending.since} for ${pending.actionId}: ${pending.description} (risk ${pending.risk})`,
     );
     field('may approve', pending.approvers.join(', ') || 'nobody is configured');
+    for (const [index, offered] of (pending.hypotheses ?? []).entries()) {
+      field(
+        index === 0 ? 'causes' : '',
+        `${index + 1}. ${offered.cause} (confidence ${offered.confidence.toFixed(2)}, action ${offered.actionId})`,
+      );
+    }
     if (pending.escalatedAt) field('escalated', pending.escalatedAt);
   } else {
     field('approval', state.approvedBy ? `approved by ${state.approvedBy}` : 'none pending');

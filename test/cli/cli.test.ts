@@ -78,6 +78,30 @@ describe('mailmend incidents', () => {
     ]);
   });
 
+  test('approve --action picks another offered action, sent in the approve signal', async () => {
+    const serverId = await openIncident();
+
+    const approved = await mailmend(
+      'incidents',
+      'approve',
+      serverId,
+      '--by',
+      'alice',
+      '--action',
+      'postfix-set-permissions',
+    );
+
+    expect(approved).toEqual({
+      code: 0,
+      stdout: `approval by alice of postfix-set-permissions sent to the incident on ${serverId}\n`,
+      stderr: '',
+    });
+    const signals = await signalsOf(temporal.client, incidentWorkflowId(serverId));
+    expect(signals.slice(1)).toEqual([
+      { name: 'approve', args: [{ by: 'alice', actionId: 'postfix-set-permissions' }] },
+    ]);
+  });
+
   test('reject, confirm and eta send their signals; a duration ETA counts from now', async () => {
     const serverId = await openIncident();
 
