@@ -117,8 +117,9 @@ export function processGroupListing(masterPid: string): Argv {
   return ['ps', '-o', 'pid,pgid,stat,wchan:32,args', '--sid', masterPid];
 }
 
+// procps kill, not the login shell's builtin: dash's kill takes neither `--` nor a negative process group id.
 export function resumeProcessGroup(masterPid: string): Argv {
-  return ['kill', '-CONT', '--', `-${masterPid}`];
+  return ['/bin/kill', '-CONT', '--', `-${masterPid}`];
 }
 
 /** Passes (exit 1: nothing matched) only when no process of the group is stopped (state T). */

@@ -4,6 +4,7 @@ import {
   DEFAULT_LAB_PORTS,
   LAB_INSTALL_COMMAND,
   LAB_SCENARIOS,
+  LAB_SCENARIO_SUMMARIES,
   LabPrerequisiteError,
   installLabPrerequisites,
   labBreak,
@@ -174,6 +175,7 @@ function addStatusCommand(labCommand: LabSubcommand, deps: LabCliDeps): void {
 function addBreakCommand(labCommand: LabSubcommand, deps: LabCliDeps): void {
   labCommand('break', 'cause an outage on the lab, the way it happens on a real host')
     .addArgument(new Argument('<scenario>', 'which outage').choices(LAB_SCENARIOS))
+    .addHelpText('after', `\nScenarios:\n${table(Object.entries(LAB_SCENARIO_SUMMARIES))}`)
     .action(async (scenario: LabScenario, options: StateDirOption) => {
       const { steps } = await labBreak(options.stateDir, scenario);
       deps.stdout(

@@ -12,7 +12,13 @@ export {
   type LabHealResult,
   type LabDownResult,
 } from './lab';
-export { LAB_SCENARIOS, isLabScenario, type LabScenario, type LabBreakResult } from './scenarios';
+export {
+  LAB_SCENARIOS,
+  LAB_SCENARIO_SUMMARIES,
+  isLabScenario,
+  type LabScenario,
+  type LabBreakResult,
+} from './scenarios';
 export { LAB_SERVICES, type LabService, type ServiceState } from './services';
 export { LAB_CANARY, LAB_DOMAIN, DEFAULT_LAB_PORTS, labLayout, type LabLayout, type LabPorts } from './layout';
 export {

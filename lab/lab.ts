@@ -29,6 +29,10 @@ import {
   type ServiceState,
 } from './services';
 import { readPublicKey, writeSshdConfig } from './sshd';
+import { restoreOwnership, undoRuntimeFaults } from './heal-scenarios';
+import { stopForeignListener } from './foreign-listener';
+import { scenarioStateDir } from './scenarios/types';
+import { unmountAllUnder } from './tmpfs';
 import { ensureMailUser, lookupGroupId, prepareDirectories, restoreKnownGood, writeKnownGoodCopy } from './state-dir';
 
 /** Unset ports and id are those of the last lab in `stateDir`, else 2525, 1143, 2222, 2526 and `lab`. */
@@ -272,8 +276,9 @@ export async function labRelay(stateDir: string, action: 'start' | 'stop'): Prom
 }
 
 /**
- * Puts the lab back as `labUp` left it: the known-good config restored, every service running, the queue flushed and
- * empty.
+ * Puts the lab back as `labUp` left it, whatever a scenario did or half did: stopped processes resumed, a foreign
+ * listener stopped, tmpfs mounts moved off, the known-good config and the owners of the queue, the Maildirs and the
+ * passwd-file restored, every service running, the queue flushed and empty.
  *
  * @example await labHeal('.mailmend/lab');
  */
@@ -281,8 +286,10 @@ export async function labHeal(stateDir: string): Promise<LabHealResult> {
   const context = await loadLabContext(stateDir);
   const { tools, layout, settings } = context;
   const actions: string[] = [];
+  await undoRuntimeFaults(context, actions);
   const changed = await restoreKnownGood(layout, actions);
   await addAlternateConfigDirs(tools.postconf, [layout.postfixConfigDir, layout.knownGoodPostfixDir]);
+  await restoreOwnership(context, actions);
   for (const state of await serviceStates(layout, settings)) {
     if (state.pid === undefined) {
       const pid = await startService(context, state.service);
@@ -315,9 +322,16 @@ async function stopEverything(layout: LabLayout): Promise<LabDownResult> {
   const stopped = found.filter((entry): entry is { service: LabService; pid: number } => entry.pid !== undefined);
   const roots = stopped.map((entry) => entry.pid);
   const children = descendantPids(roots);
+  // A stopped (SIGSTOP) daemon would never act on SIGTERM; Postfix's and Dovecot's masters lead their process groups.
+  for (const { service, pid } of stopped) {
+    if (service === 'postfix' || service === 'dovecot') process.kill(-pid, 'SIGCONT');
+  }
   // The daemons stop their own children; only what outlives them (ssh sessions) is signalled directly.
   await stopPids(roots);
   await stopPids(children, 3_000);
+  await stopForeignListener(scenarioStateDir(layout));
+  // A scenario's tmpfs is not the lab's data: it goes, and what it hid comes back.
+  await unmountAllUnder(layout.stateDir);
   return { stopped, childProcesses: children.length };
 }
 

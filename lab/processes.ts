@@ -89,6 +89,7 @@ async function readPidFile(file: string): Promise<number | undefined> {
 interface ProcStat {
   state: string;
   ppid: number;
+  pgrp: number;
 }
 
 function procStat(pid: number): ProcStat | undefined {
@@ -96,7 +97,7 @@ function procStat(pid: number): ProcStat | undefined {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name is in parentheses and may itself contain spaces or parentheses.
     const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { state: fields[0] ?? '?', ppid: Number(fields[1]) };
+    return { state: fields[0] ?? '?', ppid: Number(fields[1]), pgrp: Number(fields[2]) };
   } catch {
     return undefined;
   }
@@ -106,6 +107,17 @@ function procStat(pid: number): ProcStat | undefined {
 export function isProcessAlive(pid: number): boolean {
   const stat = procStat(pid);
   return stat !== undefined && stat.state !== 'Z' && stat.state !== 'X';
+}
+
+/** The state letter (`S`, `R`, `T` for stopped, …) of every live process in the process group `pgid`. */
+export function processGroupStates(pgid: number): { pid: number; state: string }[] {
+  const found: { pid: number; state: string }[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = procStat(Number(entry));
+    if (stat && stat.pgrp === pgid && stat.state !== 'Z') found.push({ pid: Number(entry), state: stat.state });
+  }
+  return found;
 }
 
 function processCommandLine(pid: number): string | undefined {

@@ -241,7 +241,7 @@ describe('the remediation catalog', () => {
           ['cat', '/var/spool/postfix/pid/master.pid'],
         ],
         alreadyApplied: [{ argv: ['pgrep', '-r', 'T', '-g', '1234'], passesOnExitCode: 1 }],
-        steps: [['kill', '-CONT', '--', '-1234']],
+        steps: [['/bin/kill', '-CONT', '--', '-1234']],
       },
       {
         id: 'resume-dovecot',
@@ -250,7 +250,7 @@ describe('the remediation catalog', () => {
           ['cat', '/run/dovecot/master.pid'],
         ],
         alreadyApplied: [{ argv: ['pgrep', '-r', 'T', '-g', '2345'], passesOnExitCode: 1 }],
-        steps: [['kill', '-CONT', '--', '-2345']],
+        steps: [['/bin/kill', '-CONT', '--', '-2345']],
       },
     ]);
   });
