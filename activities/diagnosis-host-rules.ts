@@ -1,8 +1,14 @@
 import { NO_CATALOG_ACTION } from '../workflows/messages';
 import { PREVENTION, type Finding } from './diagnosis-rules';
+import type { DiagnosisEvidence } from './diagnosis-evidence';
+import type { FollowUpResult } from './follow-up-evidence';
 import type { CommandRun, ConfigChange, HostEvidence, QueueState } from './host-evidence-types';
+import { shellQuote } from './ssh';
 
-const DISK_FULL_PERCENT = 95;
+// The rules that read what the mail host itself shows: processes, config checks, config changes, queue, disk. Each
+// gives a finding with a base confidence; the ranking in hypotheses.ts weighs them against the log signatures.
+
+export const DISK_FULL_PERCENT = 95;
 const QUOTED_LINES = 4;
 
 function firstLines(text: string, count = QUOTED_LINES): string[] {
@@ -13,7 +19,8 @@ function firstLines(text: string, count = QUOTED_LINES): string[] {
     .slice(0, count);
 }
 
-function quoteRun(label: string, run: CommandRun): string {
+/** How a command run is quoted: `label: \`argv\` exit N: first lines`. */
+export function quoteRun(label: string, run: CommandRun): string {
   const output = firstLines(run.output, 2).join(' | ');
   return `${label}: \`${run.argv.join(' ')}\` exit ${run.exitCode}${output ? `: ${output}` : ''}`;
 }
@@ -28,16 +35,8 @@ function changedLines(change: ConfigChange): string[] {
 function describeChange(change: ConfigChange): string {
   const when = change.modifiedAt ? ` (modified ${change.modifiedAt})` : '';
   const backups = change.backups.length > 0 ? `; backup ${change.backups[0]}` : '';
-  return `${change.file} differs from the known-good copy${when}${backups}: ${changedLines(change).join(' ')}`;
-}
-
-function fatalLogLines(host: HostEvidence, pattern: RegExp): string[] {
-  return host.logErrors.flatMap(({ file, lines }) =>
-    lines
-      .filter((line) => pattern.test(line))
-      .slice(-QUOTED_LINES)
-      .map((line) => `${file}: ${line}`),
-  );
+  const baseline = change.changedSinceKnownGood ? 'the known-good copy' : `its backup ${change.comparedWith ?? ''}`;
+  return `${change.file} differs from ${baseline}${when}${backups}: ${changedLines(change).join(' ')}`;
 }
 
 function isQueue(queue: HostEvidence['queue']): queue is QueueState {
@@ -52,111 +51,268 @@ function recentPackageChanges(host: HostEvidence): string[] {
   return host.packageChanges.slice(-2).map((line) => `recent package change: ${line}`);
 }
 
-/** A full disk comes first: no start or restart helps while Postfix and Dovecot cannot write. */
-function fullDisk(host: HostEvidence): Finding | undefined {
-  const full = host.disk.filter(
-    (disk) => disk.usedPercent >= DISK_FULL_PERCENT || disk.inodesUsedPercent >= DISK_FULL_PERCENT,
-  );
-  if (full.length === 0) return undefined;
-  return {
-    rootCause: `The disk under ${full.map((disk) => disk.path).join(', ')} is full, so Postfix and Dovecot cannot write mail`,
-    evidence: full.map((disk) => `df ${disk.path}: ${disk.usedPercent}% space, ${disk.inodesUsedPercent}% inodes used`),
-    actionId: NO_CATALOG_ACTION,
-  };
+function followUp(followUps: readonly FollowUpResult[], kind: string, key: string | number) {
+  return followUps.find(({ request }) => request.kind === kind && Object.values(request).includes(key));
 }
 
-/** Postfix is down: a config that fails its check is restored when it drifted from the known-good copy. */
-function stoppedPostfix(host: HostEvidence): Finding | undefined {
-  if (host.postfix.running) return undefined;
-  const drifted = host.configChanges.filter(
-    (change) => change.changedSinceKnownGood && !change.file.endsWith('dovecot.conf'),
+/** The Postfix files (main.cf, master.cf) or dovecot.conf that differ from their known-good copy. */
+export function driftedConfig(host: HostEvidence, daemon: 'postfix' | 'dovecot'): ConfigChange[] {
+  return host.configChanges.filter(
+    (change) => change.changedSinceKnownGood && change.file.endsWith('dovecot.conf') === (daemon === 'dovecot'),
   );
+}
+
+/** A full filesystem (space or inodes): no start or restart helps while Postfix and Dovecot cannot write. */
+function fullDisks({ host, followUps }: DiagnosisEvidence): Finding[] {
+  return host.disk
+    .filter((disk) => disk.usedPercent >= DISK_FULL_PERCENT || disk.inodesUsedPercent >= DISK_FULL_PERCENT)
+    .map((disk) => {
+      const inodes = disk.inodesUsedPercent >= DISK_FULL_PERCENT && disk.usedPercent < DISK_FULL_PERCENT;
+      const largest = followUp(followUps, 'largest-recent-files', disk.path);
+      const files = largest?.values.largestFiles ?? 'unknown';
+      const mount = largest?.values.mount ?? disk.path;
+      return {
+        rootCause:
+          `The filesystem under ${disk.path} (${mount}) is ${inodes ? 'out of inodes' : 'full'} ` +
+          `(${disk.usedPercent}% space, ${disk.inodesUsedPercent}% inodes used), so Postfix and Dovecot cannot write ` +
+          `mail; the largest files written there recently: ${files}`,
+        evidence: [
+          `df ${disk.path}: ${disk.usedPercent}% space, ${disk.inodesUsedPercent}% inodes used`,
+          ...(largest?.runs.map((run) => quoteRun('largest recent files', run)) ?? []),
+        ],
+        actionId: NO_CATALOG_ACTION,
+        prevention: [...PREVENTION.diskFull],
+        failureClass: inodes ? 'inodes-exhausted' : 'disk-full',
+        source: 'host-disk-full',
+        // Measured by df, so surer than a log line about the same disk.
+        confidence: 0.95,
+        daemon: 'system' as const,
+        handover: {
+          reason: `${mount} is ${inodes ? 'out of inodes' : 'full'}; mailmend does not delete files`,
+          suggestedCommands: [
+            ['df', '-h', mount],
+            ['df', '-i', mount],
+          ].map(shellQuote),
+        },
+      };
+    });
+}
+
+/** Postfix is down: started when its check passes, restored when it drifted from the known-good copy. */
+function stoppedPostfix({ host }: DiagnosisEvidence): Finding[] {
+  if (host.postfix.running) return [];
+  const drifted = driftedConfig(host, 'postfix');
   const evidence = [
     quoteRun('postfix status', host.postfix.status),
     quoteRun('postfix check', host.postfix.check),
     ...drifted.map(describeChange),
-    ...fatalLogLines(host, /fatal|panic/i),
     ...recentPackageChanges(host),
   ];
+  const base = { evidence, daemon: 'postfix' as const, source: 'host-postfix-stopped' };
   if (host.postfix.check.exitCode === 0) {
-    return {
-      rootCause: 'Postfix is not running: no master process, while its configuration passes `postfix check`',
-      evidence,
-      actionId: 'start-postfix',
-      prevention: [...PREVENTION.serviceStopped('Postfix')],
-    };
+    return [
+      {
+        ...base,
+        rootCause: 'Postfix is not running: no master process, while its configuration passes `postfix check`',
+        actionId: 'start-postfix',
+        prevention: [...PREVENTION.serviceStopped('Postfix')],
+        failureClass: 'not-running',
+        confidence: 0.5,
+      },
+    ];
   }
   const checkError = firstLine(host.postfix.check) ?? 'no output';
   if (drifted.length === 0) {
-    return brokenConfig(
-      `Postfix refuses to start and \`postfix check\` fails, with no known-good copy that differs to restore: ${checkError}`,
-      evidence,
-    );
+    return [
+      brokenConfig(
+        base,
+        `Postfix refuses to start and \`postfix check\` fails, with no known-good copy that differs to restore: ${checkError}`,
+      ),
+    ];
   }
-  return {
-    rootCause:
-      `Postfix refuses to start: its configuration changed since the known-good copy ` +
-      `(${drifted.map((change) => change.file).join(', ')}) and \`postfix check\` fails: ${checkError}`,
-    evidence,
-    actionId: 'restore-postfix-config',
-    prevention: [...PREVENTION.configChange],
-  };
-}
-
-/** Dovecot is down: started when `doveconf -n` accepts its configuration, handed over when it does not. */
-function stoppedDovecot(host: HostEvidence): Finding | undefined {
-  if (host.dovecot.running) return undefined;
-  const evidence = [
-    quoteRun('doveconf -n', host.dovecot.config),
-    ...fatalLogLines(host, /fatal|error/i),
-    ...recentPackageChanges(host),
+  return [
+    {
+      ...base,
+      rootCause:
+        `Postfix refuses to start: its configuration changed since the known-good copy ` +
+        `(${drifted.map((change) => change.file).join(', ')}) and \`postfix check\` fails: ${checkError}`,
+      actionId: 'restore-postfix-config',
+      prevention: [...PREVENTION.configChange],
+      failureClass: 'config-drift',
+      confidence: 0.75,
+    },
   ];
-  if (host.dovecot.config.exitCode !== 0) {
-    return brokenConfig(
-      `Dovecot is not running and its configuration does not parse: ${firstLine(host.dovecot.config) ?? ''}`,
-      evidence,
-    );
-  }
-  return {
-    rootCause: 'Dovecot is not running: no master process, while `doveconf -n` accepts its configuration',
-    evidence,
-    actionId: 'start-dovecot',
-    prevention: [...PREVENTION.serviceStopped('Dovecot')],
-  };
 }
 
 /** A configuration that no catalog action can repair: people fix it by hand. */
-function brokenConfig(rootCause: string, evidence: string[]): Finding {
-  return { rootCause, evidence, actionId: NO_CATALOG_ACTION, prevention: [...PREVENTION.configChange] };
-}
-
-/** More deferred mail than the threshold: flushed, and blamed on the relay when the delay reasons say so. */
-function deferredBacklog(host: HostEvidence, deferredThreshold: number): Finding | undefined {
-  const { queue } = host;
-  if (!isQueue(queue) || queue.deferred <= deferredThreshold) return undefined;
-  const age = queue.oldestDeferredAgeSeconds !== undefined ? `, oldest ${queue.oldestDeferredAgeSeconds}s` : '';
-  const relayProblem = queue.delayReasons.some((reason) => /refused|timed out|unreachable|no route/i.test(reason));
-  const relay = host.relayhost ? `the relay ${host.relayhost}` : 'the next hop';
+function brokenConfig(base: Pick<Finding, 'evidence' | 'daemon' | 'source'>, rootCause: string): Finding {
   return {
-    rootCause: relayProblem
-      ? `Mail piles up in the deferred queue (${queue.deferred} messages${age}) because ${relay} cannot be reached: ${queue.delayReasons[0] ?? ''}`
-      : `Mail piles up in the deferred queue (${queue.deferred} messages${age}): ${queue.delayReasons[0] ?? 'no delay reason recorded'}`,
-    evidence: [
-      `postqueue -j: ${queue.deferred} deferred, ${queue.active} active${age}`,
-      ...queue.delayReasons.slice(0, QUOTED_LINES).map((reason) => `delay reason: ${reason}`),
-      ...(host.relayhost ? [`relayhost = ${host.relayhost}`] : []),
-      ...fatalLogLines(host, /deferred|refused|timed out/i),
-    ],
-    actionId: 'flush-postfix-queue',
-    prevention: relayProblem ? [...PREVENTION.relayDown] : [PREVENTION.relayDown[1]],
+    ...base,
+    rootCause,
+    actionId: NO_CATALOG_ACTION,
+    prevention: [...PREVENTION.configChange],
+    failureClass: 'config-error',
+    confidence: 0.6,
   };
 }
 
+/** Dovecot is down: started when `doveconf -n` accepts its configuration, restored or handed over when it does not. */
+function stoppedDovecot({ host }: DiagnosisEvidence): Finding[] {
+  if (host.dovecot.running) return [];
+  const drifted = driftedConfig(host, 'dovecot');
+  const evidence = [
+    quoteRun('doveconf -n', host.dovecot.config),
+    ...drifted.map(describeChange),
+    ...recentPackageChanges(host),
+  ];
+  const base = { evidence, daemon: 'dovecot' as const, source: 'host-dovecot-stopped' };
+  if (host.dovecot.config.exitCode === 0) {
+    return [
+      {
+        ...base,
+        rootCause: 'Dovecot is not running: no master process, while `doveconf -n` accepts its configuration',
+        actionId: 'start-dovecot',
+        prevention: [...PREVENTION.serviceStopped('Dovecot')],
+        failureClass: 'not-running',
+        confidence: 0.5,
+      },
+    ];
+  }
+  const parseError = firstLine(host.dovecot.config) ?? '';
+  if (drifted.length === 0) {
+    return [brokenConfig(base, `Dovecot is not running and its configuration does not parse: ${parseError}`)];
+  }
+  return [
+    {
+      ...base,
+      rootCause: `Dovecot is not running: its configuration changed since the known-good copy and does not parse: ${parseError}`,
+      actionId: 'restore-dovecot-config',
+      prevention: [...PREVENTION.configChange],
+      failureClass: 'config-drift',
+      confidence: 0.75,
+    },
+  ];
+}
+
+/** More deferred mail than the threshold: flushed, and blamed on the relay when the delay reasons say so. */
+function deferredBacklog({ host, server }: DiagnosisEvidence): Finding[] {
+  const { queue } = host;
+  if (!isQueue(queue) || queue.deferred <= server.host.deferredThreshold) return [];
+  const age = queue.oldestDeferredAgeSeconds !== undefined ? `, oldest ${queue.oldestDeferredAgeSeconds}s` : '';
+  const relayProblem = queue.delayReasons.some((reason) => /refused|timed out|unreachable|no route/i.test(reason));
+  const relay = host.relayhost ? `the relay ${host.relayhost}` : 'the next hop';
+  return [
+    {
+      rootCause: relayProblem
+        ? `Mail piles up in the deferred queue (${queue.deferred} messages${age}) because ${relay} cannot be reached: ${queue.delayReasons[0] ?? ''}`
+        : `Mail piles up in the deferred queue (${queue.deferred} messages${age}): ${queue.delayReasons[0] ?? 'no delay reason recorded'}`,
+      evidence: [
+        `postqueue -j: ${queue.deferred} deferred, ${queue.active} active${age}`,
+        ...queue.delayReasons.slice(0, QUOTED_LINES).map((reason) => `delay reason: ${reason}`),
+        ...(host.relayhost ? [`relayhost = ${host.relayhost}`] : []),
+      ],
+      actionId: 'flush-postfix-queue',
+      prevention: relayProblem ? [...PREVENTION.relayDown] : [PREVENTION.relayDown[1]],
+      failureClass: relayProblem ? 'relay-unreachable' : 'deferred-backlog',
+      source: 'host-deferred-backlog',
+      confidence: 0.7,
+      daemon: 'postfix',
+    },
+  ];
+}
+
+const RESUME = { postfix: 'resume-postfix', dovecot: 'resume-dovecot' } as const;
+const NAMES = { postfix: 'Postfix', dovecot: 'Dovecot' } as const;
+
 /**
- * Reasons from what the mail host itself shows: processes, config checks, config changes, queue, disk, logs. Returns
- * undefined when the host shows nothing wrong, so the network evidence decides. The disk comes first, then Postfix,
- * so mail is accepted again before it can be read.
+ * A master process that is alive but stopped (`T`, e.g. SIGSTOP) or stuck in uninterruptible I/O (`D`): the port
+ * still accepts connections, but nothing answers on them.
  */
-export function reasonFromHost(host: HostEvidence, deferredThreshold: number): Finding | undefined {
-  return fullDisk(host) ?? stoppedPostfix(host) ?? stoppedDovecot(host) ?? deferredBacklog(host, deferredThreshold);
+function frozenDaemons({ host, followUps }: DiagnosisEvidence): Finding[] {
+  return (['postfix', 'dovecot'] as const).flatMap((daemon): Finding[] => {
+    const pid = host[daemon].masterPid;
+    const state = pid === undefined ? undefined : followUp(followUps, 'process-state', pid);
+    const row = state?.values.processState;
+    const stat = row?.split(/\s+/)[1] ?? '';
+    if (!state || !row || !/^[TtD]/.test(stat)) return [];
+    const stopped = /^[Tt]/.test(stat);
+    const name = NAMES[daemon];
+    return [
+      {
+        rootCause: stopped
+          ? `${name} is frozen: its master process (pid ${pid}) is stopped (ps state ${stat}), so connections are accepted but never answered`
+          : `${name} hangs: its master process (pid ${pid}) is blocked in uninterruptible I/O (ps state ${stat}: ${row})`,
+        evidence: state.runs.map((run) => quoteRun('master process', run)),
+        actionId: stopped ? RESUME[daemon] : NO_CATALOG_ACTION,
+        failureClass: 'frozen',
+        source: `host-${daemon}-frozen`,
+        confidence: stopped ? 0.9 : 0.7,
+        daemon,
+        ...(stopped
+          ? {}
+          : {
+              handover: {
+                reason: `${name}'s master is blocked in the kernel; find the storage or NFS mount it waits on`,
+                suggestedCommands: [shellQuote(['cat', `/proc/${pid}/stack`])],
+              },
+            }),
+      },
+    ];
+  });
+}
+
+function certificateExpired(check: { ok: boolean; detail: string; errorCode?: string } | undefined): boolean {
+  return check !== undefined && !check.ok && /expired/i.test(`${check.errorCode ?? ''} ${check.detail}`);
+}
+
+/** The TLS probe met an expired certificate: the dates of the file the daemon is configured with say which one. */
+function expiredCertificates({ probes, certificateFiles, followUps, server }: DiagnosisEvidence): Finding[] {
+  const services = [
+    { service: 'smtp', daemon: 'postfix', check: probes.smtpTls, file: certificateFiles.smtp },
+    { service: 'imap', daemon: 'dovecot', check: probes.imapTls, file: certificateFiles.imap },
+  ] as const;
+  return services
+    .filter(({ check }) => certificateExpired(check))
+    .map(({ service, daemon, check, file }): Finding => {
+      const dates = file ? followUp(followUps, 'certificate-dates', file) : undefined;
+      const read = dates?.values.certificateDates ?? 'not read';
+      const reload =
+        daemon === 'postfix'
+          ? ['postfix', '-c', server.host.postfixConfigDir, 'reload']
+          : ['doveadm', '-c', server.host.dovecotConfig, 'reload'];
+      return {
+        rootCause: `The ${service.toUpperCase()} TLS certificate has expired (${check?.detail ?? ''}); ${NAMES[daemon]} serves ${file ?? 'a file mailmend could not find'}: ${read}`,
+        evidence: [
+          `${service} tls: failed: ${check?.detail ?? ''}`,
+          ...(dates?.runs.map((run) => quoteRun('certificate file', run)) ?? []),
+        ],
+        actionId: NO_CATALOG_ACTION,
+        failureClass: 'tls-expired',
+        source: `host-${service}-certificate-expired`,
+        confidence: 0.85,
+        daemon,
+        handover: {
+          reason: `Renew the certificate in ${file ?? 'the configured file'}; mailmend does not issue certificates`,
+          suggestedCommands: [
+            ...(file ? [shellQuote(['openssl', 'x509', '-noout', '-subject', '-enddate', '-in', file])] : []),
+            shellQuote(reload),
+          ],
+        },
+      };
+    });
+}
+
+/**
+ * Every finding the mail host's own state supports: a full disk, a stopped or frozen daemon, a configuration that
+ * drifted or does not parse, a deferred backlog, an expired certificate. Empty when the host shows nothing wrong.
+ */
+export function hostFindings(evidence: DiagnosisEvidence): Finding[] {
+  return [
+    ...fullDisks(evidence),
+    ...frozenDaemons(evidence),
+    ...stoppedPostfix(evidence),
+    ...stoppedDovecot(evidence),
+    ...deferredBacklog(evidence),
+    ...expiredCertificates(evidence),
+  ];
 }

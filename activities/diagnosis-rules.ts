@@ -1,5 +1,5 @@
-import { NO_CATALOG_ACTION, type CheckResult, type Diagnosis, type ProbeReport } from '../workflows/messages';
-import { findCatalogAction, type CatalogActionId } from './remediation-catalog';
+import { NO_CATALOG_ACTION, type CheckResult, type Handover, type ProbeReport } from '../workflows/messages';
+import type { CatalogActionId } from './remediation-catalog';
 
 export interface NetworkEvidence {
   smtpEndpoint: string;
@@ -12,12 +12,25 @@ export interface NetworkEvidence {
 /** What a diagnosis may recommend: a catalog action, or handing over to people. */
 export type RecommendedActionId = CatalogActionId | typeof NO_CATALOG_ACTION;
 
+/** One possible cause as a rule or a log signature saw it; ranked against the others, it becomes a Hypothesis. */
 export interface Finding {
   rootCause: string;
+  /** What supports it, as quoted lines. */
   evidence: string[];
   actionId: RecommendedActionId;
   /** What would keep this cause from recurring, for the post-incident review. */
   prevention?: string[];
+  /** e.g. `bind-conflict`, `not-running`, `config-error`. */
+  failureClass: string;
+  /** The rule or signature id that raised it. */
+  source: string;
+  /** 0 to 1. Generic rules stay at or below 0.6; a specific fatal log line of the failing daemon scores higher. */
+  confidence: number;
+  daemon?: 'postfix' | 'dovecot' | 'system';
+  /** Observations that speak against it; any at all ranks it below every finding without. */
+  evidenceAgainst?: string[];
+  /** Set when the action is to hand over with commands people can run. */
+  handover?: Handover;
 }
 
 /** Prevention advice shared by the network and the host reasoning. */
@@ -63,6 +76,9 @@ function networkFault({ dns, probes, imapTcp, smtpLines, imapLines }: QuotedNetw
       rootCause: `The mail host name does not resolve (${dns.detail}); the fault is in DNS, not on the mail host`,
       evidence: [quote('dns', dns)],
       actionId: NO_CATALOG_ACTION,
+      failureClass: 'dns',
+      source: 'network-dns',
+      confidence: 0.8,
       prevention: [...PREVENTION.dns],
     };
   }
@@ -72,6 +88,9 @@ function networkFault({ dns, probes, imapTcp, smtpLines, imapLines }: QuotedNetw
       evidence: [...smtpLines, ...imapLines],
       actionId: NO_CATALOG_ACTION,
       prevention: [...PREVENTION.network],
+      failureClass: 'host-unreachable',
+      source: 'network-unreachable',
+      confidence: 0.7,
     };
   }
   return undefined;
@@ -88,6 +107,10 @@ function postfixFault(observed: QuotedNetworkEvidence): Finding | undefined {
       evidence: [...smtpLines, ...imapLines],
       actionId: 'start-postfix',
       prevention: [...PREVENTION.serviceStopped('Postfix'), ...PREVENTION.serviceStopped('Dovecot')],
+      failureClass: 'not-running',
+      source: 'network-both-refused',
+      confidence: 0.45,
+      daemon: 'postfix',
     };
   }
   if (probes.tcpSmtp.errorCode === CONNECT_REFUSED) {
@@ -96,6 +119,10 @@ function postfixFault(observed: QuotedNetworkEvidence): Finding | undefined {
       evidence: [...smtpLines, ...imapLines],
       actionId: 'start-postfix',
       prevention: [...PREVENTION.serviceStopped('Postfix')],
+      failureClass: 'not-running',
+      source: 'network-smtp-refused',
+      confidence: 0.45,
+      daemon: 'postfix',
     };
   }
   if (probes.tcpSmtp.ok && !probes.smtp.ok) {
@@ -103,6 +130,10 @@ function postfixFault(observed: QuotedNetworkEvidence): Finding | undefined {
       rootCause: `Postfix accepts connections on ${smtpEndpoint} but does not serve SMTP: ${probes.smtp.detail}`,
       evidence: smtpLines,
       actionId: 'restart-postfix',
+      failureClass: 'not-answering',
+      source: 'network-smtp-silent',
+      confidence: 0.45,
+      daemon: 'postfix',
     };
   }
   return undefined;
@@ -122,6 +153,10 @@ function dovecotFault({
       evidence: [...imapLines, ...smtpLines],
       actionId: 'start-dovecot',
       prevention: [...PREVENTION.serviceStopped('Dovecot')],
+      failureClass: 'not-running',
+      source: 'network-imap-refused',
+      confidence: 0.45,
+      daemon: 'dovecot',
     };
   }
   if (imapTcp.ok && !probes.imap.ok) {
@@ -129,6 +164,10 @@ function dovecotFault({
       rootCause: `Dovecot accepts connections on ${imapEndpoint} but does not serve IMAP: ${probes.imap.detail}`,
       evidence: imapLines,
       actionId: 'reload-dovecot',
+      failureClass: 'not-answering',
+      source: 'network-imap-silent',
+      confidence: 0.45,
+      daemon: 'dovecot',
     };
   }
   if (probes.imapLogin && !probes.imapLogin.ok) {
@@ -136,6 +175,10 @@ function dovecotFault({
       rootCause: `IMAP answers but the canary mailbox login fails: ${probes.imapLogin.detail}`,
       evidence: [quote('imap login', probes.imapLogin), ...imapLines],
       actionId: NO_CATALOG_ACTION,
+      failureClass: 'authentication',
+      source: 'network-canary-login',
+      confidence: 0.35,
+      daemon: 'dovecot',
     };
   }
   return undefined;
@@ -151,16 +194,14 @@ function noKnownFault({ smtpLines, imapLines }: QuotedNetworkEvidence): Finding 
         : 'The services fail in a way the network evidence does not explain',
     evidence: failing.length === 0 ? [...smtpLines, ...imapLines] : failing,
     actionId: NO_CATALOG_ACTION,
+    failureClass: failing.length === 0 ? 'no-fault' : 'unexplained',
+    source: 'network-no-known-fault',
+    confidence: 0.1,
   };
 }
 
-/**
- * Reasons from network evidence alone: what answers, what refuses, what never replies. Each finding names the
- * observation it rests on, so a reader can check it. The network comes first, then Postfix, so mail is accepted
- * again before it can be read.
- */
-export function reasonFromNetwork(evidence: NetworkEvidence): Finding {
-  const observed: QuotedNetworkEvidence = {
+function quoteNetwork(evidence: NetworkEvidence): QuotedNetworkEvidence {
+  return {
     ...evidence,
     smtpLines: [
       quote(`tcp ${evidence.smtpEndpoint}`, evidence.probes.tcpSmtp),
@@ -171,23 +212,22 @@ export function reasonFromNetwork(evidence: NetworkEvidence): Finding {
       quote(`imap ${evidence.imapEndpoint}`, evidence.probes.imap),
     ],
   };
-  return networkFault(observed) ?? postfixFault(observed) ?? dovecotFault(observed) ?? noKnownFault(observed);
 }
 
-export function toDiagnosis(finding: Finding, diagnosedAt: string): Diagnosis {
-  const action = finding.actionId === NO_CATALOG_ACTION ? undefined : findCatalogAction(finding.actionId);
-  return {
-    rootCause: finding.rootCause,
-    evidence: finding.evidence,
-    ...(finding.prevention ? { prevention: finding.prevention } : {}),
-    diagnosedAt,
-    recommendation: action
-      ? { actionId: action.id, description: action.description, risk: action.risk, rollback: action.rollback }
-      : {
-          actionId: NO_CATALOG_ACTION,
-          description: 'No catalog action fits: hand over to people',
-          risk: 'high',
-          rollback: 'Nothing was changed',
-        },
-  };
+/**
+ * Reasons from network evidence alone: what answers, what refuses, what never replies. Each finding names the
+ * observation it rests on, so a reader can check it. Every rule that fits gives a finding, the network first, then
+ * Postfix, then Dovecot; when none fits, one finding says so.
+ */
+export function networkFindings(evidence: NetworkEvidence): Finding[] {
+  const observed = quoteNetwork(evidence);
+  const findings = [networkFault(observed), postfixFault(observed), dovecotFault(observed)].filter(
+    (finding): finding is Finding => finding !== undefined,
+  );
+  return findings.length > 0 ? findings : [noKnownFault(observed)];
+}
+
+/** The first network finding: what the network alone says is wrong. */
+export function reasonFromNetwork(evidence: NetworkEvidence): Finding {
+  return networkFindings(evidence)[0] ?? noKnownFault(quoteNetwork(evidence));
 }

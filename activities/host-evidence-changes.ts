@@ -19,6 +19,42 @@ const PACKAGE_LOG_BYTES = 64 * 1024;
 
 const remote = path.posix;
 
+/** Backups editors and package tools leave beside a file: `main.cf~`, `.orig`, `.bak`, `.bak-<stamp>`, `.dpkg-old`. */
+async function listBackups(session: SshSession, liveFile: string): Promise<string[]> {
+  const name = remote.basename(liveFile);
+  const names = [`${name}.bak*`, `${name}~`, `${name}.orig`, `${name}.dpkg-old`];
+  // Without the parentheses, -printf would bind to the last -name only.
+  const pattern = ['(', ...names.flatMap((backup, index) => [...(index > 0 ? ['-o'] : []), '-name', backup]), ')'];
+  const listing = await session.run(
+    ['find', remote.dirname(liveFile), '-maxdepth', '1', '-type', 'f', ...pattern, '-printf', '%T@ %p\\n'],
+    { maxOutputBytes: BACKUP_LISTING_BYTES },
+  );
+  return listing.exitCode === 0 ? parseBackupListing(listing.output) : [];
+}
+
+interface Comparison {
+  changed: boolean;
+  diff: string;
+  /** False when there was nothing to compare with: no such baseline file. */
+  usable: boolean;
+}
+
+async function compare(
+  session: SshSession,
+  baseline: string,
+  liveFile: string,
+  liveExists: boolean,
+): Promise<Comparison> {
+  const run = await session.run(['diff', '-u', baseline, liveFile]);
+  if (run.exitCode === 0) return { changed: false, diff: '', usable: true };
+  if (run.exitCode === 1) return { changed: true, diff: trimDiff(run.output), usable: true };
+  if (liveExists) return { changed: false, diff: '', usable: false };
+  // The live file is gone while the baseline may still be there: that is a change too.
+  const baselineStat = await session.run(['stat', '-c', '%Y', baseline]);
+  const usable = baselineStat.exitCode === 0;
+  return { changed: usable, diff: usable ? trimDiff(run.output) : '', usable };
+}
+
 async function configChange(
   session: SshSession,
   liveFile: string,
@@ -28,35 +64,21 @@ async function configChange(
 ): Promise<ConfigChange> {
   const stat = await session.run(['stat', '-c', '%Y', liveFile]);
   const modified = stat.exitCode === 0 ? parseEpochSeconds(stat.output) : undefined;
-  let changedSinceKnownGood = false;
-  let diff = '';
-  if (knownGoodFile) {
-    const run = await session.run(['diff', '-u', knownGoodFile, liveFile]);
-    if (run.exitCode === 1) {
-      changedSinceKnownGood = true;
-      diff = trimDiff(run.output);
-    } else if (run.exitCode !== 0 && stat.exitCode !== 0) {
-      // The live file is gone while a known-good copy may still be there: that is a change too.
-      const knownGood = await session.run(['stat', '-c', '%Y', knownGoodFile]);
-      changedSinceKnownGood = knownGood.exitCode === 0;
-      diff = changedSinceKnownGood ? trimDiff(run.output) : '';
-    }
-  }
-  const directory = remote.dirname(liveFile);
-  const name = remote.basename(liveFile);
-  // Without the parentheses, -printf would bind to the second -name only.
-  const backupPattern = ['(', '-name', `${name}.bak*`, '-o', '-name', `${name}~`, ')'];
-  const listing = await session.run(
-    ['find', directory, '-maxdepth', '1', '-type', 'f', ...backupPattern, '-printf', '%T@ %p\\n'],
-    { maxOutputBytes: BACKUP_LISTING_BYTES },
-  );
+  const backups = await listBackups(session, liveFile);
+  const knownGood = knownGoodFile ? await compare(session, knownGoodFile, liveFile, stat.exitCode === 0) : undefined;
+  // Without a usable known-good copy, the newest backup is the next best account of what the file was.
+  const newestBackup = knownGood?.usable ? undefined : backups[0];
+  const fromBackup = newestBackup ? await compare(session, newestBackup, liveFile, stat.exitCode === 0) : undefined;
   const change: ConfigChange = {
     file: liveFile,
-    changedSinceKnownGood,
-    diff,
+    changedSinceKnownGood: knownGood?.changed ?? false,
+    changedSinceBackup: fromBackup?.changed ?? false,
+    diff: knownGood?.changed ? knownGood.diff : (fromBackup?.diff ?? ''),
     modifiedWithinWindow: modified !== undefined && now.getTime() - modified.getTime() <= windowMs,
-    backups: listing.exitCode === 0 ? parseBackupListing(listing.output) : [],
+    backups,
   };
+  if (knownGood?.changed && knownGoodFile) change.comparedWith = knownGoodFile;
+  else if (fromBackup?.changed && newestBackup) change.comparedWith = newestBackup;
   if (modified) change.modifiedAt = modified.toISOString();
   return change;
 }

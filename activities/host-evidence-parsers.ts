@@ -4,7 +4,6 @@ import type { QueueState } from './host-evidence-types';
 
 const MAX_DELAY_REASONS = 5;
 const MAX_PROCESS_LINES = 30;
-const MAX_LOG_LINES = 15;
 const MAX_DIFF_LINES = 60;
 
 function lines(output: string): string[] {
@@ -126,15 +125,6 @@ export function parseDfPercent(output: string): number | undefined {
     return match[4] === '-' ? 0 : Number.parseInt(match[4], 10);
   }
   return undefined;
-}
-
-const LOG_TROUBLE = /error|fatal|panic|warning|reject|deferred|connection refused|timed out/i;
-
-/** The last few log lines that speak of trouble. */
-export function selectLogErrors(output: string): string[] {
-  return lines(output)
-    .filter((line) => LOG_TROUBLE.test(line))
-    .slice(-MAX_LOG_LINES);
 }
 
 /** A unified diff cut to its first lines, saying how many were left out. */

@@ -1,3 +1,5 @@
+import type { WindowLine } from './log-window';
+
 /** One command run on the mail host: the argv as sent, and what it answered. */
 export interface CommandRun {
   argv: string[];
@@ -24,11 +26,15 @@ export interface ConfigChange {
   /** Path of the live file. */
   file: string;
   changedSinceKnownGood: boolean;
-  /** Unified diff against the known-good copy, trimmed; empty when unchanged or no copy exists. */
+  /** Without a usable known-good copy: whether the file differs from its newest backup. */
+  changedSinceBackup: boolean;
+  /** The file the diff compares with: the known-good copy, or the newest backup; absent when nothing differs. */
+  comparedWith?: string;
+  /** Unified diff against `comparedWith`, trimmed; empty when unchanged or nothing to compare with. */
   diff: string;
   modifiedWithinWindow: boolean;
   modifiedAt?: string;
-  /** Timestamped backups beside the file (`main.cf.bak-20260101T1200`, `main.cf~`), newest first. */
+  /** Backups beside the file (`main.cf.bak-20260101T1200`, `main.cf~`, `.orig`, `.dpkg-old`), newest first. */
   backups: string[];
 }
 
@@ -41,9 +47,20 @@ export interface HostEvidence {
   processes: string[];
   queue: QueueState | { error: string };
   relayhost?: string;
-  logErrors: { file: string; lines: string[] }[];
+  /** Postfix's queue_directory, when postconf could tell. */
+  queueDirectory?: string;
+  /** The mail logs' lines written within the log window, oldest first; `unreadable` when the log could not be read. */
+  logs: LogWindowFile[];
+  /** The window in host time (ISO), and the host's clock against the worker's when it was read. */
+  logWindow: { since: string; until: string; hostClockSkewMs?: number };
   disk: DiskUse[];
   configChanges: ConfigChange[];
   /** Recent install/upgrade/remove lines from the dpkg and apt logs within the change window. */
   packageChanges: string[];
+}
+
+export interface LogWindowFile {
+  file: string;
+  lines: WindowLine[];
+  unreadable?: string;
 }

@@ -8,18 +8,21 @@ import {
   parseDfPercent,
   parsePidFile,
   parsePostqueueJson,
-  selectLogErrors,
   selectMailProcesses,
   type ProcessLine,
 } from './host-evidence-parsers';
-import type { CommandRun, DiskUse, HostEvidence, QueueState } from './host-evidence-types';
+import type { CommandRun, DiskUse, HostEvidence, LogWindowFile, QueueState } from './host-evidence-types';
+import { HOST_CLOCK_COMMAND, linesInWindow, parseHostClock, windowStart } from './log-window';
 import type { SshSession } from './ssh';
 
 // Outputs that are parsed rather than quoted need more than the default tail: a cut listing would miscount.
 const LISTING_BYTES = 256 * 1024;
 const QUEUE_JSON_BYTES = 16 * 1024 * 1024;
 const QUEUE_FILE_DOTS = 1024 * 1024;
-const LOG_TAIL_LINES = '400';
+// The window is cut from the end of each log: a host logging more than this in the window shows only its newest lines.
+const LOG_TAIL_LINES = '20000';
+const LOG_TAIL_BYTES = 4 * 1024 * 1024;
+const MAX_WINDOW_LINES = 5000;
 
 const remote = path.posix;
 
@@ -132,24 +135,50 @@ async function postfixState(session: SshSession, postfixDir: string): Promise<Po
   };
 }
 
-async function readLogErrors(session: SshSession, logFiles: readonly string[]): Promise<HostEvidence['logErrors']> {
-  const logErrors: HostEvidence['logErrors'] = [];
-  for (const file of logFiles) {
-    const tail = await session.run(['tail', '-n', LOG_TAIL_LINES, file], { maxOutputBytes: LISTING_BYTES });
-    logErrors.push({
-      file,
-      lines: tail.exitCode === 0 ? selectLogErrors(tail.output) : [`unreadable: ${failure(tail)}`],
-    });
+/**
+ * The mail logs' lines since the window start: the host's clock first, since syslog timestamps are in its local time
+ * and the window is counted back from the alert on the worker's clock.
+ */
+async function readLogWindow(
+  session: SshSession,
+  layout: HostLayout,
+  reference: Date,
+): Promise<Pick<HostEvidence, 'logs' | 'logWindow'>> {
+  const workerNow = new Date();
+  const date = await session.run(HOST_CLOCK_COMMAND);
+  const clock = (date.exitCode === 0 ? parseHostClock(date.output) : undefined) ?? {
+    now: workerNow,
+    utcOffsetMinutes: 0,
+  };
+  const since = windowStart(reference, layout.logWindow, clock, workerNow);
+  const logs: LogWindowFile[] = [];
+  for (const file of layout.logFiles) {
+    const tail = await session.run(['tail', '-n', LOG_TAIL_LINES, file], { maxOutputBytes: LOG_TAIL_BYTES });
+    if (tail.exitCode !== 0) {
+      logs.push({ file, lines: [], unreadable: failure(tail) });
+      continue;
+    }
+    logs.push({ file, lines: linesInWindow(tail.output, clock, since).slice(-MAX_WINDOW_LINES) });
   }
-  return logErrors;
+  const logWindow: HostEvidence['logWindow'] = {
+    since: new Date(since).toISOString(),
+    until: clock.now.toISOString(),
+  };
+  if (date.exitCode === 0) logWindow.hostClockSkewMs = clock.now.getTime() - workerNow.getTime();
+  return { logs, logWindow };
 }
 
 /**
  * Looks at the mail host over an open SSH session without changing anything: Postfix and Dovecot state, queue,
- * logs, disk, config drift from the known-good copy, and recent package changes. Every command is fixed and built
+ * the mail logs' lines within `layout.logWindow` before `reference` (the alert), disk, config drift from the known-good copy, and recent package changes. Every command is fixed and built
  * only from `layout` paths. A command that fails becomes evidence; only a broken connection rejects.
  */
-export async function collectHostEvidence(session: SshSession, layout: HostLayout, now: Date): Promise<HostEvidence> {
+export async function collectHostEvidence(
+  session: SshSession,
+  layout: HostLayout,
+  now: Date,
+  reference: Date = now,
+): Promise<HostEvidence> {
   const postfixDir = layout.postfixConfigDir;
   const { queueDirectory, ...postfix } = await postfixState(session, postfixDir);
 
@@ -160,7 +189,7 @@ export async function collectHostEvidence(session: SshSession, layout: HostLayou
 
   const queue = await readQueueState(session, postfixDir, now, queueDirectory);
   const relayhost = await configValue(session, ['postconf', '-c', postfixDir, '-h', 'relayhost'], 'postconf');
-  const logErrors = await readLogErrors(session, layout.logFiles);
+  const { logs, logWindow } = await readLogWindow(session, layout, reference);
   const diskPaths = [...new Set([...(queueDirectory ? [queueDirectory] : []), ...layout.mailDirs])];
   const disk = await diskUse(session, diskPaths);
   const configChanges = await readConfigChanges(session, layout, now);
@@ -172,12 +201,14 @@ export async function collectHostEvidence(session: SshSession, layout: HostLayou
     dovecot: { running: dovecot.running, config: dovecotConfig },
     processes: processes.map((process) => process.line),
     queue,
-    logErrors,
+    logs,
+    logWindow,
     disk,
     configChanges,
     packageChanges,
   };
   if (dovecot.masterPid !== undefined) evidence.dovecot.masterPid = dovecot.masterPid;
   if (relayhost !== undefined) evidence.relayhost = relayhost;
+  if (queueDirectory !== undefined) evidence.queueDirectory = queueDirectory;
   return evidence;
 }

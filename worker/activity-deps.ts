@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/load';
 import type { ActivityDeps } from '../activities';
 import type { ResolvedChannel } from '../activities/notify';
+import { loadSignatureCatalog } from '../activities/signatures/catalog';
 import { createSshRemediationExecutor } from '../activities/ssh-remediation';
 import { createMailHostAccess } from './mail-host-access';
 import { AUDIENCES } from '../workflows/messages';
@@ -13,8 +14,12 @@ interface BuiltActivityDeps {
   close(): void;
 }
 
-/** Builds every client the activities use, once per worker, resolving secrets from their references. */
+/**
+ * Builds every client the activities use, once per worker, resolving secrets from their references, and loads the log
+ * signatures, so a bad operator signature file stops the worker at start with its file, signature and field.
+ */
 export function buildActivityDeps({ config, secrets, baseDir }: LoadedConfig, logger: Logger): BuiltActivityDeps {
+  const signatures = loadSignatureCatalog(config.signatureFiles.map((file) => path.resolve(baseDir, file)));
   const relay = config.fallbackRelay;
   const transport = relay
     ? nodemailer.createTransport({
@@ -39,6 +44,7 @@ export function buildActivityDeps({ config, secrets, baseDir }: LoadedConfig, lo
   const deps: ActivityDeps = {
     servers: new Map(config.servers.map((server) => [server.id, server])),
     probeTimeoutMs: config.policies.probeTimeout,
+    signatures,
     channels,
     ...(transport && relay ? { mailer: { transport, from: relay.from } } : {}),
     webhookTimeoutMs: 10_000,

@@ -1,7 +1,11 @@
-import { reasonFromHost } from '../../activities/diagnosis-host-rules';
+import { hostFindings } from '../../activities/diagnosis-host-rules';
+import type { DiagnosisEvidence } from '../../activities/diagnosis-evidence';
 import type { CommandRun, HostEvidence } from '../../activities/host-evidence-types';
+import { rankFindings } from '../../activities/hypotheses';
+import { serverSchema } from '../../config/schema';
 
 const ran = (argv: string[], exitCode: number, output = ''): CommandRun => ({ argv, exitCode, output });
+const ok = { ok: true, latencyMs: 1, detail: 'ok' };
 
 function healthyHost(): HostEvidence {
   return {
@@ -20,16 +24,37 @@ function healthyHost(): HostEvidence {
     processes: [],
     queue: { deferred: 0, active: 0, delayReasons: [] },
     relayhost: '[relay.example.net]:587',
-    logErrors: [],
+    logs: [],
+    logWindow: { since: '2026-11-28T07:30:00Z', until: '2026-11-28T08:00:00Z' },
     disk: [{ path: '/var/spool/postfix', usedPercent: 40, inodesUsedPercent: 10 }],
     configChanges: [],
     packageChanges: [],
   };
 }
 
+/** The host's best finding, as the ranking orders them. */
+function reasonFromHost(host: HostEvidence, deferredThreshold = 0) {
+  const server = serverSchema.parse({
+    id: 'mx1',
+    smtp: { host: 'mx1', port: 25 },
+    imap: { host: 'mx1', port: 143 },
+    host: { deferredThreshold },
+  });
+  const evidence: DiagnosisEvidence = {
+    server,
+    host,
+    probes: { serverId: 'mx1', checkedAt: host.collectedAt, tcpSmtp: ok, smtp: ok, imap: ok },
+    imapTcp: ok,
+    matches: [],
+    followUps: [],
+    certificateFiles: {},
+  };
+  return rankFindings(hostFindings(evidence))[0];
+}
+
 describe('reasoning from the mail host', () => {
   test('a healthy host leaves the decision to the network evidence', () => {
-    expect(reasonFromHost(healthyHost(), 0)).toBeUndefined();
+    expect(reasonFromHost(healthyHost())).toBeUndefined();
   });
 
   test('a stopped Postfix whose config passes the check is started', () => {
@@ -39,9 +64,10 @@ describe('reasoning from the mail host', () => {
       running: false,
       status: ran(['postfix', 'status'], 1, 'the Postfix mail system is not running'),
     };
-    const finding = reasonFromHost(host, 0);
+    const finding = reasonFromHost(host);
     expect(finding).toMatchObject({
       actionId: 'start-postfix',
+      failureClass: 'not-running',
       rootCause: expect.stringMatching(/Postfix is not running/),
     });
     expect(finding?.evidence[0]).toMatch(
@@ -61,13 +87,15 @@ describe('reasoning from the mail host', () => {
       {
         file: '/etc/postfix/main.cf',
         changedSinceKnownGood: true,
+        changedSinceBackup: false,
+        comparedWith: '/srv/known-good/postfix/main.cf',
         diff: '--- a\n+++ b\n@@ -1 +1 @@\n-daemon_directory = /usr/lib/postfix/sbin\n+daemon_directory = /usr/libexec/postfix',
         modifiedWithinWindow: true,
         modifiedAt: '2026-11-28T07:59:00Z',
         backups: ['/etc/postfix/main.cf.bak-20261128T075900'],
       },
     ];
-    const finding = reasonFromHost(host, 0);
+    const finding = reasonFromHost(host);
     expect(finding?.actionId).toBe('restore-postfix-config');
     expect(finding?.rootCause).toMatch(/changed since the known-good copy .*fatal: chdir/);
     expect(finding?.evidence.join('\n')).toMatch(/\+daemon_directory = \/usr\/libexec\/postfix/);
@@ -81,15 +109,15 @@ describe('reasoning from the mail host', () => {
       running: false,
       check: ran(['postfix', 'check'], 1, 'fatal: bad numerical configuration'),
     };
-    expect(reasonFromHost(host, 0)?.actionId).toBe('none');
+    expect(reasonFromHost(host)?.actionId).toBe('none');
   });
 
   test('a stopped Dovecot with a valid config is started; an invalid one is handed over', () => {
     const host = healthyHost();
     host.dovecot = { ...host.dovecot, running: false };
-    expect(reasonFromHost(host, 0)?.actionId).toBe('start-dovecot');
+    expect(reasonFromHost(host)?.actionId).toBe('start-dovecot');
     host.dovecot.config = ran(['doveconf', '-n'], 89, 'doveconf: Fatal: Error in configuration file line 12');
-    expect(reasonFromHost(host, 0)).toMatchObject({ actionId: 'none', rootCause: expect.stringMatching(/line 12/) });
+    expect(reasonFromHost(host)).toMatchObject({ actionId: 'none', rootCause: expect.stringMatching(/line 12/) });
   });
 
   test('a deferred backlog behind an unreachable relay is flushed once the relay answers', () => {
@@ -100,7 +128,7 @@ describe('reasoning from the mail host', () => {
       oldestDeferredAgeSeconds: 900,
       delayReasons: ['connect to relay.example.net[203.0.113.5]:587: Connection timed out'],
     };
-    const finding = reasonFromHost(host, 0);
+    const finding = reasonFromHost(host);
     expect(finding?.actionId).toBe('flush-postfix-queue');
     expect(finding?.rootCause).toMatch(
       /42 messages, oldest 900s\) because the relay \[relay\.example\.net\]:587 cannot be reached/,
@@ -109,13 +137,19 @@ describe('reasoning from the mail host', () => {
     expect(reasonFromHost(host, 50)).toBeUndefined();
   });
 
-  test('a full disk comes first, since no restart helps', () => {
+  test('a full disk comes first, since no restart helps; inodes count as full too', () => {
     const host = healthyHost();
     host.postfix = { ...host.postfix, running: false };
     host.disk = [{ path: '/var/spool/postfix', usedPercent: 100, inodesUsedPercent: 12 }];
-    expect(reasonFromHost(host, 0)).toMatchObject({
+    expect(reasonFromHost(host)).toMatchObject({
       actionId: 'none',
-      rootCause: expect.stringMatching(/disk .* is full/),
+      failureClass: 'disk-full',
+      rootCause: expect.stringMatching(/filesystem under \/var\/spool\/postfix .* is full/),
+    });
+    host.disk = [{ path: '/var/spool/postfix', usedPercent: 20, inodesUsedPercent: 100 }];
+    expect(reasonFromHost(host)).toMatchObject({
+      failureClass: 'inodes-exhausted',
+      rootCause: expect.stringMatching(/is out of inodes/),
     });
   });
 });

@@ -1,9 +1,10 @@
 import {
+  networkFindings,
   reasonFromNetwork,
-  toDiagnosis,
   type NetworkEvidence,
   type RecommendedActionId,
 } from '../../activities/diagnosis-rules';
+import { rankFindings, toDiagnosis } from '../../activities/hypotheses';
 import type { CheckResult } from '../../workflows/messages';
 
 const ok = (detail: string): CheckResult => ({ ok: true, latencyMs: 2, detail });
@@ -86,11 +87,12 @@ describe('reasoning from network evidence', () => {
   });
 
   test('the diagnosis carries the catalog entry with its risk and rollback, or hands over to people', () => {
-    const fix = toDiagnosis(reasonFromNetwork(evidence({ tcpSmtp: failed('ECONNREFUSED') })), 'now');
+    const fix = toDiagnosis(rankFindings(networkFindings(evidence({ tcpSmtp: failed('ECONNREFUSED') }))), 'now');
     expect(fix.recommendation).toMatchObject({ actionId: 'start-postfix', risk: 'low' });
     expect(fix.recommendation.rollback).toMatch(/postfix stop/);
     expect(fix.evidence).toContain('tcp mx1:25: failed in 2 ms: ECONNREFUSED');
-    const handOver = toDiagnosis(reasonFromNetwork(evidence({})), 'now');
+    const handOver = toDiagnosis(networkFindings(evidence({})), 'now');
     expect(handOver.recommendation.actionId).toBe('none');
+    expect(fix.hypotheses?.[0]).toMatchObject({ source: 'network-smtp-refused', failureClass: 'not-running' });
   });
 });

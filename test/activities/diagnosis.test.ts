@@ -2,6 +2,7 @@ import net from 'node:net';
 import pino from 'pino';
 import { createDiagnosisActivities } from '../../activities/diagnosis';
 import type { MailHostAccess } from '../../activities/mail-host';
+import { loadSignatureCatalog } from '../../activities/signatures/catalog';
 import { serverSchema, type ServerConfig } from '../../config/schema';
 import { NO_CATALOG_ACTION, type CheckResult, type ProbeReport } from '../../workflows/messages';
 import { freePort } from '../support/processes';
@@ -44,6 +45,7 @@ function diagnose(server: ServerConfig, withSsh: MailHostAccess['withSsh']) {
     mailHost,
     logger: pino({ level: 'silent' }),
     probeTimeoutMs: 1_000,
+    signatures: loadSignatureCatalog(),
   });
   const context = { incidentId: 'incident-mx1', serverId: server.id, step: 'troubleshooting' as const };
   return diagnoseOutage({ context, probes: probesOf(server) });
@@ -72,6 +74,11 @@ describe('diagnosis when mailmend cannot reach the host', () => {
         suggestedCommands: ["'postfix' '-c' '/etc/postfix' 'check'", "'postfix' '-c' '/etc/postfix' 'start'"],
       });
       expect(diagnosis.evidence.at(-1)).toMatch(/^SSH to 127\.0\.0\.1:2222 failed/);
+      expect(diagnosis.hypotheses?.[0]).toMatchObject({
+        source: 'network-smtp-refused',
+        actionId: NO_CATALOG_ACTION,
+        handover: diagnosis.handover,
+      });
     } finally {
       await host.close();
     }

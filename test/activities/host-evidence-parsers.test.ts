@@ -8,7 +8,6 @@ import {
   parsePidFile,
   parsePostqueueJson,
   parseUtcOffsetMinutes,
-  selectLogErrors,
   selectMailProcesses,
   selectPackageChanges,
   trimDiff,
@@ -160,24 +159,6 @@ describe('parseDfPercent', () => {
     expect(parseDfPercent('Filesystem Inodes IUsed IFree IUse% Mounted on\n/dev/sdb2 - - - - /srv/mail\n')).toBe(0);
     expect(parseDfPercent('df: /var/mail: No such file or directory\n')).toBeUndefined();
   });
-});
-
-test('selectLogErrors keeps the last 15 lines that speak of trouble', () => {
-  const trouble = [
-    'Mar 10 11:58:01 mx postfix/smtp[2211]: 4ZqA1: to=<bob@example.net>, relay=none, delay=3600, status=deferred (connect to relay.example.net[203.0.113.7]:25: Connection refused)',
-    'Mar 10 11:58:02 mx postfix/smtpd[2212]: NOQUEUE: reject: RCPT from unknown[192.0.2.9]: 554 5.7.1 Relay access denied',
-    'Mar 10 11:58:03 mx postfix/master[812]: fatal: bind 0.0.0.0 port 25: Address already in use',
-    'Mar 10 11:58:04 mx dovecot: imap-login: Error: SSL_accept() failed: error:0A000086',
-    'Mar 10 11:58:05 mx postfix/postfix-script[2300]: warning: not owned by postfix: /var/spool/postfix/active',
-    'Mar 10 11:58:06 mx postfix/smtp[2213]: connect to mx.example.com[198.51.100.2]:25: Connection timed out',
-  ];
-  const quiet = 'Mar 10 11:58:00 mx postfix/qmgr[815]: 4ZqA2: from=<a@example.org>, size=1834, nrcpt=1 (queue active)';
-  const output = [quiet, ...trouble, quiet, ...Array.from({ length: 20 }, (_, index) => `${trouble[0]} #${index}`)];
-
-  expect(selectLogErrors(trouble.concat(quiet).join('\n'))).toEqual(trouble);
-  const last = selectLogErrors(output.join('\n'));
-  expect(last).toHaveLength(15);
-  expect(last.at(-1)).toBe(`${trouble[0]} #19`);
 });
 
 test('trimDiff keeps the first 60 lines of a long diff and says how many it left out', () => {

@@ -55,6 +55,13 @@ async function hostSelfReport(queueDirectory: string) {
   };
 }
 
+/** `Nov 29 14:04:37` in local time, as syslog and Postfix's maillog_file write it. */
+function syslogTimestamp(date: Date): string {
+  const month = date.toLocaleString('en-US', { month: 'short' });
+  const pad = (value: number) => String(value).padStart(2, '0');
+  return `${month} ${String(date.getDate()).padStart(2, ' ')} ${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+}
+
 /** `YYYY-MM-DD HH:MM:SS` in local time, as dpkg and apt write it. */
 function logTimestamp(date: Date, separator = ' '): string {
   const pad = (value: number) => String(value).padStart(2, '0');
@@ -76,12 +83,15 @@ describe('collectHostEvidence over a real sshd', () => {
     await copyFile('/etc/postfix/master.cf', path.join(knownGood, 'postfix', 'master.cf'));
     await copyFile('/etc/dovecot/dovecot.conf', path.join(knownGood, 'dovecot', 'dovecot.conf'));
 
-    const trouble = [
-      'Mar 10 11:58:01 mx postfix/smtp[2211]: 4ZqA1: to=<bob@example.net>, relay=none, delay=3600, status=deferred (connect to relay.example.net[203.0.113.7]:25: Connection refused)',
-      'Mar 10 11:58:03 mx postfix/master[812]: fatal: bind 0.0.0.0 port 25: Address already in use',
+    const minutesAgo = (minutes: number) => syslogTimestamp(new Date(now.getTime() - minutes * 60_000));
+    const inWindow = [
+      `${minutesAgo(5)} mx postfix/smtp[2211]: 4ZqA1: to=<bob@example.net>, relay=none, delay=3600, status=deferred (connect to relay.example.net[203.0.113.7]:25: Connection refused)`,
+      `${minutesAgo(4)} mx postfix/master[812]: fatal: bind 0.0.0.0 port 25: Address already in use`,
     ];
     const mailLog = path.join(sshd.scratch, 'mail.log');
-    await writeFile(mailLog, `Mar 10 11:58:00 mx postfix/qmgr[815]: 4ZqA2: removed\n${trouble.join('\n')}\n`);
+    // An earlier incident's line, older than the 30 minute window: it must not reach this diagnosis.
+    const earlier = `${minutesAgo(90)} mx postfix/master[700]: fatal: bind 0.0.0.0 port 25: Address already in use`;
+    await writeFile(mailLog, `${earlier}\n${inWindow.join('\n')}\n`);
     const recent = new Date(now.getTime() - 2 * HOUR_MS);
     const old = new Date(now.getTime() - 3 * DAY_MS);
     const dpkgLog = path.join(sshd.scratch, 'dpkg.log');
@@ -141,10 +151,13 @@ describe('collectHostEvidence over a real sshd', () => {
     expect(evidence.dovecot.masterPid).toBe(host.dovecotMasterPid);
     expect(evidence.relayhost).toBe(relayhost.stdout.trim());
     expect(evidence.queue).toMatchObject({ deferred: host.deferredMessages });
-    expect(evidence.logErrors).toEqual([
-      { file: mailLog, lines: trouble },
-      { file: path.join(sshd.scratch, 'no-such.log'), lines: [expect.stringMatching(/^unreadable: .*No such file/)] },
+    expect(
+      evidence.logs.map(({ file, lines, unreadable }) => ({ file, texts: lines.map((line) => line.text), unreadable })),
+    ).toEqual([
+      { file: mailLog, texts: inWindow, unreadable: undefined },
+      { file: path.join(sshd.scratch, 'no-such.log'), texts: [], unreadable: expect.stringMatching(/No such file/) },
     ]);
+    expect(Math.abs(evidence.logWindow.hostClockSkewMs ?? Infinity)).toBeLessThan(5_000);
     expect(evidence.disk.map((disk) => disk.path)).toEqual([queueDirectory.stdout.trim(), mailDir]);
     for (const disk of evidence.disk) {
       expect(disk.usedPercent).toBeGreaterThanOrEqual(0);
@@ -217,14 +230,21 @@ describe('collectHostEvidence over a real sshd', () => {
       {
         file: liveMain,
         changedSinceKnownGood: true,
+        changedSinceBackup: false,
+        comparedWith: path.join(knownGood, 'postfix', 'main.cf'),
         diff: expect.stringContaining('+relayhost = [relay.broken.example]:2525'),
         modifiedWithinWindow: true,
         modifiedAt: expect.any(String),
-        backups: [path.join(live, 'postfix', 'main.cf~'), path.join(live, 'postfix', 'main.cf.bak-20260101T1200')],
+        backups: [
+          path.join(live, 'postfix', 'main.cf.orig'),
+          path.join(live, 'postfix', 'main.cf~'),
+          path.join(live, 'postfix', 'main.cf.bak-20260101T1200'),
+        ],
       },
       {
         file: masterCf,
         changedSinceKnownGood: false,
+        changedSinceBackup: false,
         diff: '',
         modifiedWithinWindow: false,
         modifiedAt: new Date(Math.floor(threeDaysAgo.getTime() / 1000) * 1000).toISOString(),
@@ -233,6 +253,8 @@ describe('collectHostEvidence over a real sshd', () => {
       {
         file: missingDovecotConf,
         changedSinceKnownGood: true,
+        changedSinceBackup: false,
+        comparedWith: path.join(knownGood, 'dovecot', 'dovecot.conf'),
         diff: expect.stringContaining('No such file'),
         modifiedWithinWindow: false,
         backups: [],
