@@ -7,6 +7,7 @@ import { dovecotFrozen, postfixFrozen } from './frozen';
 import { mailboxPermissions, passdbUnreadable, queuePermissions } from './permissions';
 import { postfixPortTaken } from './port-taken';
 import { dovecotStopped, postfixStopped } from './stopped';
+import { tlsCertExpired } from './tls';
 import type { ScenarioRun } from './types';
 
 export { BROKEN_DAEMON_DIRECTORY, MISSPELT_DOVECOT_SETTING } from './config';
@@ -27,6 +28,7 @@ export const LAB_SCENARIO_SUMMARIES = {
   'postfix-frozen': 'every Postfix process is stopped (SIGSTOP); SMTP connects but never greets',
   'dovecot-frozen': 'every Dovecot process is stopped (SIGSTOP); IMAP connects but never greets',
   'mail-disk-full': 'the Maildirs file system is full; delivery defers with No space left on device',
+  'tls-cert-expired': 'Postfix and Dovecot present a certificate that expired yesterday; STARTTLS clients refuse it',
 } as const;
 
 export type LabScenario = keyof typeof LAB_SCENARIO_SUMMARIES;
@@ -58,6 +60,7 @@ const SCENARIOS: Record<LabScenario, ScenarioRun> = {
   'postfix-frozen': postfixFrozen,
   'dovecot-frozen': dovecotFrozen,
   'mail-disk-full': mailDiskFull,
+  'tls-cert-expired': tlsCertExpired,
 };
 
 export async function runScenario(context: LabContext, scenario: LabScenario): Promise<LabBreakResult> {
