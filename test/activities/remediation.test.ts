@@ -257,13 +257,13 @@ describe('the remediation catalog', () => {
 });
 
 describe('the SSH remediation executor', () => {
-  function scriptedHost(exitCodes: Record<string, number>) {
+  function scriptedHost(exitCodes: Record<string, number>, outputs: Record<string, string> = {}) {
     const ran: string[] = [];
     const session: SshSession = {
       async run(argv) {
         const command = argv.join(' ');
         ran.push(command);
-        return { argv: [...argv], exitCode: exitCodes[command] ?? 0, output: '' };
+        return { argv: [...argv], exitCode: exitCodes[command] ?? 0, output: outputs[command] ?? '' };
       },
     };
     const mailHost = {
@@ -316,5 +316,112 @@ describe('the SSH remediation executor', () => {
     const outcome = await executor.runAction(server, action(actionId), () => undefined);
     expect(outcome).toMatchObject(expected);
     expect(ran).toEqual(expectedCommands);
+  });
+
+  const DOVECOT_UP = 'doveadm -c /etc/dovecot/dovecot.conf process status';
+  const RESTORE_PREFIX = [
+    'doveconf -c /var/lib/mailmend/known-good/dovecot/dovecot.conf -n',
+    'cp -p /etc/dovecot/dovecot.conf /etc/dovecot/dovecot.conf.mailmend-20260101T000000Z',
+    'cp -p /var/lib/mailmend/known-good/dovecot/dovecot.conf /etc/dovecot/dovecot.conf',
+    'doveconf -c /etc/dovecot/dovecot.conf -n',
+    DOVECOT_UP,
+  ];
+
+  test('a failed probe does not stop the action: it runs the steps for a failed probe and skips the others', async () => {
+    const { executor, ran } = scriptedHost({
+      [DOVECOT_UP]: 1,
+      'cmp -s /var/lib/mailmend/known-good/dovecot/dovecot.conf /etc/dovecot/dovecot.conf': 1,
+    });
+    const outcome = await executor.runAction(server, action('restore-dovecot-config'), () => undefined);
+    expect(outcome).toMatchObject({ alreadyApplied: false, exitCode: 0 });
+    expect(outcome.commands?.map((command) => command.command.replace(/'/g, ''))).toEqual([
+      ...RESTORE_PREFIX,
+      'dovecot -c /etc/dovecot/dovecot.conf',
+    ]);
+    expect(ran).not.toContain('doveadm -c /etc/dovecot/dovecot.conf reload');
+  });
+
+  test('a passed probe runs the steps for a passed probe only', async () => {
+    const { executor } = scriptedHost({
+      'cmp -s /var/lib/mailmend/known-good/dovecot/dovecot.conf /etc/dovecot/dovecot.conf': 1,
+    });
+    const outcome = await executor.runAction(server, action('restore-dovecot-config'), () => undefined);
+    expect(outcome.commands?.map((command) => command.command.replace(/'/g, ''))).toEqual([
+      ...RESTORE_PREFIX,
+      'doveadm -c /etc/dovecot/dovecot.conf reload',
+    ]);
+  });
+
+  test('a failing step after a probe still stops the action with its exit code', async () => {
+    const { executor } = scriptedHost({
+      'cmp -s /var/lib/mailmend/known-good/dovecot/dovecot.conf /etc/dovecot/dovecot.conf': 1,
+      'doveadm -c /etc/dovecot/dovecot.conf reload': 75,
+    });
+    const outcome = await executor.runAction(server, action('restore-dovecot-config'), () => undefined);
+    expect(outcome).toMatchObject({ alreadyApplied: false, exitCode: 75 });
+  });
+
+  const QUEUE_DIR = 'postconf -c /etc/postfix -h queue_directory';
+  const MASTER_PID = 'cat /var/spool/postfix/pid/master.pid';
+  const FROZEN = 'pgrep -r T -g 4321';
+
+  test('resume-postfix reads and validates the master pid, then signals its process group', async () => {
+    const { executor, ran } = scriptedHost(
+      { [FROZEN]: 0 },
+      { [QUEUE_DIR]: '/var/spool/postfix\n', [MASTER_PID]: '      4321\n' },
+    );
+    const outcome = await executor.runAction(server, action('resume-postfix'), () => undefined);
+    expect(outcome).toMatchObject({ alreadyApplied: false, exitCode: 0 });
+    expect(ran).toEqual([
+      QUEUE_DIR,
+      MASTER_PID,
+      FROZEN,
+      'ps -o pid,pgid,stat,wchan:32,args --sid 4321',
+      '/bin/kill -CONT -- -4321',
+    ]);
+  });
+
+  test('a check may pass on another exit code: no stopped process (pgrep exit 1) means already resumed', async () => {
+    const { executor, ran } = scriptedHost(
+      { [FROZEN]: 1 },
+      { [QUEUE_DIR]: '/var/spool/postfix', [MASTER_PID]: '4321' },
+    );
+    const outcome = await executor.runAction(server, action('resume-postfix'), () => undefined);
+    expect(outcome).toMatchObject({ alreadyApplied: true, exitCode: 0 });
+    expect(ran).toEqual([QUEUE_DIR, MASTER_PID, FROZEN]);
+  });
+
+  test.each([
+    ['a pid of 1, which kill -- -1 would read as every process', { [MASTER_PID]: '1' }],
+    ['a pid with text around it', { [MASTER_PID]: '4321; rm -rf /' }],
+    ['a negative pid', { [MASTER_PID]: '-4321' }],
+    ['a queue directory with a .. step', { [QUEUE_DIR]: '/var/spool/../../etc' }],
+    ['a relative queue directory', { [QUEUE_DIR]: 'spool/postfix' }],
+  ])('a host fact that fails validation stops the action before it changes anything: %s', async (_name, answers) => {
+    const { executor, ran } = scriptedHost({}, { [QUEUE_DIR]: '/var/spool/postfix', [MASTER_PID]: '4321', ...answers });
+    const outcome = await executor.runAction(server, action('resume-postfix'), () => undefined);
+    expect(outcome.exitCode).not.toBe(0);
+    expect(outcome.output).toMatch(/^nothing was changed: (postfixMasterPid|postfixQueueDir): /);
+    expect(ran.filter((command) => command.includes('kill') || command.startsWith('pgrep'))).toEqual([]);
+  });
+
+  test('a fact whose command fails stops the action too', async () => {
+    const { executor, ran } = scriptedHost({ [MASTER_PID]: 1 }, { [QUEUE_DIR]: '/var/spool/postfix' });
+    const outcome = await executor.runAction(server, action('resume-postfix'), () => undefined);
+    expect(outcome).toMatchObject({ exitCode: 1, output: expect.stringContaining('exited with 1') });
+    expect(ran).toEqual([QUEUE_DIR, MASTER_PID]);
+  });
+
+  test('fix-mailbox-ownership refuses to build without host.mailOwner, and chowns only the configured roots', () => {
+    const withoutOwner = serverSchema.parse({ ...server, host: { ...server.host, mailOwner: undefined } });
+    const fix = action('fix-mailbox-ownership');
+    expect(() => fix.commands(withoutOwner, '20260101T000000Z')).toThrow(/has no host\.mailOwner/);
+    expect(fix.commands(server, '20260101T000000Z')).toEqual([['chown', '-R', '-h', 'vmail:vmail', '/srv/vmail']]);
+  });
+
+  test('an action that needs host facts has no commands to show until it runs', () => {
+    expect(() => action('resume-dovecot').commands(server, '20260101T000000Z')).toThrow(
+      /dovecotMasterPid was not read/,
+    );
   });
 });
