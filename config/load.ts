@@ -27,7 +27,7 @@ export interface LoadedConfig {
 export function parseConfig(document: unknown, source: string, env: NodeJS.ProcessEnv, baseDir: string): LoadedConfig {
   const parsed = configSchema.safeParse(withServerFiles(document, source, baseDir));
   if (!parsed.success) throw new ConfigError(source, parsed.error.issues.map(describeSchemaIssue));
-  const config = parsed.data;
+  const config = withAbsoluteCaFiles(parsed.data, baseDir);
   const secrets = new SecretResolver(env, baseDir);
   const problems: string[] = [];
   for (const [key, ref] of secretReferences(config)) {
@@ -39,6 +39,14 @@ export function parseConfig(document: unknown, source: string, env: NodeJS.Proce
   }
   if (problems.length > 0) throw new ConfigError(source, problems);
   return { config, baseDir, secrets };
+}
+
+/** A relative `tls.caFile` means beside the config file, as for secret files, not the worker's working directory. */
+function withAbsoluteCaFiles(config: MailmendConfig, baseDir: string): MailmendConfig {
+  for (const server of config.servers) {
+    if (server.tls.caFile !== undefined) server.tls.caFile = path.resolve(baseDir, server.tls.caFile);
+  }
+  return config;
 }
 
 /**

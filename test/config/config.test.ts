@@ -132,4 +132,22 @@ describe('config', () => {
       `serverFiles[0]: cannot use ${path.join(dir, 'gone.yaml')}: ENOENT`,
     ]);
   });
+
+  test('a relative tls.caFile is beside the config file; TLS defaults warn 14 days before expiry', () => {
+    const servers = [
+      {
+        id: 'mx1',
+        smtp: { host: 'mx1.example.org', port: 25 },
+        imap: { host: 'mx1.example.org', port: 993, tls: true },
+        tls: { caFile: 'ca/private-ca.pem' },
+      },
+      { id: 'mx2', smtp: { host: 'mx2.example.org', port: 25 }, imap: { host: 'mx2.example.org', port: 143 } },
+    ];
+    const { config } = parseConfig(minimalConfig({ servers }), 'test.yaml', { HOOK: 'http://x' }, '/etc/mailmend');
+    expect(config.servers.map((server) => server.tls)).toEqual([
+      { caFile: '/etc/mailmend/ca/private-ca.pem', expiryWarning: 14 * 24 * 60 * 60_000 },
+      { expiryWarning: 14 * 24 * 60 * 60_000 },
+    ]);
+    expect(config.servers[1]?.smtp.requireTls).toBe(false);
+  });
 });
