@@ -22,8 +22,7 @@ import {
 import type { Milestones } from './review';
 
 export type Decision =
-  | { kind: 'approved'; by: string; actionId?: string }
-  | { kind: 'rejected'; by: string; reason: string };
+  { kind: 'approved'; by: string; actionId?: string } | { kind: 'rejected'; by: string; reason: string };
 
 /** Thrown by a step that cannot go on without people; the procedure hands over with its reason. */
 export class Escalation extends Error {

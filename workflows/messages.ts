@@ -240,13 +240,7 @@ export interface NotificationRecord {
 }
 
 export type NotificationKind =
-  | 'outage'
-  | 'update'
-  | 'escalation'
-  | 'resolved'
-  | 'false-alarm'
-  | 'reminder'
-  | 'certificate-expiry';
+  'outage' | 'update' | 'escalation' | 'resolved' | 'false-alarm' | 'reminder' | 'certificate-expiry';
 
 export interface TimelineEntry {
   at: string;
