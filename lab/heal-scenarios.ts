@@ -29,12 +29,28 @@ export async function undoRuntimeFaults(context: LabContext, actions: string[]):
   if (foreign !== undefined) actions.push(`stop the foreign listener on the SMTP port (pid ${foreign})`);
   if (await isMountPoint(context.layout.postfixQueueDir)) {
     await stopPostfixForcibly(context);
-    await moveOffTmpfs(context.layout.postfixQueueDir, queueStagingDir(context), [QUEUE_FILLER]);
-    actions.push(`move the Postfix queue off its tmpfs, without the ${QUEUE_FILLER} file`);
+    const notices = await queueFiles(context.layout.postfixQueueDir);
+    await moveOffTmpfs(context.layout.postfixQueueDir, queueStagingDir(context), [QUEUE_FILLER, ...notices]);
+    actions.push(
+      `move the Postfix queue off its tmpfs, without the ${QUEUE_FILLER} file and ${notices.length} queue files`,
+    );
   }
   if (await moveOffTmpfs(context.layout.mailDir, mailStagingDir(context), [MAIL_FILLER_DIR])) {
     actions.push(`move the Maildirs off their tmpfs, without ${MAIL_FILLER_DIR}`);
   }
+}
+
+/**
+ * The queue files on the tmpfs: with every client refused (452), only Postfix's own notices to the postmaster. They
+ * are dropped: queue files are named after their inode, and a copy's new inode makes `postfix start` rename it, which
+ * with Postfix down fails on the lab's maillog_file.
+ */
+async function queueFiles(queueDir: string): Promise<string[]> {
+  const found = await runOrThrow(
+    ['find', queueDir, '-path', path.join(queueDir, 'pid'), '-prune', '-o', '-type', 'f', '-printf', '%P\\n'],
+    'listing the queue files on the tmpfs',
+  );
+  return found.output.split('\n').filter((file) => file !== '' && file !== QUEUE_FILLER);
 }
 
 /** `postfix stop`, and when that fails (a broken main.cf), SIGTERM to the master and its children. */
