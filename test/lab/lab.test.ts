@@ -13,7 +13,14 @@ import { runMailmend } from '../../app/mailmend';
 import type { CliDeps } from '../../client/cli/program';
 import { labBreak, labDown, labHeal, labRelay, labStatus, labUp, type LabInfo } from '../../lab/lab';
 import { requireLabTools } from '../../lab/prerequisites';
-import { BROKEN_DAEMON_DIRECTORY, DEFERRED_BACKLOG_SIZE, LAB_SCENARIOS } from '../../lab/scenarios';
+import { runCommand } from '../../lab/processes';
+import {
+  BROKEN_DAEMON_DIRECTORY,
+  DEFERRED_BACKLOG_SIZE,
+  LAB_SCENARIOS,
+  MISSPELT_DOVECOT_SETTING,
+  type LabScenario,
+} from '../../lab/scenarios';
 import { serverSchema } from '../../config/schema';
 import { freePorts } from '../support/processes';
 
@@ -46,6 +53,7 @@ async function subjectsInCanaryInbox(): Promise<string[]> {
     host: '127.0.0.1',
     port: lab.ports.imap,
     secure: false,
+    tls: { ca: await readFile(lab.paths.tlsCaCert, 'utf8') },
     auth: { user: 'canary@lab.test', pass: await canaryPassword() },
     logger: false,
   });
@@ -249,9 +257,9 @@ describe('mailmend lab up', () => {
 
 describe('mailmend lab break and heal', () => {
   afterEach(async () => {
-    // A failed test must not leave the next one a broken lab.
-    if (!(await labStatus(stateDir)).allUp) await labHeal(stateDir);
-  });
+    // A failed test must not leave the next one a broken lab; a frozen or unwritable lab still counts as up.
+    await labHeal(stateDir);
+  }, 120_000);
 
   test('postfix-stopped: the SMTP port refuses connections until heal starts Postfix', async () => {
     await labBreak(stateDir, 'postfix-stopped');
@@ -317,6 +325,228 @@ describe('mailmend lab break and heal', () => {
     expect(code).not.toBe(0);
     for (const scenario of LAB_SCENARIOS) expect(stderr).toContain(scenario);
   });
+});
+
+/** The first line the server sends within `timeoutMs`, or undefined when it accepts the connection but says nothing. */
+function firstLineWithin(port: number, timeoutMs = 3_000): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    let text = '';
+    const done = (line: string | undefined): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(line);
+    };
+    const timer = setTimeout(() => done(undefined), timeoutMs);
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      if (text.includes('\n')) done(text.split('\n')[0]?.trim());
+    });
+    socket.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}
+
+/** Sends one message to the canary; resolves with Postfix's answer or the SMTP error's text and code. */
+async function sendToCanary(subject: string): Promise<string> {
+  const transport = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port: lab.ports.smtp,
+    ignoreTLS: true,
+    socketTimeout: 6_000,
+    greetingTimeout: 6_000,
+  });
+  try {
+    return (await transport.sendMail({ from: 'tester@remote.test', to: 'canary@lab.test', subject, text: 'x' }))
+      .response;
+  } catch (error) {
+    const failed = error as { code?: string; responseCode?: number; message: string };
+    return `failed: ${failed.responseCode ?? failed.code} ${failed.message}`;
+  } finally {
+    transport.close();
+  }
+}
+
+async function canaryImapError(selectInbox: boolean): Promise<string | undefined> {
+  const imap = new ImapFlow({
+    host: '127.0.0.1',
+    port: lab.ports.imap,
+    secure: false,
+    tls: { ca: await readFile(lab.paths.tlsCaCert, 'utf8') },
+    auth: { user: 'canary@lab.test', pass: await canaryPassword() },
+    logger: false,
+  });
+  try {
+    await imap.connect();
+    if (selectInbox) (await imap.getMailboxLock('INBOX')).release();
+    await imap.logout();
+    return undefined;
+  } catch (error) {
+    imap.close();
+    const failed = error as { responseText?: string; message: string };
+    return failed.responseText ?? failed.message;
+  }
+}
+
+async function deferredReasonsForCanary(): Promise<string[]> {
+  const { stdout } = await run('postqueue', ['-c', lab.paths.postfixConfigDir, '-j']);
+  return stdout
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .flatMap((line) => (JSON.parse(line) as { recipients: { delay_reason?: string }[] }).recipients)
+    .map((recipient) => recipient.delay_reason ?? '');
+}
+
+async function logSince(file: string, from: number): Promise<string> {
+  return (await readFile(file, 'utf8')).slice(from);
+}
+
+async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+interface OutsideSymptom {
+  scenario: LabScenario;
+  /** Checks the outage the way a mail client or a monitoring probe sees it, plus the log line it leaves. */
+  observe(logs: { postfix: number; dovecot: number }): Promise<void>;
+}
+
+const outsideSymptoms: OutsideSymptom[] = [
+  {
+    scenario: 'postfix-port-taken',
+    observe: async (logs) => {
+      expect(await firstLineWithin(lab.ports.smtp)).toBeUndefined();
+      expect(await logSince(lab.paths.postfixLog, logs.postfix)).toContain(
+        `fatal: bind 127.0.0.1 port ${lab.ports.smtp}: Address already in use`,
+      );
+    },
+  },
+  {
+    scenario: 'dovecot-config-broken',
+    observe: async () => {
+      expect(await connectError(lab.ports.imap)).toBe('ECONNREFUSED');
+      const parse = await exitCodeOf('doveconf', ['-c', lab.paths.dovecotConfig, '-n']);
+      expect(parse.code).not.toBe(0);
+      expect(parse.output).toMatch(new RegExp(`line \\d+: Unknown setting: ${MISSPELT_DOVECOT_SETTING}`));
+      expect((await readdir(path.dirname(lab.paths.dovecotConfig))).join(' ')).toMatch(
+        /dovecot\.conf\.bak-\d{8}T\d{6}/,
+      );
+    },
+  },
+  {
+    scenario: 'queue-permissions',
+    observe: async (logs) => {
+      expect(await firstLineWithin(lab.ports.smtp)).toMatch(/^220 /);
+      expect(await sendToCanary('queue-permissions')).toMatch(/^failed: (ETIMEDOUT|ESOCKET)/);
+      expect(await logSince(lab.paths.postfixLog, logs.postfix)).toMatch(
+        /warning: mail_queue_enter: create file incoming\/\S+: Permission denied/,
+      );
+    },
+  },
+  {
+    scenario: 'queue-disk-full',
+    observe: async (logs) => {
+      expect(await sendToCanary('queue-disk-full')).toMatch(/^failed: 452 .*Insufficient system storage/);
+      expect(await logSince(lab.paths.postfixLog, logs.postfix)).toContain('not enough free space in mail queue');
+    },
+  },
+  {
+    scenario: 'mailbox-permissions',
+    observe: async (logs) => {
+      expect(await canaryImapError(false)).toBeUndefined();
+      expect(await canaryImapError(true)).toBeDefined();
+      await sendToCanary('mailbox-permissions');
+      await eventually('a deferral with Permission denied', async () =>
+        (await deferredReasonsForCanary()).some((reason) => /Permission denied/.test(reason)),
+      );
+      expect(await logSince(lab.paths.dovecotLog, logs.dovecot)).toMatch(/Permission denied/);
+    },
+  },
+  {
+    scenario: 'passdb-unreadable',
+    observe: async (logs) => {
+      expect(await canaryImapError(false)).toBeDefined();
+      expect(await logSince(lab.paths.dovecotLog, logs.dovecot)).toContain(
+        `open(${lab.paths.dovecotUsersFile}) failed: Permission denied`,
+      );
+    },
+  },
+  {
+    scenario: 'postfix-frozen',
+    observe: async () => {
+      expect(await firstLineWithin(lab.ports.smtp)).toBeUndefined();
+      const pid = (await readFile(path.join(stateDir, 'postfix-queue', 'pid', 'master.pid'), 'utf8')).trim();
+      expect((await exitCodeOf('pgrep', ['-r', 'T', '-g', pid])).code).toBe(0);
+    },
+  },
+  {
+    scenario: 'dovecot-frozen',
+    observe: async () => {
+      expect(await firstLineWithin(lab.ports.imap)).toBeUndefined();
+      expect(await firstLineWithin(lab.ports.smtp)).toMatch(/^220 /);
+    },
+  },
+  {
+    scenario: 'tls-cert-expired',
+    observe: async () => {
+      // runCommand gives openssl no stdin, so it ends after the handshake instead of waiting for input.
+      const handshake = await runCommand(
+        ['openssl', 's_client', '-starttls', 'smtp', '-connect', `127.0.0.1:${lab.ports.smtp}`].concat([
+          '-CAfile',
+          lab.paths.tlsCaCert,
+          '-brief',
+        ]),
+        { timeoutMs: 15_000 },
+      );
+      expect(handshake.output).toMatch(/certificate has expired/);
+      expect(await canaryImapError(false)).toMatch(/expired/);
+    },
+  },
+  {
+    scenario: 'mail-disk-full',
+    observe: async () => {
+      expect(await sendToCanary('mail-disk-full')).toMatch(/^250 /);
+      await eventually('a deferral with No space left on device', async () =>
+        (await deferredReasonsForCanary()).some((reason) => /No space left on device/.test(reason)),
+      );
+    },
+  },
+];
+
+describe('mailmend lab break: outages seen from outside, and heal', () => {
+  afterEach(async () => {
+    await labHeal(stateDir);
+  }, 120_000);
+
+  test.each(outsideSymptoms)(
+    '$scenario',
+    async ({ scenario, observe }) => {
+      const logs = {
+        postfix: (await readFile(lab.paths.postfixLog, 'utf8')).length,
+        dovecot: (await readFile(lab.paths.dovecotLog, 'utf8')).length,
+      };
+      const broken = await labBreak(stateDir, scenario);
+      expect(broken.steps.length).toBeGreaterThan(0);
+      await observe(logs);
+
+      const healed = await labHeal(stateDir);
+      expect(healed.actions.length).toBeGreaterThan(1);
+      await expectHealthy();
+      const mounts = await readFile('/proc/self/mountinfo', 'utf8');
+      expect(mounts).not.toContain(stateDir);
+      expect(await firstLineWithin(lab.ports.smtp)).toMatch(/^220 /);
+      expect(await firstLineWithin(lab.ports.imap)).toMatch(/^\* OK/);
+      expect((await exitCodeOf('postfix', ['-c', lab.paths.postfixConfigDir, 'check'])).code).toBe(0);
+      expect(await canaryImapError(true)).toBeUndefined();
+    },
+    120_000,
+  );
 });
 
 describe('mailmend lab down', () => {

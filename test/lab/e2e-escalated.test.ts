@@ -1,0 +1,46 @@
+import { labHeal } from '../../lab';
+import { expectEscalated, startLabE2e, type E2eExpectation, type LabE2e } from '../support/lab-e2e';
+
+/** Outages no catalog action fixes: mailmend must name the cause and hand over, asking nobody to approve. */
+const escalated: Extract<E2eExpectation, { outcome: 'escalated' }>[] = [
+  { scenario: 'postfix-port-taken', outcome: 'escalated', rootCause: /bind|already in use/i },
+  {
+    scenario: 'queue-disk-full',
+    outcome: 'escalated',
+    rootCause: /No space left|full|Insufficient system storage|free space/i,
+  },
+  {
+    scenario: 'passdb-unreadable',
+    outcome: 'escalated',
+    rootCause: /(passwd-file|passdb|password file).*(Permission denied|permission|unreadable)/i,
+  },
+  { scenario: 'mail-disk-full', outcome: 'escalated', rootCause: /No space left|full/i },
+  { scenario: 'tls-cert-expired', outcome: 'escalated', rootCause: /certificate.*expired|expired.*certificate/i },
+];
+
+let env: LabE2e;
+
+beforeAll(async () => {
+  env = await startLabE2e(
+    'e2e-escalated',
+    escalated.map(({ scenario }) => scenario),
+  );
+}, 120_000);
+
+afterEach(async () => {
+  if (env) await labHeal(env.stateDir);
+}, 120_000);
+
+afterAll(async () => {
+  await env?.close();
+}, 120_000);
+
+describe('an outage handed over with its cause named', () => {
+  test.each(escalated)(
+    '$scenario',
+    async (expected) => {
+      await expectEscalated(env, expected);
+    },
+    300_000,
+  );
+});
