@@ -23,7 +23,7 @@ const restored: Extract<E2eExpectation, { outcome: 'closed' }>[] = [
     scenario: 'mailbox-permissions',
     outcome: 'closed',
     actionId: 'fix-mailbox-ownership',
-    rootCause: /(mailbox|maildir).*(owner|permission)|(owner|permission).*(mailbox|maildir)/i,
+    rootCause: /(mailbox|maildir).*(owner|permission|denied)|(owner|permission|denied).*(mailbox|maildir)/i,
   },
   {
     scenario: 'postfix-frozen',
