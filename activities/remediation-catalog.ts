@@ -178,7 +178,7 @@ const actions = [
     id: 'fix-mailbox-ownership',
     description:
       'Give the mailboxes back to their owner: `chown -R -h <host.mailOwner>` on each of host.mailDirs, and nothing ' +
-      'else. Never without host.mailOwner',
+      'else, then retry the mail deferred meanwhile (`postqueue -f`). Never without host.mailOwner',
     risk: 'medium',
     rollback:
       'The snapshot lists every file that had another owner (owner:group, mode, path); chown those back to undo',
@@ -186,7 +186,11 @@ const actions = [
     alreadyApplied: (server) => server.host.mailDirs.map((root) => otherOwnersFail(server, root)),
     snapshot: (server) => server.host.mailDirs.map((root) => otherOwnersListing(server, root)),
     // -h: a symlink inside a mailbox is changed itself, never what it points to.
-    steps: (server) => server.host.mailDirs.map((root) => ['chown', '-R', '-h', mailOwner(server).owner, root]),
+    steps: (server) => [
+      ...server.host.mailDirs.map((root) => ['chown', '-R', '-h', mailOwner(server).owner, root]),
+      // Mail deferred while the mailbox was unwritable would otherwise wait for Postfix's next retry, minutes away.
+      ['postqueue', '-c', server.host.postfixConfigDir, '-f'],
+    ],
   },
   {
     id: 'resume-postfix',

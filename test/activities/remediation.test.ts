@@ -232,7 +232,10 @@ describe('the remediation catalog', () => {
             '+',
           ],
         ],
-        steps: [['chown', '-R', '-h', 'vmail:vmail', '/srv/vmail']],
+        steps: [
+          ['chown', '-R', '-h', 'vmail:vmail', '/srv/vmail'],
+          ['postqueue', '-c', '/etc/postfix', '-f'],
+        ],
       },
       {
         id: 'resume-postfix',
@@ -416,7 +419,10 @@ describe('the SSH remediation executor', () => {
     const withoutOwner = serverSchema.parse({ ...server, host: { ...server.host, mailOwner: undefined } });
     const fix = action('fix-mailbox-ownership');
     expect(() => fix.commands(withoutOwner, '20260101T000000Z')).toThrow(/has no host\.mailOwner/);
-    expect(fix.commands(server, '20260101T000000Z')).toEqual([['chown', '-R', '-h', 'vmail:vmail', '/srv/vmail']]);
+    expect(fix.commands(server, '20260101T000000Z')).toEqual([
+      ['chown', '-R', '-h', 'vmail:vmail', '/srv/vmail'],
+      ['postqueue', '-c', '/etc/postfix', '-f'],
+    ]);
   });
 
   test('an action that needs host facts has no commands to show until it runs', () => {
