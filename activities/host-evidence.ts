@@ -19,6 +19,7 @@ import type { SshSession } from './ssh';
 const LISTING_BYTES = 256 * 1024;
 const QUEUE_JSON_BYTES = 16 * 1024 * 1024;
 const QUEUE_FILE_DOTS = 1024 * 1024;
+const QUEUE_LISTING_TIMEOUT_MS = 10_000;
 // The window is cut from the end of each log: a host logging more than this in the window shows only its newest lines.
 const LOG_TAIL_LINES = '20000';
 const LOG_TAIL_BYTES = 4 * 1024 * 1024;
@@ -78,8 +79,13 @@ export async function readQueueState(
   postfixConfigDir: string,
   now: Date,
   queueDirectory?: string,
+  listingTimeoutMs = QUEUE_LISTING_TIMEOUT_MS,
 ): Promise<QueueState | { error: string }> {
-  const json = await session.run(['postqueue', '-c', postfixConfigDir, '-j'], { maxOutputBytes: QUEUE_JSON_BYTES });
+  // A frozen showq never answers postqueue; the files below still tell the size, so the wait stays short.
+  const json = await session.run(['postqueue', '-c', postfixConfigDir, '-j'], {
+    maxOutputBytes: QUEUE_JSON_BYTES,
+    timeoutMs: listingTimeoutMs,
+  });
   if (json.exitCode === 0) return parsePostqueueJson(json.output, now);
   // With Postfix down, showq is gone and postqueue -j fails; the queue files themselves still tell the size.
   const directory = queueDirectory ?? (await postfixQueueDirectory(session, postfixConfigDir));

@@ -77,7 +77,7 @@ async function runProbes(deps: ProbeDeps, server: ServerConfig, incidentId: stri
           delivery,
         )
       : undefined,
-    server.ssh ? checkDeferredQueue(deps.mailHost, server, log) : undefined,
+    server.ssh ? checkDeferredQueue(deps.mailHost, server, log, deps.probeTimeoutMs) : undefined,
     delivery,
     probeSmtpTls(tlsTarget(server.smtp.host, server.smtp.port), server.smtp.requireTls),
     probeImapTls(tlsTarget(server.imap.host, server.imap.port), server.imap),

@@ -14,11 +14,12 @@ export async function checkDeferredQueue(
   mailHost: MailHostAccess,
   server: ServerConfig,
   log: Logger,
+  timeoutMs: number,
 ): Promise<CheckResult | undefined> {
   const started = Date.now();
   try {
     const queue = await mailHost.withSsh(server, (session) =>
-      readQueueState(session, server.host.postfixConfigDir, new Date()),
+      readQueueState(session, server.host.postfixConfigDir, new Date(), undefined, timeoutMs),
     );
     const latencyMs = Date.now() - started;
     if ('error' in queue) return { ok: false, latencyMs, detail: queue.error, errorCode: 'QUEUE_UNREADABLE' };

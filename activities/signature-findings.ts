@@ -1,11 +1,11 @@
 import path from 'node:path';
-import { NO_CATALOG_ACTION, type Handover } from '../workflows/messages';
+import { NO_CATALOG_ACTION, type CheckResult, type Handover, type ProbeReport } from '../workflows/messages';
 import type { Finding } from './diagnosis-rules';
 import { driftedConfig, quoteRun } from './diagnosis-host-rules';
 import { failingDaemons, type DiagnosisEvidence } from './diagnosis-evidence';
 import { followUpKey, type FollowUpResult } from './follow-up-evidence';
 import { hostPlaceholders, matchPlaceholders, resolveGather } from './follow-up-plan';
-import type { Signature } from './signatures/catalog';
+import type { Impact, Signature } from './signatures/catalog';
 import { quoteLine, type SignatureMatch } from './signatures/classify';
 import { fillArgv, fillText, type Placeholders } from './signatures/placeholders';
 import { shellQuote } from './ssh';
@@ -53,8 +53,26 @@ function handoverOf(signature: Signature, values: Placeholders): Handover {
   return { reason: fillText(signature.handover ?? signature.cause, values), suggestedCommands };
 }
 
-/** For a fatal line: is its daemon failing now (which the line explains), or running and answering (it is stale)? */
+const IMPACT_CHECKS: Record<Impact, { name: string; check(probes: ProbeReport): CheckResult | undefined }> = {
+  'smtp-delivery': { name: 'smtp-delivery', check: (probes) => probes.smtpDelivery },
+  'mailbox-delivery': { name: 'imap-login (the token arrived)', check: (probes) => probes.imapLogin },
+  'imap-login': { name: 'imap-login', check: (probes) => probes.imapLogin },
+  'smtp-tls': { name: 'smtp-tls', check: (probes) => probes.smtpTls },
+  'imap-tls': { name: 'imap-tls', check: (probes) => probes.imapTls },
+};
+
+/** A line whose harm the probes no longer see: what users would lose works now. */
+function impactGone(signature: Signature, probes: ProbeReport): string | undefined {
+  if (!signature.impact) return undefined;
+  const { name, check } = IMPACT_CHECKS[signature.impact];
+  const result = check(probes);
+  return result?.ok ? `the ${name} check passes now: ${result.detail}` : undefined;
+}
+
+/** Is the line's harm still there, and for a fatal line, is its daemon failing now (which the line explains)? */
 function weigh(signature: Signature, evidence: DiagnosisEvidence): { confidence: number; against: string[] } {
+  const gone = impactGone(signature, evidence.probes);
+  if (gone) return { confidence: signature.confidence * ANSWERING_DAEMON_FACTOR, against: [gone] };
   if (signature.daemon === 'system') return { confidence: signature.confidence, against: [] };
   const failing = failingDaemons(evidence).has(signature.daemon);
   if (failing) return { confidence: Math.min(0.99, signature.confidence + FAILING_DAEMON_BONUS), against: [] };

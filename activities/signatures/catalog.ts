@@ -17,6 +17,13 @@ export const GATHER_KINDS = {
 } as const;
 export type GatherKind = keyof typeof GATHER_KINDS;
 
+/**
+ * What users lose when a signature's line is true, named by the step-1 check that sees it. When that check passes now,
+ * the line is history (an earlier incident's, or a passing moment), and the hypothesis has that against it.
+ */
+export const IMPACTS = ['smtp-delivery', 'mailbox-delivery', 'imap-login', 'smtp-tls', 'imap-tls'] as const;
+export type Impact = (typeof IMPACTS)[number];
+
 /** When a signature's catalog action fits; otherwise it hands over. */
 export const ACTION_CONDITIONS = ['known-good-differs', 'path-under-mail-dirs'] as const;
 export type ActionCondition = (typeof ACTION_CONDITIONS)[number];
@@ -37,6 +44,7 @@ const signatureSchema = z.strictObject({
   pattern: z.string().min(1),
   cause: z.string().min(1),
   confidence: z.number().min(0).max(1),
+  impact: z.enum(IMPACTS).optional(),
   gather: z.array(gatherSchema).max(4).default([]),
   action: z.string().min(1).optional(),
   actionWhen: z.enum(ACTION_CONDITIONS).optional(),
@@ -61,6 +69,7 @@ export interface Signature {
   pattern: RegExp;
   cause: string;
   confidence: number;
+  impact?: Impact;
   gather: GatherRequestTemplate[];
   action?: CatalogActionId;
   actionWhen?: ActionCondition;
@@ -147,7 +156,18 @@ function toSignature(entry: unknown, file: string, index: number): Signature | s
     kind: request.kind,
     parameter: request[GATHER_KINDS[request.kind].parameter] ?? '',
   }));
-  const { id: signatureId, daemon, failureClass, fatal, cause, confidence, suggest, actionWhen, handover } = raw;
+  const {
+    id: signatureId,
+    daemon,
+    failureClass,
+    fatal,
+    cause,
+    confidence,
+    suggest,
+    actionWhen,
+    handover,
+    impact,
+  } = raw;
   return {
     id: signatureId,
     daemon,
@@ -162,6 +182,7 @@ function toSignature(entry: unknown, file: string, index: number): Signature | s
     ...(action ? { action } : {}),
     ...(actionWhen ? { actionWhen } : {}),
     ...(handover ? { handover } : {}),
+    ...(impact ? { impact } : {}),
   };
 }
 

@@ -306,6 +306,30 @@ MATRIX.push(
     expect: { source: 'host-dovecot-stopped', actionId: 'start-dovecot', rootCause: /^Dovecot is not running/ },
   },
   {
+    name: 'a full queue that delivery no longer meets is history: the unreadable passdb is the cause',
+    script: {
+      ...POSTFIX_UP,
+      ...DOVECOT_UP,
+      'stat -c %U:%G %a %n /etc/dovecot/users /etc/dovecot /etc': {
+        output: 'root:root 0 /etc/dovecot/users\nroot:root 755 /etc/dovecot\nroot:root 755 /etc\n',
+      },
+    },
+    log: [
+      `${at(6)} mx postfix/smtpd[8801]: warning: not enough free space in mail queue: 8151040 bytes < 1.5*message_size_limit`,
+      `${at(1)} auth: Error: passwd-file /etc/dovecot/users:open(/etc/dovecot/users) failed: Permission denied (euid=104(dovecot) egid=107(dovecot) missing +r perm: /etc/dovecot/users, dir owned by 0:0 mode=0755)`,
+    ],
+    probes: {
+      smtpDelivery: { ok: true, latencyMs: 40, detail: '250 2.0.0 Ok: queued as 4ZqB7' },
+      imapLogin: { ok: false, latencyMs: 3, detail: 'NO [UNAVAILABLE] Temporary authentication failure.' },
+    },
+    failing: [],
+    expect: {
+      source: 'dovecot-passdb-unreadable',
+      actionId: 'none',
+      rootCause: /^Dovecot cannot read its password file/,
+    },
+  },
+  {
     name: 'a healthy host',
     script: { ...POSTFIX_UP, ...DOVECOT_UP },
     failing: [],
