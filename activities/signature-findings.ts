@@ -59,6 +59,7 @@ const IMPACT_CHECKS: Record<Impact, { name: string; check(probes: ProbeReport): 
   'imap-login': { name: 'imap-login', check: (probes) => probes.imapLogin },
   'smtp-tls': { name: 'smtp-tls', check: (probes) => probes.smtpTls },
   'imap-tls': { name: 'imap-tls', check: (probes) => probes.imapTls },
+  'deferred-queue': { name: 'deferred-queue', check: (probes) => probes.deferredQueue },
 };
 
 /** A line whose harm the probes no longer see: what users would lose works now. */

@@ -21,7 +21,14 @@ export type GatherKind = keyof typeof GATHER_KINDS;
  * What users lose when a signature's line is true, named by the step-1 check that sees it. When that check passes now,
  * the line is history (an earlier incident's, or a passing moment), and the hypothesis has that against it.
  */
-export const IMPACTS = ['smtp-delivery', 'mailbox-delivery', 'imap-login', 'smtp-tls', 'imap-tls'] as const;
+export const IMPACTS = [
+  'smtp-delivery',
+  'mailbox-delivery',
+  'imap-login',
+  'smtp-tls',
+  'imap-tls',
+  'deferred-queue',
+] as const;
 export type Impact = (typeof IMPACTS)[number];
 
 /** When a signature's catalog action fits; otherwise it hands over. */

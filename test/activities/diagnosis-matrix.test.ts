@@ -17,7 +17,8 @@ const at = (minutesAgo: number) => syslogTime(NOW, minutesAgo);
 
 /**
  * What makes a diagnosis contradict its own evidence: a quoted line that matches a signature of a failing daemon
- * while the top hypothesis is neither that signature nor one of the same class, or a root cause that says a check
+ * while the top hypothesis is neither that signature nor one of the same class (unless quoted evidence refutes that
+ * signature's hypothesis), or a root cause that says a check
  * passed while the quoted evidence shows it exiting non-zero.
  */
 function contradictions(diagnosis: Diagnosis, failing: ReadonlySet<string>, catalog: readonly Signature[] = SHIPPED) {
@@ -29,7 +30,12 @@ function contradictions(diagnosis: Diagnosis, failing: ReadonlySet<string>, cata
     ...(diagnosis.hypotheses ?? []).flatMap((hypothesis) => [...hypothesis.evidenceFor, ...hypothesis.evidenceAgainst]),
   ];
   for (const line of quoted) {
-    const explained = catalog.filter((signature) => failing.has(signature.daemon) && signature.pattern.test(line));
+    // A line whose own hypothesis is refuted by quoted evidence (its harm is gone now) is weighed, not ignored.
+    const refuted = (signature: Signature) =>
+      (diagnosis.hypotheses ?? []).some((h) => h.source === signature.id && h.evidenceAgainst.length > 0);
+    const explained = catalog.filter(
+      (signature) => failing.has(signature.daemon) && signature.pattern.test(line) && !refuted(signature),
+    );
     if (explained.length === 0) continue;
     const fits = explained.some(
       (signature) =>
@@ -328,6 +334,21 @@ MATRIX.push(
       actionId: 'none',
       rootCause: /^Dovecot cannot read its password file/,
     },
+  },
+  {
+    name: 'an unreachable relay the drained queue no longer shows is history: Postfix is simply stopped',
+    script: { ...POSTFIX_DOWN, ...DOVECOT_UP },
+    log: [
+      `${at(8)} mx postfix/smtp[8810]: 4ZqC1: to=<someone@remote.test>, relay=none, delay=5, status=deferred (connect to 127.0.0.1[127.0.0.1]:2526: Connection refused)`,
+      `${at(1)} mx postfix/postfix-script[7072]: stopping the Postfix mail system`,
+    ],
+    probes: {
+      tcpSmtp: refused,
+      smtp: refused,
+      deferredQueue: { ok: true, latencyMs: 30, detail: '0 deferred (threshold 0)' },
+    },
+    failing: ['postfix'],
+    expect: { source: 'host-postfix-stopped', actionId: 'start-postfix', rootCause: /^Postfix is not running/ },
   },
   {
     name: 'a healthy host',

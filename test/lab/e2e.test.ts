@@ -86,6 +86,8 @@ async function roundTripThroughLab(): Promise<number> {
     host: '127.0.0.1',
     port: lab.ports.imap,
     secure: false,
+    // The lab's Dovecot offers STARTTLS with a certificate from the lab's own CA.
+    tls: { ca: await readFile(lab.paths.tlsCaCert, 'utf8') },
     auth: {
       user: lab.server.canary?.imapUser ?? '',
       pass: (await readFile(lab.paths.canaryPasswordFile, 'utf8')).trim(),
