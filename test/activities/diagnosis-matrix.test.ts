@@ -351,6 +351,28 @@ MATRIX.push(
     expect: { source: 'host-postfix-stopped', actionId: 'start-postfix', rootCause: /^Postfix is not running/ },
   },
   {
+    name: 'passdb unreadable, as logged on a login attempt',
+    script: {
+      ...POSTFIX_UP,
+      ...DOVECOT_UP,
+      'stat -c %U:%G %a %n /etc/dovecot/users /etc/dovecot /etc': {
+        output: 'root:root 600 /etc/dovecot/users\nroot:root 755 /etc/dovecot\nroot:root 755 /etc\n',
+      },
+    },
+    log: [
+      `${at(1)} auth: Error: passwd-file(canary@lab.test,127.0.0.1,<3L+x3Wthcp5/AAAB>): open(/etc/dovecot/users) failed: Permission denied (euid=104(dovecot) egid=107(dovecot) missing +r perm: /etc/dovecot/users, dir owned by 0:0 mode=0755)`,
+    ],
+    probes: {
+      imapLogin: { ok: false, latencyMs: 3000, detail: 'no answer within 3000 ms waiting for the canary login' },
+    },
+    failing: [],
+    expect: {
+      source: 'dovecot-passdb-unreadable',
+      actionId: 'none',
+      rootCause: /^Dovecot cannot read its password file \/etc\/dovecot\/users: permission denied to dovecot/,
+    },
+  },
+  {
     name: 'a healthy host',
     script: { ...POSTFIX_UP, ...DOVECOT_UP },
     failing: [],
