@@ -170,6 +170,19 @@ function dovecotFault({
       daemon: 'dovecot',
     };
   }
+  if (probes.imapLogin?.errorCode === 'TOKEN_NOT_DELIVERED') {
+    return {
+      rootCause: `Mail is accepted but does not reach the canary's mailbox: ${probes.imapLogin.detail}`,
+      evidence: [
+        ...(probes.smtpDelivery ? [quote('smtp delivery', probes.smtpDelivery)] : []),
+        quote('imap login', probes.imapLogin),
+      ],
+      actionId: NO_CATALOG_ACTION,
+      failureClass: 'delivery-stalled',
+      source: 'network-token-not-delivered',
+      confidence: 0.35,
+    };
+  }
   if (probes.imapLogin && !probes.imapLogin.ok) {
     return {
       rootCause: `IMAP answers but the canary mailbox login fails: ${probes.imapLogin.detail}`,

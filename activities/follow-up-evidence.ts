@@ -1,5 +1,6 @@
 import type { CommandRun } from './host-evidence-types';
 import type { SshSession } from './ssh';
+import { safePath } from './signatures/placeholders';
 
 // The second look at the host: a few fixed, read-only commands chosen by what the first look found (a port in a bind
 // error, a full filesystem, a file a daemon cannot read). Their parameters passed the checks in
@@ -100,7 +101,9 @@ async function processState(session: SshSession, pid: number): Promise<Omit<Foll
 async function mountOf(session: SshSession, path: string): Promise<{ run: CommandRun; mount?: string; used?: string }> {
   const run = await session.run(['df', '-P', path]);
   const row = run.exitCode === 0 ? parseDfRow(run.output) : undefined;
-  return { run, ...(row ? { mount: row.mount, used: row.percent } : {}) };
+  // The mount point is the host's output and becomes part of a later argv, so it must be a plain absolute path.
+  const mount = row ? safePath(row.mount) : undefined;
+  return { run, ...(row && mount ? { mount, used: row.percent } : {}) };
 }
 
 async function disk(session: SshSession, path: string): Promise<Omit<FollowUpResult, 'request'>> {

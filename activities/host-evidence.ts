@@ -93,6 +93,7 @@ export async function readQueueState(
   const countFiles = (queue: string) =>
     session.run(['find', remote.join(directory, queue), '-type', 'f', '-printf', '.'], {
       maxOutputBytes: QUEUE_FILE_DOTS,
+      timeoutMs: listingTimeoutMs,
     });
   const deferred = await countFiles('deferred');
   if (deferred.exitCode !== 0) return { error: `${failure(json)}; ${failure(deferred)}` };

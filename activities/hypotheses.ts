@@ -37,7 +37,9 @@ export function rankFindings(findings: readonly Finding[]): Finding[] {
     .map(({ finding }) => finding);
   const seen = new Set<string>();
   return ranked.filter((finding) => {
-    const key = `${finding.daemon ?? ''}:${finding.failureClass}:${finding.actionId}`;
+    // Handovers all share the action `none`, so only their source tells two different causes apart.
+    const action = finding.actionId === NO_CATALOG_ACTION ? `${finding.actionId}:${finding.source}` : finding.actionId;
+    const key = `${finding.daemon ?? ''}:${finding.failureClass}:${action}`;
     if (seen.has(key)) return false;
     seen.add(key);
     return true;

@@ -55,7 +55,11 @@ function handoverOf(signature: Signature, values: Placeholders): Handover {
 
 const IMPACT_CHECKS: Record<Impact, { name: string; check(probes: ProbeReport): CheckResult | undefined }> = {
   'smtp-delivery': { name: 'smtp-delivery', check: (probes) => probes.smtpDelivery },
-  'mailbox-delivery': { name: 'imap-login (the token arrived)', check: (probes) => probes.imapLogin },
+  // The token's arrival proves delivery only when it was sent: without smtp-delivery passing, nothing was shown.
+  'mailbox-delivery': {
+    name: 'imap-login (the token arrived)',
+    check: (probes) => (probes.smtpDelivery?.ok ? probes.imapLogin : undefined),
+  },
   'imap-login': { name: 'imap-login', check: (probes) => probes.imapLogin },
   'smtp-tls': { name: 'smtp-tls', check: (probes) => probes.smtpTls },
   'imap-tls': { name: 'imap-tls', check: (probes) => probes.imapTls },

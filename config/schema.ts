@@ -120,7 +120,11 @@ const policiesSchema = z.strictObject({
   maxVerificationAttempts: z.number().int().min(1).max(10).default(3),
   maxRejections: z.number().int().min(1).max(10).default(2),
   initialEta: durationSchema.optional(),
-  probeTimeout: durationSchema.default(5_000),
+  // Step 1 waits for login, the token and the logout one after another, about four probe timeouts, and all of it
+  // must fit in the probe activity's one minute.
+  probeTimeout: durationSchema
+    .pipe(z.number().max(12_000, 'must be at most 12s: step 1 must finish within its one-minute activity timeout'))
+    .default(5_000),
   /** How long verification keeps probing a just-fixed server (a queue draining, a daemon binding) before it fails. */
   verificationSettle: durationSchema.default(30_000),
   /** How long the verification's test message may take from SMTP submission to the canary's INBOX. */

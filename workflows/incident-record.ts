@@ -197,7 +197,9 @@ export class Incident {
       this.state.approvedBy = decision.by;
       this.milestones.approvedAt ??= new Date().toISOString();
     }
-    this.record(decision.kind, detail || this.state.pendingApproval?.actionId || '', decision.by);
+    const actionId =
+      (decision.kind === 'approved' ? decision.actionId : undefined) ?? this.state.pendingApproval?.actionId;
+    this.record(decision.kind, detail ? `${actionId ?? ''}: ${detail}` : (actionId ?? ''), decision.by);
   }
 
   /** The actions an approver may choose: the recommended one and those of the hypotheses shown with it. */

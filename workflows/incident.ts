@@ -88,7 +88,7 @@ async function troubleshootFixAndVerify(incident: Incident): Promise<void> {
       }
       continue;
     }
-    await applyFix(incident, decision.actionId ?? diagnosis.recommendation.actionId);
+    await applyFix(incident, approvedAction(incident, diagnosis, decision.actionId));
     if (await verifyFix(incident)) return;
     if (incident.state.verificationAttempts >= maxVerificationAttempts) {
       throw new Escalation(`verification failed ${incident.state.verificationAttempts} times`);
@@ -168,6 +168,23 @@ function offeredHypotheses(diagnosis: Diagnosis): { hypotheses?: HypothesisSumma
       .slice(0, OFFERED_HYPOTHESES)
       .map(({ cause, confidence, actionId }) => ({ cause, confidence, actionId })),
   };
+}
+
+/**
+ * The action to run: the recommended one, or another offered hypothesis's that the approver chose. The chosen cause
+ * then becomes the diagnosis, so the resolution notice and the review name what was actually fixed.
+ */
+function approvedAction(incident: Incident, diagnosis: Diagnosis, chosenActionId: string | undefined): string {
+  const recommended = diagnosis.recommendation.actionId;
+  if (chosenActionId === undefined || chosenActionId === recommended || !patched('approve-alternative')) {
+    return recommended;
+  }
+  const chosen = diagnosis.hypotheses?.find((hypothesis) => hypothesis.actionId === chosenActionId);
+  if (chosen) {
+    incident.state.diagnosis = { ...diagnosis, rootCause: chosen.cause, evidence: chosen.evidenceFor };
+    incident.record('the approver chose another cause', `${chosen.cause} (${chosenActionId})`);
+  }
+  return chosenActionId;
 }
 
 /** Step 4, second half: run the approved catalog action. */

@@ -373,6 +373,24 @@ MATRIX.push(
     },
   },
   {
+    name: 'a token never sent proves nothing about delivery: the Maildir permission line still counts',
+    script: { ...POSTFIX_UP, ...DOVECOT_UP },
+    host: { mailDirs: ['/var/mail/vhosts'], mailOwner: 'vmail:vmail' },
+    log: [
+      `${at(1)} mx postfix/virtual[8708]: warning: maildir access problem for UID/GID=999/995: create maildir file /var/mail/vhosts/lab.test/canary/tmp/1795961168.P8708.vm: Permission denied`,
+    ],
+    probes: {
+      smtpDelivery: { ok: false, latencyMs: 5000, detail: 'no answer within 5000ms waiting for the RCPT TO reply' },
+      imapLogin: { ok: true, latencyMs: 40, detail: 'canary logged in and selected INBOX; no token was sent' },
+    },
+    failing: [],
+    expect: {
+      source: 'postfix-maildir-permission',
+      actionId: 'fix-mailbox-ownership',
+      rootCause: /^Postfix cannot deliver/,
+    },
+  },
+  {
     name: 'a healthy host',
     script: { ...POSTFIX_UP, ...DOVECOT_UP },
     failing: [],

@@ -86,6 +86,34 @@ describe('reasoning from network evidence', () => {
     expect(finding.evidence.length).toBeGreaterThan(0);
   });
 
+  test('a token accepted but never delivered is named as such, not as a failed login', () => {
+    const observed = evidence({});
+    observed.probes.smtpDelivery = ok('250 2.0.0 Ok: queued as 4ZqD1');
+    observed.probes.imapLogin = failed(
+      'TOKEN_NOT_DELIVERED',
+      'the token message was queued but not in INBOX after 10000 ms',
+    );
+    const finding = reasonFromNetwork(observed);
+    expect(finding).toMatchObject({ failureClass: 'delivery-stalled', actionId: 'none' });
+    expect(finding.rootCause).toMatch(/^Mail is accepted but does not reach the canary's mailbox/);
+    expect(finding.evidence[0]).toMatch(/queued as 4ZqD1/);
+  });
+
+  test('two handovers of one class from different signatures both reach the approver', () => {
+    const handover = (source: string) => ({
+      rootCause: source,
+      evidence: [source],
+      actionId: 'none' as const,
+      failureClass: 'authentication',
+      source,
+      confidence: 0.8,
+      daemon: 'postfix' as const,
+    });
+    expect(rankFindings([handover('postfix-relay-auth-failed'), handover('postfix-client-auth-failed')])).toHaveLength(
+      2,
+    );
+  });
+
   test('the diagnosis carries the catalog entry with its risk and rollback, or hands over to people', () => {
     const fix = toDiagnosis(rankFindings(networkFindings(evidence({ tcpSmtp: failed('ECONNREFUSED') }))), 'now');
     expect(fix.recommendation).toMatchObject({ actionId: 'start-postfix', risk: 'low' });

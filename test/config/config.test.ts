@@ -150,4 +150,14 @@ describe('config', () => {
     ]);
     expect(config.servers[1]?.smtp.requireTls).toBe(false);
   });
+
+  test('a probe timeout that would outlast the step-1 activity is refused with the reason', () => {
+    expect(
+      problemsOf(() =>
+        parseConfig(minimalConfig({ policies: { probeTimeout: '20s' } }), 'test.yaml', { HOOK: 'http://x' }, '/'),
+      ),
+    ).toEqual([expect.stringMatching(/policies\.probeTimeout.*at most 12s/)]);
+    const { config } = parseConfig(minimalConfig(), 'test.yaml', { HOOK: 'http://x' }, '/');
+    expect(config.policies.probeTimeout).toBe(5_000);
+  });
 });

@@ -3,18 +3,26 @@ import { expectEscalated, startLabE2e, type E2eExpectation, type LabE2e } from '
 
 /** Outages no catalog action fixes: mailmend must name the cause and hand over, asking nobody to approve. */
 const escalated: Extract<E2eExpectation, { outcome: 'escalated' }>[] = [
-  { scenario: 'postfix-port-taken', outcome: 'escalated', rootCause: /bind|already in use/i },
+  {
+    scenario: 'postfix-port-taken',
+    outcome: 'escalated',
+    rootCause: /^Postfix cannot start: \S+ port \d+ is already in use by python3 \(pid \d+\)/,
+  },
   {
     scenario: 'queue-disk-full',
     outcome: 'escalated',
-    rootCause: /No space left|full|Insufficient system storage|free space/i,
+    rootCause: /^The filesystem of the Postfix queue \(\S+postfix-queue, .*\) has less free space than Postfix needs/,
   },
   {
     scenario: 'passdb-unreadable',
     outcome: 'escalated',
     rootCause: /(passwd-file|passdb|password file).*(Permission denied|permission|unreadable)/i,
   },
-  { scenario: 'mail-disk-full', outcome: 'escalated', rootCause: /No space left|full/i },
+  {
+    scenario: 'mail-disk-full',
+    outcome: 'escalated',
+    rootCause: /^The filesystem under \S+\/mail \(\S+\/mail\) is (full|out of inodes)/,
+  },
   { scenario: 'tls-cert-expired', outcome: 'escalated', rootCause: /certificate.*expired|expired.*certificate/i },
 ];
 

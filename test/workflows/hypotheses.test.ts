@@ -76,6 +76,12 @@ describe('ranked hypotheses at approval', () => {
       const final = await handle.result();
       expect(final.outcome).toBe('closed');
       expect(fakes.remediations).toEqual(['postfix-set-permissions']);
+      expect(final.diagnosis?.rootCause).toBe('The queue directory is not writable by Postfix');
+      expect(final.timeline).toContainEqual(
+        expect.objectContaining({ event: 'approved', outcome: 'postfix-set-permissions', actor: 'alice' }),
+      );
+      const resolved = fakes.notifications.find((sent) => sent.message.kind === 'resolved');
+      expect(resolved?.message.rootCause).toBe('The queue directory is not writable by Postfix');
     });
   });
 
