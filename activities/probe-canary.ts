@@ -31,6 +31,20 @@ async function within<T>(work: Promise<T>, ms: number, waitingFor: string): Prom
   }
 }
 
+const STALE_TOKEN_MS = 24 * 60 * 60_000;
+
+/**
+ * Tokens that arrived after their probe gave up (every probe during a delivery outage) are deleted a day later, so
+ * the canary does not fill up; younger ones may still belong to a probe or round trip that is waiting for them.
+ */
+async function deleteStaleTokens(imap: ImapFlow): Promise<void> {
+  const before = new Date(Date.now() - STALE_TOKEN_MS);
+  const stale = await imap
+    .search({ header: { [TOKEN_HEADER.toLowerCase()]: true }, before }, { uid: true })
+    .catch(() => false as const);
+  if (stale && stale.length > 0) await imap.messageDelete(stale, { uid: true }).catch(() => false);
+}
+
 /** Searches for the token until it is there or the wait is over; a found message is deleted. */
 async function findAndDeleteToken(imap: ImapFlow, token: string, waitMs: number): Promise<boolean> {
   const deadline = performance.now() + waitMs;
@@ -39,6 +53,7 @@ async function findAndDeleteToken(imap: ImapFlow, token: string, waitMs: number)
     if (uids && uids.length > 0) {
       // The canary mailbox would otherwise fill up with one message per assessment.
       await imap.messageDelete(uids, { uid: true });
+      await deleteStaleTokens(imap);
       return true;
     }
     if (performance.now() >= deadline) return false;

@@ -97,6 +97,39 @@ describe('the lab over TLS', () => {
     expect(await tokenMessagesInCanary()).toBe(0);
   });
 
+  it('deletes tokens that arrived a day after their probe gave up, and keeps younger ones', async () => {
+    const imap = new ImapFlow({
+      host: '127.0.0.1',
+      port: lab.ports.imap,
+      secure: false,
+      tls: { ca: await readFile(lab.paths.tlsCaCert, 'utf8') },
+      auth: { user: 'canary@lab.test', pass: (await readFile(lab.paths.canaryPasswordFile, 'utf8')).trim() },
+      logger: false,
+    });
+    const late = (token: string) =>
+      `From: mailmend@lab.test\r\nTo: canary@lab.test\r\nSubject: late ${token}\r\n${TOKEN_HEADER}: ${token}\r\n\r\nlate\r\n`;
+    await imap.connect();
+    try {
+      await imap.append('INBOX', late('mailmend-probe-stale'), [], new Date(Date.now() - 3 * 24 * 60 * 60_000));
+      await imap.append('INBOX', late('mailmend-probe-young'), [], new Date(Date.now() - 60 * 60_000));
+      expect(await tokenMessagesInCanary()).toBe(2);
+
+      expectEveryCheckPasses(await assess());
+
+      expect(await tokenMessagesInCanary()).toBe(1);
+      const lock = await imap.getMailboxLock('INBOX');
+      try {
+        const young = await imap.search({ header: { [TOKEN_HEADER.toLowerCase()]: 'mailmend-probe-young' } });
+        expect(young).toHaveLength(1);
+        if (young) await imap.messageDelete(young);
+      } finally {
+        lock.release();
+      }
+    } finally {
+      await imap.logout();
+    }
+  });
+
   it('calls an expired certificate an outage, names the date, and heals back to the good certificate', async () => {
     const { notAfter } = await installExpiredCertificate(lab.paths);
     const expiredOn = new Date(Math.floor(notAfter.getTime() / 1000) * 1000).toISOString();
