@@ -312,6 +312,7 @@ describe('an outage fixed end to end on the lab', () => {
     const serverId = serverIdFor('rejected');
     await labBreak(stateDir, 'postfix-stopped');
     const mainCfBefore = await readFile(path.join(lab.server.host.postfixConfigDir, 'main.cf'), 'utf8');
+    const postfixLogAtBreak = (await readFile(lab.paths.postfixLog, 'utf8')).length;
     expect((await stack.postAlert({ server: serverId })).status).toBe(202);
     const handle = handleFor(serverId);
     await waitForState(handle, (state) => state.phase === 'awaiting-approval', 90_000);
@@ -325,10 +326,9 @@ describe('an outage fixed end to end on the lab', () => {
     expect(final.remediations).toEqual([]);
     expect(await postfixRunningOnHost()).toBe(false);
     expect(await readFile(path.join(lab.server.host.postfixConfigDir, 'main.cf'), 'utf8')).toBe(mainCfBefore);
+    // Postfix's own "stopping" line may be lost as postlogd stops with it, so the log is read from the break on.
     const postfixLog = await readFile(lab.paths.postfixLog, 'utf8');
-    expect(postfixLog.slice(postfixLog.lastIndexOf('stopping the Postfix mail system'))).not.toMatch(
-      /starting the Postfix mail system/,
-    );
+    expect(postfixLog.slice(postfixLogAtBreak)).not.toMatch(/starting the Postfix mail system/);
   });
 
   test('a changed host key stops the procedure before anything runs', async () => {
