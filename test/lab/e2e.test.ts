@@ -303,7 +303,8 @@ describe('an outage fixed end to end on the lab', () => {
     for (const secret of stack.loaded.secrets.knownSecrets()) expect(history).not.toContain(secret);
 
     report(
-      `${scenario}: alert->diagnosis ${alertToDiagnosisMs} ms, approval->verified ${approvalToVerifiedMs} ms, ` +
+      `${scenario}: alert->diagnosis ${alertToDiagnosisMs} ms, top hypothesis ${diagnosed.diagnosis?.hypotheses?.[0]?.source} ` +
+        `(${diagnosed.diagnosis?.hypotheses?.length} weighed), approval->verified ${approvalToVerifiedMs} ms, ` +
         `mailmend round trip ${final.roundTrip?.roundTripMs} ms, test round trip ${testRoundTripMs} ms`,
     );
   });
