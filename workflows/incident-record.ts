@@ -20,6 +20,16 @@ import {
   type Phase,
 } from './messages';
 import type { Milestones } from './review';
+import {
+  parseAlert,
+  parseApprove,
+  parseConfirm,
+  parseNote,
+  parseReject,
+  parseSetEta,
+  senderOf,
+  type Parsed,
+} from './signal-payloads';
 
 export type Decision =
   { kind: 'approved'; by: string; actionId?: string } | { kind: 'rejected'; by: string; reason: string };
@@ -65,17 +75,40 @@ export class Incident {
       timeline: [],
     };
     setHandler(stateQuery, () => this.state);
-    setHandler(alertSignal, (alert) => this.onAlert(alert));
-    setHandler(approveSignal, ({ by, comment, actionId }) =>
-      this.decide({ kind: 'approved', by, ...(actionId !== undefined ? { actionId } : {}) }, comment ?? ''),
+    // Every payload is checked first: one a handler cannot use is recorded and ignored, and never throws.
+    setHandler(alertSignal, (raw: unknown) =>
+      this.accept('alert', parseAlert(raw), raw, (alert) => this.onAlert(alert)),
     );
-    setHandler(rejectSignal, ({ by, reason }) => this.decide({ kind: 'rejected', by, reason }, reason));
-    setHandler(confirmSignal, ({ by }) => this.onConfirm(by));
-    setHandler(noteSignal, ({ by, text }) => {
-      this.acknowledge();
-      this.record('note', text, by);
-    });
-    setHandler(setEtaSignal, ({ by, eta }) => this.onSetEta(by, eta));
+    setHandler(approveSignal, (raw: unknown) =>
+      this.accept('approve', parseApprove(raw), raw, ({ by, comment, actionId }) =>
+        this.decide({ kind: 'approved', by, ...(actionId !== undefined ? { actionId } : {}) }, comment ?? ''),
+      ),
+    );
+    setHandler(rejectSignal, (raw: unknown) =>
+      this.accept('reject', parseReject(raw), raw, ({ by, reason }) =>
+        this.decide({ kind: 'rejected', by, reason }, reason),
+      ),
+    );
+    setHandler(confirmSignal, (raw: unknown) =>
+      this.accept('confirm', parseConfirm(raw), raw, ({ by }) => this.onConfirm(by)),
+    );
+    setHandler(noteSignal, (raw: unknown) =>
+      this.accept('note', parseNote(raw), raw, ({ by, text }) => {
+        this.acknowledge();
+        this.record('note', text, by);
+      }),
+    );
+    setHandler(setEtaSignal, (raw: unknown) =>
+      this.accept('setEta', parseSetEta(raw, Date.now()), raw, ({ by, eta }) => this.onSetEta(by, eta)),
+    );
+  }
+
+  private accept<T>(signal: string, parsed: Parsed<T>, raw: unknown, handle: (payload: T) => void): void {
+    if (parsed.ok) {
+      handle(parsed.value);
+      return;
+    }
+    this.record(`${signal} ignored`, `bad payload: ${parsed.reason}`, senderOf(raw));
   }
 
   context(): IncidentStepContext {
