@@ -32,8 +32,9 @@ export function registerAlertRoutes(app: FastifyInstance, context: WebhookContex
 }
 
 /**
- * A body that is not the source's payload gets 400; a batch with an alert for an unknown server gets 422, and none of
- * its alerts is signalled.
+ * A body that is not the source's payload gets 400. An alert for an unknown server is logged and refused, never
+ * bounced with the rest of its batch: Alertmanager drops a batch that gets a 4xx, valid alerts included. Only a batch
+ * with no alert for a configured server gets 422, since no retry can fix it.
  */
 async function acceptAlerts(
   context: WebhookContext,
@@ -53,13 +54,25 @@ async function acceptAlerts(
   }
   const serverLabel = config.webhook.serverLabel;
   const mapped = toAlertPayloads(parsed.data, { source, serverLabel });
-  const unknown = mapped.filter(({ serverLabelValue }) => !serverLabelValue || !findServerId(config, serverLabelValue));
-  if (unknown.length > 0) {
-    const reason = unknown.map((item) => describeUnknownServer(item, serverLabel)).join('; ');
-    logger.warn({ serverId: null, source, reason }, 'alerts refused: no configured server');
+  const isKnown = ({ serverLabelValue }: MappedAlert) => !!serverLabelValue && !!findServerId(config, serverLabelValue);
+  const refused: RefusedAlert[] = mapped
+    .filter((item) => !isKnown(item))
+    .map((item) => ({ alertName: item.alert.alertName, reason: describeUnknownServer(item, serverLabel) }));
+  if (refused.length > 0) {
+    logger.warn({ serverId: null, source, refused }, 'alerts refused: no configured server');
+  }
+  const known = mapped.filter(isKnown);
+  if (known.length === 0) {
+    const reason = refused.map((item) => item.reason).join('; ');
     return reply.code(422).send({ error: 'alert names no configured mail server', reason } satisfies ErrorBody);
   }
-  return signalAlerts(context, source, mapped, reply);
+  return signalAlerts(context, source, known, refused, reply);
+}
+
+/** An alert of the batch that was not signalled, and why: listed in the 202 answer. */
+export interface RefusedAlert {
+  alertName: string;
+  reason: string;
 }
 
 /** 202 only once Temporal holds every alert of the batch; 503 when Temporal does not answer, so the sender retries. */
@@ -67,6 +80,7 @@ async function signalAlerts(
   context: WebhookContext,
   source: AlertSource,
   mapped: MappedAlert[],
+  refused: RefusedAlert[],
   reply: FastifyReply,
 ): Promise<FastifyReply> {
   const { config, signalTimeoutMs } = context;
@@ -74,7 +88,7 @@ async function signalAlerts(
     const accepted = await context.withinDeadline(signalTimeoutMs, () =>
       signalInOrderPerServer(config, mapped, (item, serverId) => signalAlert(context, source, item, serverId)),
     );
-    return reply.code(202).send({ accepted });
+    return reply.code(202).send(refused.length > 0 ? { accepted, refused } : { accepted });
   } catch (error) {
     const serverIds = [...new Set(mapped.map(({ serverLabelValue }) => resolveServer(config, serverLabelValue)))];
     return replyTemporalFailure(

@@ -85,7 +85,8 @@ export function toAlertPayloads(
     const payload: AlertPayload = {
       source: options.source,
       status: alert.status,
-      alertName: alert.labels.alertname ?? 'unnamed alert',
+      // An empty alertname is a sender's slip, not a reason to refuse the alert.
+      alertName: alert.labels.alertname?.trim() || 'unnamed alert',
       labels: { ...alert.labels },
       receivedAt,
       ...(alert.fingerprint ? { fingerprint: alert.fingerprint } : {}),

@@ -270,15 +270,37 @@ describe('POST /alerts/alertmanager', () => {
     expect(await workflowExists(temporal.client, incidentWorkflowId(serverId))).toBe(false);
   });
 
-  test('422 naming the label value when any alert names no configured server, and nothing is signalled', async () => {
+  test('an alert for an unknown server is refused in the answer, and the valid alerts of its batch are signalled', async () => {
     const h = await harness();
     const serverId = serverOf(h);
 
-    const unknown = await postJson(
+    const mixed = await postJson(
       h,
       '/alerts/alertmanager',
-      alertmanagerBody([{ labels: { server: serverId } }, { labels: { server: 'mx-nowhere' } }]),
+      alertmanagerBody([
+        { labels: { server: 'mx-nowhere' } },
+        { labels: { server: serverId, alertname: '' } },
+        { labels: { instance: 'mx1:9100' } },
+      ]),
     );
+
+    expect(mixed.statusCode).toBe(202);
+    expect(mixed.json()).toEqual({
+      accepted: [expect.objectContaining({ serverId, workflowId: incidentWorkflowId(serverId) })],
+      refused: [
+        { alertName: 'MailServerDown', reason: 'alert MailServerDown: server="mx-nowhere" names no configured server' },
+        { alertName: 'MailServerDown', reason: 'alert MailServerDown has no "server" label' },
+      ],
+    });
+    const signals = await signalsOf(temporal.client, incidentWorkflowId(serverId));
+    expect(signals).toEqual([{ name: 'alert', args: [expect.objectContaining({ alertName: 'unnamed alert' })] }]);
+  });
+
+  test('422 naming the label value when no alert of the batch names a configured server', async () => {
+    const h = await harness();
+    const serverId = serverOf(h);
+
+    const unknown = await postJson(h, '/alerts/alertmanager', alertmanagerBody([{ labels: { server: 'mx-nowhere' } }]));
     const missingLabel = await postJson(
       h,
       '/alerts/alertmanager',
