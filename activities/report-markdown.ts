@@ -42,18 +42,18 @@ export function renderIncidentReportMarkdown({ state, responseTimes, review }: I
 
 function summary(state: IncidentState): string {
   return [
-    `- **Outcome:** ${state.outcome ?? state.phase}${state.outcomeReason ? `: ${state.outcomeReason}` : ''}`,
+    `- **Outcome:** ${state.outcome ?? state.phase}${state.outcomeReason ? `: ${plain(state.outcomeReason)}` : ''}`,
     `- **Severity:** ${state.severity}`,
     `- **Scope:** ${state.scope}`,
     `- **Opened:** ${state.openedAt}`,
-    `- **Approved by:** ${state.approvedBy ?? 'n/a'}`,
+    `- **Approved by:** ${plain(state.approvedBy ?? 'n/a')}`,
   ].join('\n');
 }
 
 function reviewAnswers(review: IncidentReport['review']): string[] {
   return [
-    `### ${REVIEW_QUESTIONS.rootCause}\n\n${review.rootCause}`,
-    `### ${REVIEW_QUESTIONS.responseTime}\n\n${review.responseTimeSufficient}`,
+    `### ${REVIEW_QUESTIONS.rootCause}\n\n${plain(review.rootCause)}`,
+    `### ${REVIEW_QUESTIONS.responseTime}\n\n${plain(review.responseTimeSufficient)}`,
     `### ${REVIEW_QUESTIONS.prevention}\n\n${bullets(review.prevention, 'Nothing recorded.')}`,
   ];
 }
@@ -80,10 +80,10 @@ function rootCause(diagnosis: IncidentState['diagnosis']): string {
   if (!diagnosis) return 'No diagnosis was made.';
   const { recommendation } = diagnosis;
   return (
-    `${diagnosis.rootCause}\n\nEvidence:\n\n${bullets(diagnosis.evidence, 'None recorded.')}\n\n` +
-    `Recommended fix: ${recommendation.description} ` +
+    `${plain(diagnosis.rootCause)}\n\nEvidence:\n\n${bullets(diagnosis.evidence, 'None recorded.')}\n\n` +
+    `Recommended fix: ${plain(recommendation.description)} ` +
     `(\`${recommendation.actionId}\`, risk ${recommendation.risk}; ` +
-    `rollback: ${recommendation.rollback})`
+    `rollback: ${plain(recommendation.rollback)})`
   );
 }
 
@@ -134,7 +134,7 @@ function checks(assessment: ProbeReport | undefined, verification: ProbeReport |
 }
 
 function bullets(items: readonly string[], whenEmpty: string): string {
-  return items.length > 0 ? items.map((item) => `- ${item.replace(/\s*\n\s*/g, ' ')}`).join('\n') : whenEmpty;
+  return items.length > 0 ? items.map((item) => `- ${plain(item).replace(/\s*\n\s*/g, ' ')}`).join('\n') : whenEmpty;
 }
 
 /** A code fence longer than any backtick run in the text, so output cannot close it early. */
@@ -144,8 +144,22 @@ function fenced(text: string): string {
   return `${fence}\n${text}\n${fence}`;
 }
 
+/**
+ * Text from alerts, hosts and people as Markdown shows it, never as markup: no control characters, and HTML escaped,
+ * so a label holding `<script>` or a NUL byte reads as the characters it is.
+ */
+function plain(text: string): string {
+  return (
+    text
+      .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, ' ')
+      .replace(/&/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/>/g, '&gt;')
+  );
+}
+
 function cell(text: string): string {
-  return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
+  return plain(text).replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
 }
 
 function table(header: string[], rows: string[][]): string {

@@ -182,6 +182,25 @@ describe('renderIncidentReportMarkdown', () => {
     );
   });
 
+  it('shows HTML and control characters from alerts and hosts as text, never as markup', () => {
+    const report = closedIncident();
+    report.state.timeline.push({
+      at: '2026-01-01T10:30:00.000Z',
+      phase: 'review',
+      actor: 'alertmanager',
+      event: 'alert firing: <img src=x onerror=alert(1)>',
+      outcome: 'disk\u0000 full | <script>steal()</script>',
+    });
+    report.review.rootCause = 'The spool disk filled up <b>again</b>';
+    const rendered = renderIncidentReportMarkdown(report);
+
+    expect(rendered).not.toMatch(/<img|<script|<b>|\u0000/);
+    expect(rendered).toContain(
+      '| alert firing: &lt;img src=x onerror=alert(1)&gt; | disk  full \\| &lt;script&gt;steal()&lt;/script&gt; |',
+    );
+    expect(rendered).toContain('The spool disk filled up &lt;b&gt;again&lt;/b&gt;');
+  });
+
   it('states the outcome, severity and scope', () => {
     expect(markdown).toContain('# Incident incident-mx1-7f3a: mx1');
     expect(markdown).toContain('- **Outcome:** closed: verified and confirmed by 2 people');
