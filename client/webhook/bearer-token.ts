@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import type { ErrorBody } from './error-replies';
+import { routeOf, type ErrorBody } from './error-replies';
 
 /** A Fastify `onRequest` hook: it either lets the request through or has already sent the refusal. */
 export type RequestGate = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
@@ -18,7 +18,10 @@ export function requireBearerToken(expectedToken: string | undefined, logger: Lo
     const match = /^Bearer\s+(.+)$/i.exec(header);
     // Comparing digests keeps the comparison constant-time even when the lengths differ.
     if (match?.[1] && timingSafeEqual(sha256(match[1].trim()), expectedDigest)) return;
-    logger.warn({ serverId: null, route: request.url, tokenPresent: header !== '' }, 'alert refused: bad bearer token');
+    logger.warn(
+      { serverId: null, route: routeOf(request), tokenPresent: header !== '' },
+      'alert refused: bad bearer token',
+    );
     await reply
       .code(401)
       .header('WWW-Authenticate', 'Bearer')

@@ -1,10 +1,15 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { isTemporalUnavailable } from '../../platform/temporal/connection';
 import { MalformedBodyError } from './json-body';
 import { TemporalTimeoutError } from './temporal-deadline';
 
 const RETRY_AFTER_SECONDS = 15;
+
+/** The path a request was for, without its query string: a token passed as `?token=` must never reach the log. */
+export function routeOf(request: FastifyRequest): string {
+  return request.url.split('?')[0] ?? '';
+}
 
 /** What every error response looks like: what went wrong, and the detail a sender's operator needs. */
 export interface ErrorBody {
@@ -20,11 +25,11 @@ export function replyToRequestErrors(app: FastifyInstance, logger: Logger, bodyL
   app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
     const statusCode = error.statusCode ?? 500;
     if (error instanceof MalformedBodyError) {
-      logger.warn({ serverId: null, route: request.url, reason: error.message }, 'malformed alert body');
+      logger.warn({ serverId: null, route: routeOf(request), reason: error.message }, 'malformed alert body');
       return reply.code(400).send({ error: 'malformed JSON', reason: error.message } satisfies ErrorBody);
     }
     if (statusCode === 413) {
-      logger.warn({ serverId: null, route: request.url, limit: bodyLimitBytes }, 'alert body too large');
+      logger.warn({ serverId: null, route: routeOf(request), limit: bodyLimitBytes }, 'alert body too large');
       return reply.code(413).send({
         error: 'body too large',
         reason: `limit is ${bodyLimitBytes} bytes`,
@@ -33,7 +38,7 @@ export function replyToRequestErrors(app: FastifyInstance, logger: Logger, bodyL
     if (statusCode >= 400 && statusCode < 500) {
       return reply.code(statusCode).send({ error: error.message } satisfies ErrorBody);
     }
-    logger.error({ serverId: null, route: request.url, err: error }, 'webhook request failed');
+    logger.error({ serverId: null, route: routeOf(request), err: error }, 'webhook request failed');
     return reply.code(500).send({ error: 'internal error' } satisfies ErrorBody);
   });
 }

@@ -331,6 +331,11 @@ describe('POST /alerts/alertmanager', () => {
     expect(missing.headers.get('www-authenticate')).toBe('Bearer');
     expect(await workflowExists(temporal.client, incidentWorkflowId(serverId))).toBe(false);
 
+    // Some senders can only put a token in the URL; it is refused like any missing header, and never logged.
+    const inQuery = await postJson(h, `/alerts/alertmanager?token=${WEBHOOK_TOKEN}`, body);
+    expect(inQuery.statusCode).toBe(401);
+    expect(h.logs.text()).toContain('"route":"/alerts/alertmanager"');
+
     const right = await postJson(h, '/alerts/alertmanager', body, { authorization: `Bearer ${WEBHOOK_TOKEN}` });
     expect(right.statusCode).toBe(202);
     expect(h.logs.text()).not.toContain(WEBHOOK_TOKEN);
