@@ -80,7 +80,11 @@ function weigh(signature: Signature, evidence: DiagnosisEvidence): { confidence:
   if (gone) return { confidence: signature.confidence * ANSWERING_DAEMON_FACTOR, against: [gone] };
   if (signature.daemon === 'system') return { confidence: signature.confidence, against: [] };
   const failing = failingDaemons(evidence).has(signature.daemon);
-  if (failing) return { confidence: Math.min(0.99, signature.confidence + FAILING_DAEMON_BONUS), against: [] };
+  // Only a line the daemon stops on explains why it does not answer; a warning (a delivery that failed) does not.
+  if (failing && signature.fatal) {
+    return { confidence: Math.min(0.99, signature.confidence + FAILING_DAEMON_BONUS), against: [] };
+  }
+  if (failing) return { confidence: signature.confidence, against: [] };
   const pid = evidence.host[signature.daemon].masterPid;
   const against = signature.fatal
     ? [`${NAMES[signature.daemon]} is running${pid ? ` (master pid ${pid})` : ''} and answers its probes now`]

@@ -16,7 +16,7 @@ const NOW = new Date();
 const at = (minutesAgo: number) => syslogTime(NOW, minutesAgo);
 
 /**
- * What makes a diagnosis contradict its own evidence: a quoted line that matches a signature of a failing daemon
+ * What makes a diagnosis contradict its own evidence: a quoted line that matches a fatal signature of a failing daemon
  * while the top hypothesis is neither that signature nor one of the same class (unless quoted evidence refutes that
  * signature's hypothesis), or a root cause that says a check
  * passed while the quoted evidence shows it exiting non-zero.
@@ -33,8 +33,10 @@ function contradictions(diagnosis: Diagnosis, failing: ReadonlySet<string>, cata
     // A line whose own hypothesis is refuted by quoted evidence (its harm is gone now) is weighed, not ignored.
     const refuted = (signature: Signature) =>
       (diagnosis.hypotheses ?? []).some((h) => h.source === signature.id && h.evidenceAgainst.length > 0);
+    // A line the failing daemon stops on must be explained; a warning (a failed delivery) may be a second problem.
     const explained = catalog.filter(
-      (signature) => failing.has(signature.daemon) && signature.pattern.test(line) && !refuted(signature),
+      (signature) =>
+        signature.fatal && failing.has(signature.daemon) && signature.pattern.test(line) && !refuted(signature),
     );
     if (explained.length === 0) continue;
     const fits = explained.some(
@@ -389,6 +391,17 @@ MATRIX.push(
       actionId: 'fix-mailbox-ownership',
       rootCause: /^Postfix cannot deliver/,
     },
+  },
+  {
+    name: 'frozen Postfix: an earlier warning about a Maildir does not explain the silence',
+    script: { ...POSTFIX_UP, ...DOVECOT_UP, ...STOPPED_POSTFIX_MASTER },
+    host: { mailDirs: ['/var/mail/vhosts'], mailOwner: 'vmail:vmail' },
+    log: [
+      `${at(1)} mx postfix/virtual[8708]: warning: maildir access problem for UID/GID=999/995: create maildir file /var/mail/vhosts/lab.test/canary/tmp/1795961168.P8708.vm: Permission denied`,
+    ],
+    probes: { smtp: silent },
+    failing: ['postfix'],
+    expect: { source: 'host-postfix-frozen', actionId: 'resume-postfix', rootCause: /^Postfix is frozen/ },
   },
   {
     name: 'a healthy host',
