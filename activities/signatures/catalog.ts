@@ -163,34 +163,7 @@ function toSignature(entry: unknown, file: string, index: number): Signature | s
     kind: request.kind,
     parameter: request[GATHER_KINDS[request.kind].parameter] ?? '',
   }));
-  const {
-    id: signatureId,
-    daemon,
-    failureClass,
-    fatal,
-    cause,
-    confidence,
-    suggest,
-    actionWhen,
-    handover,
-    impact,
-  } = raw;
-  return {
-    id: signatureId,
-    daemon,
-    failureClass,
-    fatal,
-    cause,
-    confidence,
-    suggest,
-    pattern,
-    gather,
-    file,
-    ...(action ? { action } : {}),
-    ...(actionWhen ? { actionWhen } : {}),
-    ...(handover ? { handover } : {}),
-    ...(impact ? { impact } : {}),
-  };
+  return { ...raw, pattern, gather, file, action };
 }
 
 /**

@@ -7,8 +7,6 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Client } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
-import { ImapFlow } from 'imapflow';
-import nodemailer from 'nodemailer';
 import { runMailmend } from '../../app/mailmend';
 import type { CliDeps } from '../../client/cli/program';
 import { confirm } from '../../client/incidents';
@@ -32,6 +30,7 @@ import { incidentWorkflowId, type IncidentState } from '../../workflows/messages
 import { generateEd25519KeyPair } from '../support/sshd';
 import { startMailmendStack, type MailmendStack } from '../support/mailmend-stack';
 import { waitForState } from '../support/incidents';
+import { approveWithTemporalCli, report, roundTripThroughLab } from '../support/lab-e2e';
 import { freePorts } from '../support/processes';
 import { connectTestClient, connectTestWorker, sharedServerAddress, temporalExecutable } from '../support/temporal';
 
@@ -49,67 +48,6 @@ function serverIdFor(name: string): string {
   const id = serverIds.get(name);
   if (!id) throw new Error(`no server entry for ${name}`);
   return id;
-}
-
-/** Approves the way an operator would: the real Temporal CLI. */
-async function approveWithTemporalCli(serverId: string, by: string): Promise<void> {
-  const executable = temporalExecutable();
-  if (executable.type !== 'existing-path')
-    throw new Error('the lab tests need the Temporal CLI binary on this machine');
-  await run(executable.path, [
-    'workflow',
-    'signal',
-    '--address',
-    sharedServerAddress(),
-    '--workflow-id',
-    incidentWorkflowId(serverId),
-    '--name',
-    'approve',
-    '--input',
-    JSON.stringify({ by, comment: 'approved from the temporal CLI' }),
-  ]);
-}
-
-/** The test's own SMTP -> IMAP round trip through the lab, independent of mailmend's. */
-async function roundTripThroughLab(): Promise<number> {
-  const token = `e2e-${randomUUID()}`;
-  const started = Date.now();
-  const transport = nodemailer.createTransport({
-    host: '127.0.0.1',
-    port: lab.ports.smtp,
-    secure: false,
-    ignoreTLS: true,
-  });
-  await transport.sendMail({ from: 'tester@lab.test', to: lab.server.canary?.mailbox, subject: token, text: token });
-  transport.close();
-  const imap = new ImapFlow({
-    host: '127.0.0.1',
-    port: lab.ports.imap,
-    secure: false,
-    // The lab's Dovecot offers STARTTLS with a certificate from the lab's own CA.
-    tls: { ca: await readFile(lab.paths.tlsCaCert, 'utf8') },
-    auth: {
-      user: lab.server.canary?.imapUser ?? '',
-      pass: (await readFile(lab.paths.canaryPasswordFile, 'utf8')).trim(),
-    },
-    logger: false,
-  });
-  await imap.connect();
-  try {
-    while (Date.now() - started < 20_000) {
-      const lock = await imap.getMailboxLock('INBOX');
-      try {
-        const found = await imap.search({ subject: token }, { uid: true });
-        if (found && found.length > 0) return Date.now() - started;
-      } finally {
-        lock.release();
-      }
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-    throw new Error(`round-trip message ${token} did not arrive within 20 s`);
-  } finally {
-    await imap.logout();
-  }
 }
 
 async function postfixRunningOnHost(): Promise<boolean> {
@@ -136,10 +74,6 @@ function catalogAction(id: CatalogActionId): CatalogAction {
 async function dovecotMasterPid(): Promise<number | undefined> {
   const text = await readFile(lab.paths.dovecotMasterPidFile, 'utf8').catch(() => '');
   return Number.parseInt(text, 10) || undefined;
-}
-
-function report(line: string): void {
-  process.stdout.write(`[lab e2e] ${line}\n`);
 }
 
 beforeAll(async () => {
@@ -263,7 +197,7 @@ describe('an outage fixed end to end on the lab', () => {
     );
     const approvalToVerifiedMs = Date.now() - approvedAt;
     expect(verified.phase).toBe('verification');
-    const testRoundTripMs = await roundTripThroughLab();
+    const testRoundTripMs = await roundTripThroughLab(lab);
 
     await confirm(client, serverId, { by: 'alice' });
     await confirm(client, serverId, { by: 'carol' });
@@ -485,6 +419,6 @@ describe('an outage fixed end to end on the lab', () => {
     }
     expect(reloadLogged).toBe(true);
     expect(await dovecotMasterPid()).toBe(before);
-    expect(await roundTripThroughLab()).toBeGreaterThanOrEqual(0);
+    expect(await roundTripThroughLab(lab)).toBeGreaterThanOrEqual(0);
   });
 });
