@@ -1,19 +1,27 @@
-import { WorkflowNotFoundError, type Client, type WorkflowExecutionStatusName } from '@temporalio/client';
+import {
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+  type WorkflowExecutionStatusName,
+} from '@temporalio/client';
 import type { mailOutageIncident } from '../workflows';
 import {
   alertSignal,
-  approveSignal,
-  confirmSignal,
+  alertsSignal,
+  approveUpdate,
+  confirmUpdate,
   incidentWorkflowId,
   noteSignal,
-  rejectSignal,
-  setEtaSignal,
+  rejectUpdate,
+  setEtaUpdate,
   stateQuery,
   TASK_QUEUE,
   WORKFLOW_TYPE,
+  type AlertBatch,
   type AlertPayload,
   type ApproveSignal,
   type ConfirmSignal,
+  type DecisionReceipt,
   type IncidentInput,
   type IncidentState,
   type NoteSignal,
@@ -44,6 +52,18 @@ export class IncidentNotFoundError extends Error {
       options,
     );
     this.name = 'IncidentNotFoundError';
+  }
+}
+
+/** The incident refused a decision, and said why: not an approver, nothing pending, an ETA in the past, ... */
+export class IncidentDecisionRefusedError extends Error {
+  constructor(
+    readonly serverId: string,
+    readonly reason: string,
+    options?: ErrorOptions,
+  ) {
+    super(`the incident on ${serverId} refused: ${reason}`, options);
+    this.name = 'IncidentDecisionRefusedError';
   }
 }
 
@@ -98,6 +118,42 @@ export async function raiseAlert(
 }
 
 /**
+ * Delivers alerts for one server, in order, as one signal: firing ones open the incident when none is running, and a
+ * batch of only resolved alerts only joins an open incident.
+ *
+ * @example await raiseAlerts(client, incidentInputFor(config, 'mx1'), [firing, resolved]);
+ */
+export async function raiseAlerts(
+  client: Client,
+  input: IncidentInput,
+  alerts: AlertPayload[],
+  options: RaiseAlertOptions = {},
+): Promise<RaisedAlert> {
+  requireText('serverId', input.serverId);
+  if (alerts.length === 0) throw new IncidentCommandError('alerts', 'must not be empty');
+  for (const alert of alerts) requireText('alert.alertName', alert.alertName);
+  const workflowId = incidentWorkflowId(input.serverId);
+  const batch: AlertBatch = { alerts };
+  if (alerts.every((alert) => alert.status === 'resolved')) {
+    try {
+      await client.workflow.getHandle(workflowId).signal(alertsSignal, batch);
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) return { workflowId, delivered: 'no-open-incident' };
+      throw error;
+    }
+    return { workflowId, delivered: 'joined' };
+  }
+  const handle = await client.workflow.signalWithStart<typeof mailOutageIncident, [AlertBatch]>(WORKFLOW_TYPE, {
+    workflowId,
+    taskQueue: options.taskQueue ?? TASK_QUEUE,
+    args: [input],
+    signal: alertsSignal,
+    signalArgs: [batch],
+  });
+  return { workflowId, runId: handle.signaledRunId, delivered: 'opened-or-joined' };
+}
+
+/**
  * Reads the live state of a server's incident through the `state` query.
  *
  * @example const state = await getIncidentState(client, 'mx1'); console.log(state.phase);
@@ -108,18 +164,19 @@ export async function getIncidentState(client: Client, serverId: string): Promis
 }
 
 /**
- * Approves the remediation the incident is waiting for. The workflow checks that `by` is an approver.
+ * Approves the remediation the incident is waiting for, and resolves once the incident has taken the approval. The
+ * incident refuses it ({@link IncidentDecisionRefusedError}) when `by` is not an approver or nothing is pending.
  *
  * `actionId` picks another offered hypothesis's action instead of the recommended one.
  *
- * @example await approve(client, 'mx1', { by: 'alice', comment: 'restart is fine now' });
+ * @example const receipt = await approve(client, 'mx1', { by: 'alice', comment: 'restart is fine now' });
  */
-export async function approve(client: Client, serverId: string, approval: ApproveSignal): Promise<void> {
+export async function approve(client: Client, serverId: string, approval: ApproveSignal): Promise<DecisionReceipt> {
   const payload: ApproveSignal = { by: requireText('by', approval.by) };
   if (approval.comment !== undefined && approval.comment.trim() !== '') payload.comment = approval.comment.trim();
   if (approval.actionId !== undefined) payload.actionId = requireText('actionId', approval.actionId);
-  await signalIncident(client, serverId, () =>
-    client.workflow.getHandle(incidentWorkflowId(serverId)).signal(approveSignal, payload),
+  return decide(client, serverId, () =>
+    client.workflow.getHandle(incidentWorkflowId(serverId)).executeUpdate(approveUpdate, { args: [payload] }),
   );
 }
 
@@ -128,13 +185,13 @@ export async function approve(client: Client, serverId: string, approval: Approv
  *
  * @example await reject(client, 'mx1', { by: 'alice', reason: 'not during the board meeting' });
  */
-export async function reject(client: Client, serverId: string, rejection: RejectSignal): Promise<void> {
+export async function reject(client: Client, serverId: string, rejection: RejectSignal): Promise<DecisionReceipt> {
   const payload: RejectSignal = {
     by: requireText('by', rejection.by),
     reason: requireText('reason', rejection.reason),
   };
-  await signalIncident(client, serverId, () =>
-    client.workflow.getHandle(incidentWorkflowId(serverId)).signal(rejectSignal, payload),
+  return decide(client, serverId, () =>
+    client.workflow.getHandle(incidentWorkflowId(serverId)).executeUpdate(rejectUpdate, { args: [payload] }),
   );
 }
 
@@ -143,10 +200,10 @@ export async function reject(client: Client, serverId: string, rejection: Reject
  *
  * @example await confirm(client, 'mx1', { by: 'bob' });
  */
-export async function confirm(client: Client, serverId: string, confirmation: ConfirmSignal): Promise<void> {
+export async function confirm(client: Client, serverId: string, confirmation: ConfirmSignal): Promise<DecisionReceipt> {
   const payload: ConfirmSignal = { by: requireText('by', confirmation.by) };
-  await signalIncident(client, serverId, () =>
-    client.workflow.getHandle(incidentWorkflowId(serverId)).signal(confirmSignal, payload),
+  return decide(client, serverId, () =>
+    client.workflow.getHandle(incidentWorkflowId(serverId)).executeUpdate(confirmUpdate, { args: [payload] }),
   );
 }
 
@@ -163,14 +220,15 @@ export async function addNote(client: Client, serverId: string, note: NoteSignal
 }
 
 /**
- * Sets the estimated repair time that update notifications announce. `eta` is an ISO-8601 timestamp.
+ * Sets the estimated repair time that update notifications announce. `eta` is an ISO-8601 timestamp in the future;
+ * only approvers may set it.
  *
  * @example await setEta(client, 'mx1', { by: 'alice', eta: '2025-03-01T14:30:00Z' });
  */
-export async function setEta(client: Client, serverId: string, estimate: SetEtaSignal): Promise<void> {
+export async function setEta(client: Client, serverId: string, estimate: SetEtaSignal): Promise<DecisionReceipt> {
   const payload: SetEtaSignal = { by: requireText('by', estimate.by), eta: requireIsoTimestamp('eta', estimate.eta) };
-  await signalIncident(client, serverId, () =>
-    client.workflow.getHandle(incidentWorkflowId(serverId)).signal(setEtaSignal, payload),
+  return decide(client, serverId, () =>
+    client.workflow.getHandle(incidentWorkflowId(serverId)).executeUpdate(setEtaUpdate, { args: [payload] }),
   );
 }
 
@@ -224,6 +282,22 @@ function serverIdOf(workflowId: string): string {
 async function signalIncident(client: Client, serverId: string, send: () => Promise<void>): Promise<void> {
   requireText('serverId', serverId);
   await withIncident(serverId, true, send);
+}
+
+/** An Update refused by its validator carries the incident's reason as its cause's message. */
+async function decide(
+  client: Client,
+  serverId: string,
+  send: () => Promise<DecisionReceipt>,
+): Promise<DecisionReceipt> {
+  requireText('serverId', serverId);
+  try {
+    return await withIncident(serverId, true, send);
+  } catch (error) {
+    if (!(error instanceof WorkflowUpdateFailedError)) throw error;
+    const reason = error.cause instanceof Error ? error.cause.message : error.message;
+    throw new IncidentDecisionRefusedError(serverId, reason, { cause: error });
+  }
 }
 
 async function withIncident<T>(serverId: string, needsOpen: boolean, call: () => Promise<T>): Promise<T> {

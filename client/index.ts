@@ -11,6 +11,7 @@ export {
 } from '../platform/temporal/connection';
 export {
   raiseAlert,
+  raiseAlerts,
   getIncidentState,
   approve,
   reject,
@@ -20,6 +21,7 @@ export {
   listIncidents,
   IncidentCommandError,
   IncidentNotFoundError,
+  IncidentDecisionRefusedError,
   type RaiseAlertOptions,
   type RaisedAlert,
   type IncidentSummary,
@@ -30,6 +32,8 @@ export {
   TASK_QUEUE,
   WORKFLOW_TYPE,
   type AlertPayload,
+  type AlertBatch,
+  type DecisionReceipt,
   type ApproveSignal,
   type RejectSignal,
   type ConfirmSignal,

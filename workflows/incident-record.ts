@@ -1,35 +1,18 @@
-import { ActivityFailure, ApplicationFailure, log, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, log, patched, upsertMemo, workflowInfo } from '@temporalio/workflow';
 import { notifications } from './activity-groups';
 import type { FailureTypeName } from './failure-types';
-import {
-  alertSignal,
-  approveSignal,
-  confirmSignal,
-  NO_CATALOG_ACTION,
-  noteSignal,
-  rejectSignal,
-  setEtaSignal,
-  stateQuery,
-  type AlertPayload,
-  type AudienceName,
-  type IncidentInput,
-  type IncidentState,
-  type IncidentStepContext,
-  type NotificationKind,
-  type NotificationMessage,
-  type Phase,
+import type {
+  AudienceName,
+  IncidentInput,
+  IncidentState,
+  IncidentStepContext,
+  NotificationKind,
+  NotificationMessage,
+  NotificationRecord,
+  Phase,
+  ResumePoint,
 } from './messages';
 import type { Milestones } from './review';
-import {
-  parseAlert,
-  parseApprove,
-  parseConfirm,
-  parseNote,
-  parseReject,
-  parseSetEta,
-  senderOf,
-  type Parsed,
-} from './signal-payloads';
 
 export type Decision =
   { kind: 'approved'; by: string; actionId?: string } | { kind: 'rejected'; by: string; reason: string };
@@ -46,17 +29,44 @@ export function failureType(error: unknown): string | undefined {
   return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
 }
 
-/** The incident's state and its message handlers, registered before the first await. */
+const DEFAULT_HISTORY_EVENT_LIMIT = 2_000;
+/** The timeline keeps its first entries and its latest ones, so days of notes and updates stay within bounds. */
+const TIMELINE_LIMIT = 500;
+const TIMELINE_HEAD = 50;
+const NOTIFICATION_LIMIT = 300;
+
+/** The incident's state, the clocks of its waits, and what its handlers and steps share. */
 export class Incident {
   readonly state: IncidentState;
   readonly milestones: Milestones;
+  /** Set when this run continues an earlier one. */
+  readonly resumeAt: ResumePoint | undefined;
   decision: Decision | undefined;
   acceptingConfirmations = false;
   userUpdatesStopped = false;
   etaChanged = false;
+  nextUserUpdateAt: number;
+  /** The wait in progress (approval or confirmations): when it next times out, and how often it has already. */
+  waitDeadlineAt = 0;
+  waitTimeouts = 0;
+  private continueAsNewRefused = false;
 
   constructor(readonly input: IncidentInput) {
-    const openedAt = new Date().toISOString();
+    const carried = input.carried;
+    const now = Date.now();
+    this.resumeAt = carried?.resumeAt;
+    this.nextUserUpdateAt = now + input.policies.updateIntervalMs;
+    if (carried) {
+      this.state = carried.state;
+      this.milestones = carried.milestones;
+      this.etaChanged = carried.etaChanged;
+      this.nextUserUpdateAt = Date.parse(carried.nextUserUpdateAt);
+      this.waitDeadlineAt = Date.parse(carried.waitDeadlineAt);
+      this.waitTimeouts = carried.waitTimeouts;
+      this.acceptingConfirmations = carried.resumeAt === 'awaiting-confirmations';
+      return;
+    }
+    const openedAt = new Date(now).toISOString();
     this.milestones = { openedAt };
     this.state = {
       incidentId: workflowInfo().workflowId,
@@ -71,44 +81,52 @@ export class Incident {
       rejections: 0,
       verificationAttempts: 0,
       alerts: [],
+      alertsReceived: 0,
       notifications: [],
       timeline: [],
     };
-    setHandler(stateQuery, () => this.state);
-    // Every payload is checked first: one a handler cannot use is recorded and ignored, and never throws.
-    setHandler(alertSignal, (raw: unknown) =>
-      this.accept('alert', parseAlert(raw), raw, (alert) => this.onAlert(alert)),
-    );
-    setHandler(approveSignal, (raw: unknown) =>
-      this.accept('approve', parseApprove(raw), raw, ({ by, comment, actionId }) =>
-        this.decide({ kind: 'approved', by, ...(actionId !== undefined ? { actionId } : {}) }, comment ?? ''),
-      ),
-    );
-    setHandler(rejectSignal, (raw: unknown) =>
-      this.accept('reject', parseReject(raw), raw, ({ by, reason }) =>
-        this.decide({ kind: 'rejected', by, reason }, reason),
-      ),
-    );
-    setHandler(confirmSignal, (raw: unknown) =>
-      this.accept('confirm', parseConfirm(raw), raw, ({ by }) => this.onConfirm(by)),
-    );
-    setHandler(noteSignal, (raw: unknown) =>
-      this.accept('note', parseNote(raw), raw, ({ by, text }) => {
-        this.acknowledge();
-        this.record('note', text, by);
-      }),
-    );
-    setHandler(setEtaSignal, (raw: unknown) =>
-      this.accept('setEta', parseSetEta(raw, Date.now()), raw, ({ by, eta }) => this.onSetEta(by, eta)),
-    );
   }
 
-  private accept<T>(signal: string, parsed: Parsed<T>, raw: unknown, handle: (payload: T) => void): void {
-    if (parsed.ok) {
-      handle(parsed.value);
-      return;
-    }
-    this.record(`${signal} ignored`, `bad payload: ${parsed.reason}`, senderOf(raw));
+  /** Near Temporal's limits a run hands over to a new one; the first check that says so also records the patch. */
+  mustContinueAsNew(): boolean {
+    if (this.continueAsNewRefused) return false;
+    const info = workflowInfo();
+    const limit = this.input.policies.historyEventLimit ?? DEFAULT_HISTORY_EVENT_LIMIT;
+    return info.continueAsNewSuggested || info.historyLength >= limit;
+  }
+
+  /** Called once a wait woke for {@link mustContinueAsNew}; histories from before the patch keep waiting. */
+  continuesAsNew(): boolean {
+    if (patched('continue-as-new')) return true;
+    this.continueAsNewRefused = true;
+    return false;
+  }
+
+  /** The input of the next run, which resumes at `resumeAt` with everything this run knows. */
+  carryOver(resumeAt: ResumePoint): IncidentInput {
+    const runs = (this.state.runs ?? 1) + 1;
+    this.record(
+      'continued as new',
+      `history at ${workflowInfo().historyLength} events; run ${runs} resumes ${resumeAt}`,
+    );
+    this.state.runs = runs;
+    const { serverId, policies, approvers, audiences } = this.input;
+    return {
+      serverId,
+      policies,
+      approvers,
+      audiences,
+      carried: {
+        state: this.state,
+        milestones: this.milestones,
+        resumeAt,
+        runs,
+        nextUserUpdateAt: new Date(this.nextUserUpdateAt).toISOString(),
+        etaChanged: this.etaChanged,
+        waitDeadlineAt: new Date(this.waitDeadlineAt).toISOString(),
+        waitTimeouts: this.waitTimeouts,
+      },
+    };
   }
 
   context(): IncidentStepContext {
@@ -121,12 +139,32 @@ export class Incident {
 
   enter(phase: Phase): void {
     this.state.phase = phase;
+    this.publishPhase();
     this.record(`entered ${phase}`, 'ok');
   }
 
+  /** The phase as a memo, so `/metrics` counts incidents by phase from Temporal's visibility alone. */
+  publishPhase(): void {
+    if (patched('phase-memo')) upsertMemo({ phase: this.state.phase });
+  }
+
   record(event: string, outcome: string, actor = 'mailmend'): void {
-    this.state.timeline.push({ at: new Date().toISOString(), phase: this.state.phase, actor, event, outcome });
+    const { timeline } = this.state;
+    timeline.push({ at: new Date().toISOString(), phase: this.state.phase, actor, event, outcome });
+    if (timeline.length > TIMELINE_LIMIT) {
+      timeline.splice(TIMELINE_HEAD, timeline.length - TIMELINE_LIMIT);
+      this.state.timelineOmitted = (this.state.timelineOmitted ?? 0) + 1;
+    }
     log.info(event, { ...this.context(), actor, outcome });
+  }
+
+  private keepNotification(record: NotificationRecord): void {
+    const kept = this.state.notifications;
+    kept.push(record);
+    if (kept.length > NOTIFICATION_LIMIT) {
+      kept.splice(0, kept.length - NOTIFICATION_LIMIT);
+      this.state.notificationsOmitted = (this.state.notificationsOmitted ?? 0) + 1;
+    }
   }
 
   stopUserUpdates(): void {
@@ -152,10 +190,10 @@ export class Incident {
       this.input.audiences[audience].map(async (channel) => {
         try {
           const sent = await notifications.sendNotification({ context: this.context(), audience, channel, message });
-          this.state.notifications.push(sent);
+          this.keepNotification(sent);
         } catch (error) {
           const failure = failureType(error) ?? 'delivery failed';
-          this.state.notifications.push({
+          this.keepNotification({
             channel,
             audience,
             kind,
@@ -196,92 +234,9 @@ export class Incident {
     };
   }
 
-  private onAlert(alert: AlertPayload): void {
-    // Senders resend a whole batch after a 5xx, so an alert already held is dropped rather than recorded twice.
-    if (alert.fingerprint !== undefined && this.state.alerts.some((held) => sameAlert(held, alert))) {
-      log.info('duplicate alert dropped', { ...this.context(), fingerprint: alert.fingerprint });
-      return;
-    }
-    this.state.alerts.push(alert);
-    if (this.milestones.detectedAt === undefined && alert.startsAt && !Number.isNaN(Date.parse(alert.startsAt))) {
-      this.milestones.detectedAt = alert.startsAt;
-    }
-    // A resolved alert is only evidence: the incident closes after verification, never because monitoring calmed down.
-    this.record(`alert ${alert.status}: ${alert.alertName}`, alert.summary ?? 'recorded', alert.source);
-  }
-
-  private decide(decision: Decision, detail: string): void {
-    const verb = decision.kind === 'approved' ? 'approve' : 'reject';
-    if (!this.input.approvers.includes(decision.by)) {
-      this.record(`${verb} ignored`, `${decision.by} is not a listed approver`, decision.by);
-      return;
-    }
-    if (this.state.phase !== 'awaiting-approval' || this.decision !== undefined) {
-      this.record(`${verb} ignored`, 'no fix is awaiting approval', decision.by);
-      return;
-    }
-    if (decision.kind === 'approved' && decision.actionId !== undefined && !this.offers(decision.actionId)) {
-      this.record(`${verb} ignored`, `${String(decision.actionId)} is not among the offered actions`, decision.by);
-      return;
-    }
-    this.acknowledge();
-    this.decision = decision;
-    if (decision.kind === 'approved') {
-      this.state.approvedBy = decision.by;
-      this.milestones.approvedAt ??= new Date().toISOString();
-    }
-    const actionId =
-      (decision.kind === 'approved' ? decision.actionId : undefined) ?? this.state.pendingApproval?.actionId;
-    this.record(decision.kind, detail ? `${actionId ?? ''}: ${detail}` : (actionId ?? ''), decision.by);
-  }
-
-  /** The actions an approver may choose: the recommended one and those of the hypotheses shown with it. */
-  private offers(actionId: unknown): boolean {
-    const pending = this.state.pendingApproval;
-    if (!pending || typeof actionId !== 'string' || actionId === NO_CATALOG_ACTION) return false;
-    return actionId === pending.actionId || (pending.hypotheses ?? []).some((offered) => offered.actionId === actionId);
-  }
-
-  private onConfirm(by: string): void {
-    if (!this.acceptingConfirmations) {
-      this.record('confirm ignored', 'nothing awaits confirmation', by);
-      return;
-    }
-    if (this.state.confirmations.some((confirmation) => confirmation.by === by)) {
-      this.record('confirm ignored', 'already confirmed by this person', by);
-      return;
-    }
-    this.state.confirmations.push({ by, at: new Date().toISOString() });
-    this.record(
-      'confirmed the fix',
-      `${this.state.confirmations.length}/${this.input.policies.confirmationsRequired}`,
-      by,
-    );
-  }
-
-  private onSetEta(by: string, eta: string): void {
-    if (Number.isNaN(Date.parse(eta))) {
-      this.record('setEta ignored', `"${eta}" is not a timestamp`, by);
-      return;
-    }
-    this.acknowledge();
-    this.state.eta = new Date(Date.parse(eta)).toISOString();
-    this.etaChanged = true;
-    this.record('set the ETA', this.state.eta, by);
-  }
-
-  private acknowledge(): void {
+  acknowledge(): void {
     this.milestones.acknowledgedAt ??= new Date().toISOString();
   }
-}
-
-function sameAlert(held: AlertPayload, incoming: AlertPayload): boolean {
-  return (
-    held.source === incoming.source &&
-    held.fingerprint === incoming.fingerprint &&
-    held.status === incoming.status &&
-    held.startsAt === incoming.startsAt
-  );
 }
 
 function causeMessage(error: unknown): string {

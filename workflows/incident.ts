@@ -1,7 +1,8 @@
-import { allHandlersFinished, condition, patched, sleep } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, patched, sleep } from '@temporalio/workflow';
 import { probes, remediation, reporting, roundTrips, troubleshooting } from './activity-groups';
 import { allServicesAnswer, classifyOutage, describeProbes } from './assessment';
 import { FailureType } from './failure-types';
+import { registerIncidentHandlers } from './incident-handlers';
 import { Escalation, failureType, Incident, type Decision } from './incident-record';
 import {
   AUDIENCES,
@@ -11,22 +12,35 @@ import {
   type IncidentInput,
   type IncidentState,
   type Outcome,
+  type ResumePoint,
 } from './messages';
 import { buildReview, computeResponseTimes } from './review';
 
 const VERIFICATION_PROBE_ATTEMPTS = 6;
 
+/** Thrown by a wait once the run's history nears Temporal's limits: the next run resumes at that wait. */
+class HistoryFull extends Error {
+  constructor(readonly resumeAt: ResumePoint) {
+    super(`history full: resume ${resumeAt}`);
+  }
+}
+
 /**
  * The seven-step mail outage procedure. One run per open incident, id `incident-<serverId>`, started or joined by
- * the `alert` signal.
+ * the `alert` signal. A long incident continues as new at one of its waits, carrying its state and clocks.
  */
 export async function mailOutageIncident(input: IncidentInput): Promise<IncidentState> {
   const incident = new Incident(input);
+  registerIncidentHandlers(incident);
 
   try {
-    const classification = await assessOutage(incident);
-    if (classification.healthy) return await closeAsFalseAlarm(incident);
-    await notifyStakeholders(incident);
+    if (incident.resumeAt === undefined) {
+      const classification = await assessOutage(incident);
+      if (classification.healthy) return await closeAsFalseAlarm(incident);
+      await notifyStakeholders(incident);
+    } else {
+      incident.publishPhase();
+    }
     const userUpdates = keepUsersInformed(incident);
     try {
       await troubleshootFixAndVerify(incident);
@@ -37,9 +51,20 @@ export async function mailOutageIncident(input: IncidentInput): Promise<Incident
     await sendResolutionNotice(incident);
     return await reviewAndClose(incident, 'closed', 'verified and confirmed');
   } catch (error) {
+    if (error instanceof HistoryFull) {
+      await condition(allHandlersFinished);
+      return await continueAsNew<typeof mailOutageIncident>(incident.carryOver(error.resumeAt));
+    }
     if (!(error instanceof Escalation)) throw error;
     return await handOverToPeople(incident, error.reason);
   }
+}
+
+/** Waits until `done` holds, and throws {@link HistoryFull} instead when the run must hand over to a new one. */
+async function waitOrHandOver(incident: Incident, done: () => boolean, timeoutMs: number, resumeAt: ResumePoint) {
+  const woke = await condition(() => done() || incident.mustContinueAsNew(), Math.max(1, timeoutMs));
+  if (!done() && incident.mustContinueAsNew() && incident.continuesAsNew()) throw new HistoryFull(resumeAt);
+  return woke && done();
 }
 
 /** Step 1: is the server really down, and for whom? */
@@ -68,19 +93,27 @@ async function notifyStakeholders(incident: Incident): Promise<void> {
 /** Step 2, continued: a durable timer keeps users informed until the incident is resolved. */
 async function keepUsersInformed(incident: Incident): Promise<void> {
   for (;;) {
-    await condition(() => incident.userUpdatesStopped || incident.etaChanged, incident.input.policies.updateIntervalMs);
+    const untilNextUpdate = Math.max(1, incident.nextUserUpdateAt - Date.now());
+    await condition(() => incident.userUpdatesStopped || incident.etaChanged, untilNextUpdate);
     if (incident.userUpdatesStopped) return;
     incident.etaChanged = false;
     await incident.notify(['users'], 'update');
+    incident.nextUserUpdateAt = Date.now() + incident.input.policies.updateIntervalMs;
   }
 }
 
 /** Steps 3 to 5: diagnose, fix with approval, verify; a failed verification goes back to troubleshooting. */
 async function troubleshootFixAndVerify(incident: Incident): Promise<void> {
   const { maxRejections, maxVerificationAttempts } = incident.input.policies;
+  if (incident.resumeAt === 'awaiting-confirmations') {
+    await awaitConfirmations(incident);
+    return;
+  }
+  let resumingApproval = incident.resumeAt === 'awaiting-approval';
   for (;;) {
-    const diagnosis = await troubleshoot(incident);
-    const decision = await awaitApproval(incident, diagnosis);
+    const diagnosis = resumingApproval ? diagnosisOf(incident) : await troubleshoot(incident);
+    const decision = await awaitApproval(incident, diagnosis, resumingApproval);
+    resumingApproval = false;
     if (decision.kind === 'rejected') {
       incident.state.rejections += 1;
       if (incident.state.rejections >= maxRejections) {
@@ -122,34 +155,50 @@ function handoverReason(diagnosis: Diagnosis): string {
   return `${diagnosis.rootCause}. ${handover.reason}${byHand}`;
 }
 
-/** Step 4, first half: wait durably for a listed approver; escalate to management if nobody decides in time. */
-async function awaitApproval(incident: Incident, diagnosis: Diagnosis): Promise<Decision> {
-  incident.enter('awaiting-approval');
-  const { recommendation } = diagnosis;
-  const since = new Date().toISOString();
-  incident.milestones.approvalRequestedAt ??= since;
-  incident.decision = undefined;
-  incident.state.pendingApproval = {
-    actionId: recommendation.actionId,
-    description: recommendation.description,
-    risk: recommendation.risk,
-    since,
-    approvers: [...incident.input.approvers],
-    ...offeredHypotheses(diagnosis),
-  };
-  incident.record('requested approval', `${recommendation.actionId} (risk ${recommendation.risk})`);
-  await incident.notify(['itTeam'], 'update');
-  let timeouts = 0;
-  while (!(await condition(() => incident.decision !== undefined, incident.input.policies.approvalTimeoutMs))) {
-    timeouts += 1;
-    if (timeouts === 1) {
-      incident.state.pendingApproval.escalatedAt = new Date().toISOString();
+function diagnosisOf(incident: Incident): Diagnosis {
+  const { diagnosis } = incident.state;
+  if (!diagnosis) throw new Error('a run resumed at approval carries no diagnosis');
+  return diagnosis;
+}
+
+/**
+ * Step 4, first half: wait durably for a listed approver; escalate to management if nobody decides in time. A run
+ * resumed at this wait keeps the request, its clock and its escalations as the previous run left them.
+ */
+async function awaitApproval(incident: Incident, diagnosis: Diagnosis, resumed: boolean): Promise<Decision> {
+  const { approvalTimeoutMs } = incident.input.policies;
+  if (!resumed) {
+    incident.enter('awaiting-approval');
+    const { recommendation } = diagnosis;
+    const since = new Date().toISOString();
+    incident.milestones.approvalRequestedAt ??= since;
+    incident.decision = undefined;
+    incident.state.pendingApproval = {
+      actionId: recommendation.actionId,
+      description: recommendation.description,
+      risk: recommendation.risk,
+      since,
+      approvers: [...incident.input.approvers],
+      ...offeredHypotheses(diagnosis),
+    };
+    incident.record('requested approval', `${recommendation.actionId} (risk ${recommendation.risk})`);
+    await incident.notify(['itTeam'], 'update');
+    incident.waitDeadlineAt = Date.now() + approvalTimeoutMs;
+    incident.waitTimeouts = 0;
+  }
+  const decided = () => incident.decision !== undefined;
+  while (!(await waitOrHandOver(incident, decided, incident.waitDeadlineAt - Date.now(), 'awaiting-approval'))) {
+    incident.waitTimeouts += 1;
+    const pendingApproval = incident.state.pendingApproval;
+    if (incident.waitTimeouts === 1 && pendingApproval) {
+      pendingApproval.escalatedAt = new Date().toISOString();
       incident.record('approval timed out: escalated to management', 'still waiting for approval');
       await incident.notify(['management', 'itTeam'], 'escalation', 'no approver has decided on the fix in time');
     } else {
       incident.record('approval still pending: reminded the IT team', 'still waiting for approval');
       await incident.notify(['itTeam'], 'reminder', 'the fix still awaits approval');
     }
+    incident.waitDeadlineAt = Date.now() + approvalTimeoutMs;
   }
   const decision = incident.decision as Decision | undefined;
   if (!decision) throw new Error('approval wait ended without a decision');
@@ -232,17 +281,28 @@ async function verifyFix(incident: Incident): Promise<boolean> {
   }
   const { confirmationsRequired, confirmationTimeoutMs } = incident.input.policies;
   await incident.notify(['itTeam'], 'update', `automated checks pass; ${confirmationsRequired} confirmations needed`);
+  incident.waitDeadlineAt = Date.now() + confirmationTimeoutMs;
+  incident.waitTimeouts = 0;
+  await awaitConfirmations(incident);
+  return true;
+}
+
+/** Step 5, continued: enough distinct people confirm; the IT team is reminded each time the wait runs out. */
+async function awaitConfirmations(incident: Incident): Promise<void> {
+  const { confirmationsRequired, confirmationTimeoutMs } = incident.input.policies;
   const enoughConfirmations = () => incident.state.confirmations.length >= confirmationsRequired;
-  while (!(await condition(enoughConfirmations, confirmationTimeoutMs))) {
+  const remaining = () => incident.waitDeadlineAt - Date.now();
+  while (!(await waitOrHandOver(incident, enoughConfirmations, remaining(), 'awaiting-confirmations'))) {
+    incident.waitTimeouts += 1;
     incident.record(
       'confirmations still missing: reminded the IT team',
       `${incident.state.confirmations.length} so far`,
     );
     await incident.notify(['itTeam'], 'reminder', 'the fix awaits confirmation by the team');
+    incident.waitDeadlineAt = Date.now() + confirmationTimeoutMs;
   }
   incident.acceptingConfirmations = false;
   incident.milestones.resolvedAt = new Date().toISOString();
-  return true;
 }
 
 /** Services need a moment after a fix (a flushed queue drains, a daemon binds its port), so probes get a few tries. */

@@ -1,4 +1,4 @@
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 
 /** The contract that users' scripts, the Temporal UI and the CLI depend on. Names here are never typed twice. */
 export const TASK_QUEUE = 'mailmend';
@@ -42,6 +42,30 @@ export interface AlertPayload {
   labels: Record<string, string>;
   startsAt?: string;
   receivedAt: string;
+  /** How many identical alerts this one stands for: the webhook collapses repeats into the next alert it sends. */
+  occurrences?: number;
+}
+
+/** Alerts for one server, in the order the sender listed them; the webhook sends a batch as one signal. */
+export interface AlertBatch {
+  alerts: AlertPayload[];
+}
+
+/** What the incident keeps of one alert (source, fingerprint or name): counts and times, never every copy. */
+export interface AlertRecord {
+  source: AlertPayload['source'];
+  alertName: string;
+  fingerprint?: string;
+  /** The latest status seen. */
+  status: AlertPayload['status'];
+  /** Occurrences seen, repeats and collapsed copies included. */
+  count: number;
+  firstSeenAt: string;
+  lastSeenAt: string;
+  startsAt?: string;
+  summary?: string;
+  mailbox?: string;
+  labels: Record<string, string>;
 }
 
 export interface ApproveSignal {
@@ -67,13 +91,28 @@ export interface SetEtaSignal {
   eta: string;
 }
 
+/** What an accepted decision did, for the person who sent it. */
+export type DecisionReceipt =
+  | { decision: 'approved'; by: string; actionId: string }
+  | { decision: 'rejected'; by: string; rejections: number; maxRejections: number }
+  | { decision: 'confirmed'; by: string; confirmations: number; required: number }
+  | { decision: 'eta-set'; by: string; eta: string };
+
 export const alertSignal = defineSignal<[AlertPayload]>('alert');
+export const alertsSignal = defineSignal<[AlertBatch]>('alerts');
 export const approveSignal = defineSignal<[ApproveSignal]>('approve');
 export const rejectSignal = defineSignal<[RejectSignal]>('reject');
 export const confirmSignal = defineSignal<[ConfirmSignal]>('confirm');
 export const noteSignal = defineSignal<[NoteSignal]>('note');
 export const setEtaSignal = defineSignal<[SetEtaSignal]>('setEta');
 export const stateQuery = defineQuery<IncidentState>('state');
+
+// The same names as the signals: the UI's Send Signal dialog keeps working, while the CLI and typed client learn the
+// outcome, since an Update's validator refuses bad input and says why.
+export const approveUpdate = defineUpdate<DecisionReceipt, [ApproveSignal]>('approve');
+export const rejectUpdate = defineUpdate<DecisionReceipt, [RejectSignal]>('reject');
+export const confirmUpdate = defineUpdate<DecisionReceipt, [ConfirmSignal]>('confirm');
+export const setEtaUpdate = defineUpdate<DecisionReceipt, [SetEtaSignal]>('setEta');
 
 /** Durations are milliseconds: the config loader turns `30m` into numbers before they reach the workflow. */
 export interface IncidentPolicies {
@@ -87,6 +126,8 @@ export interface IncidentPolicies {
   initialEtaMs?: number;
   /** How long verification keeps probing a just-fixed server before calling the fix failed. */
   verificationSettleMs?: number;
+  /** A run continues as new once its history holds this many events; Temporal refuses signals after 10,000. */
+  historyEventLimit?: number;
 }
 
 /** Holds only references and policy, never secrets: channels are named, credentials are resolved by activities. */
@@ -96,6 +137,35 @@ export interface IncidentInput {
   approvers: string[];
   /** Channel names per audience; the worker resolves each name to its transport. */
   audiences: Record<AudienceName, string[]>;
+  /** Set when a run continues as new: where the procedure stood, so the next run resumes there. */
+  carried?: CarriedIncident;
+}
+
+/** A wait the procedure can be resumed at in a new run. */
+export type ResumePoint = 'awaiting-approval' | 'awaiting-confirmations';
+
+/** Everything a run hands to the next: the state people see, and the clocks of the waits in progress. */
+export interface CarriedIncident {
+  state: IncidentState;
+  milestones: IncidentMilestones;
+  resumeAt: ResumePoint;
+  /** Runs so far, this one included. */
+  runs: number;
+  /** When users get their next update. */
+  nextUserUpdateAt: string;
+  etaChanged: boolean;
+  /** When the wait in progress (approval or confirmations) times out next, and how often it has already. */
+  waitDeadlineAt: string;
+  waitTimeouts: number;
+}
+
+export interface IncidentMilestones {
+  detectedAt?: string;
+  openedAt: string;
+  acknowledgedAt?: string;
+  approvalRequestedAt?: string;
+  approvedAt?: string;
+  resolvedAt?: string;
 }
 
 export interface CheckResult {
@@ -276,9 +346,19 @@ export interface IncidentState {
   confirmationsRequired: number;
   rejections: number;
   verificationAttempts: number;
-  alerts: AlertPayload[];
+  /** One record per distinct alert, at most a few hundred; `alertsReceived` counts every occurrence. */
+  alerts: AlertRecord[];
+  alertsReceived: number;
+  /** Occurrences of alerts beyond the records kept. */
+  alertsUntracked?: number;
+  /** The latest notifications; `notificationsOmitted` counts older ones dropped to keep the state bounded. */
   notifications: NotificationRecord[];
+  notificationsOmitted?: number;
+  /** The first entries and the latest; `timelineOmitted` counts those dropped between them. */
   timeline: TimelineEntry[];
+  timelineOmitted?: number;
+  /** Runs of the workflow so far: a long incident continues as new to keep its history bounded. */
+  runs?: number;
   report?: ReportLocation;
 }
 

@@ -1,13 +1,6 @@
-import type { IncidentReport, IncidentState, ResponseTimes } from './messages';
+import type { IncidentMilestones, IncidentReport, IncidentState, ResponseTimes } from './messages';
 
-export interface Milestones {
-  detectedAt?: string;
-  openedAt: string;
-  acknowledgedAt?: string;
-  approvalRequestedAt?: string;
-  approvedAt?: string;
-  resolvedAt?: string;
-}
+export type Milestones = IncidentMilestones;
 
 function elapsed(from: string | undefined, to: string | undefined): number | undefined {
   if (from === undefined || to === undefined) return undefined;

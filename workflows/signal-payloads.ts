@@ -1,4 +1,12 @@
-import type { AlertPayload, ApproveSignal, ConfirmSignal, NoteSignal, RejectSignal, SetEtaSignal } from './messages';
+import type {
+  AlertBatch,
+  AlertPayload,
+  ApproveSignal,
+  ConfirmSignal,
+  NoteSignal,
+  RejectSignal,
+  SetEtaSignal,
+} from './messages';
 
 // Signals arrive from the Temporal UI and the CLI as whatever JSON someone typed. A handler that throws fails the
 // workflow task on every replay and wedges the incident, so each payload is checked here first and a bad one is
@@ -135,6 +143,32 @@ export function parseAlert(raw: unknown): Parsed<AlertPayload> {
       ...optional('summary'),
       ...optional('mailbox'),
       ...optional('startsAt'),
+      ...occurrencesOf(payload),
     };
+  });
+}
+
+function occurrencesOf(payload: Record<string, unknown>): { occurrences?: number } {
+  const value = payload.occurrences;
+  if (value === undefined || value === null) return {};
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new PayloadError(`"occurrences" must be a whole number of at least 1, got ${JSON.stringify(value)}`);
+  }
+  return { occurrences: value };
+}
+
+/** A batch keeps its usable alerts and says what was wrong with the others. */
+export function parseAlertBatch(raw: unknown): Parsed<AlertBatch & { problems: string[] }> {
+  return parse(raw, (payload) => {
+    if (!Array.isArray(payload.alerts))
+      throw new PayloadError(`"alerts" must be a list, got ${describe(payload.alerts)}`);
+    const alerts: AlertPayload[] = [];
+    const problems: string[] = [];
+    payload.alerts.forEach((item: unknown, index) => {
+      const parsed = parseAlert(item);
+      if (parsed.ok) alerts.push(parsed.value);
+      else problems.push(`alert ${index + 1}: ${parsed.reason}`);
+    });
+    return { alerts, problems };
   });
 }

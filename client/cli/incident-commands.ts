@@ -12,7 +12,14 @@ import {
   reject,
   setEta,
 } from '../incidents';
-import type { ApproveSignal, ConfirmSignal, NoteSignal, RejectSignal, SetEtaSignal } from '../../workflows/messages';
+import type {
+  ApproveSignal,
+  ConfirmSignal,
+  DecisionReceipt,
+  NoteSignal,
+  RejectSignal,
+  SetEtaSignal,
+} from '../../workflows/messages';
 import type { CliDeps } from './deps';
 import { renderIncidentList, renderIncidentState } from './render';
 
@@ -33,21 +40,37 @@ interface DecisionOption {
   required: boolean;
 }
 
-/** A command a person sends to one incident: who sends it, what it carries, and what the CLI prints once sent. */
-interface DecisionCommand<Options extends { by: string }> {
+/**
+ * A command a person sends to one incident: who sends it, what it carries, and what the CLI prints once the incident
+ * took it. Decisions are Updates, so the printed outcome is the incident's own; a refusal exits non-zero with why.
+ */
+interface DecisionCommand<Options extends { by: string }, Result> {
   name: string;
   description: string;
   byDescription: string;
   options: DecisionOption[];
   /** Checks and normalizes the options before anything connects, so a bad value is reported as such. */
   prepare?(options: Options, now: Date): Options;
-  signal(client: Client, serverId: string, options: Options): Promise<void>;
-  /** What the CLI prints once the signal is sent. */
-  sent(serverId: string, options: Options): string;
+  send(client: Client, serverId: string, options: Options): Promise<Result>;
+  /** What the CLI prints once the incident took it. */
+  done(serverId: string, result: Result, options: Options): string;
+}
+
+function describeReceipt(serverId: string, receipt: DecisionReceipt): string {
+  switch (receipt.decision) {
+    case 'approved':
+      return `${receipt.by} approved ${receipt.actionId} on the incident on ${serverId}; the fix runs now`;
+    case 'rejected':
+      return `${receipt.by} rejected the fix on ${serverId} (rejection ${receipt.rejections} of ${receipt.maxRejections} before it is handed over)`;
+    case 'confirmed':
+      return `${receipt.by} confirmed the fix on ${serverId} (${receipt.confirmations}/${receipt.required} confirmations)`;
+    case 'eta-set':
+      return `${receipt.by} set the ETA of the incident on ${serverId} to ${receipt.eta}`;
+  }
 }
 
 const decisionCommands = [
-  {
+  decisionCommand({
     name: 'approve',
     description: 'approve the remediation the incident is waiting for',
     byDescription: 'who approves; must be a configured approver',
@@ -60,37 +83,36 @@ const decisionCommands = [
       },
     ],
     prepare: ({ action, ...approval }) => (action !== undefined ? { ...approval, actionId: action } : approval),
-    signal: approve,
-    sent: (serverId, { by, actionId }) =>
-      `approval by ${by}${actionId !== undefined ? ` of ${actionId}` : ''} sent to the incident on ${serverId}`,
-  } satisfies DecisionCommand<ApproveSignal & { action?: string }>,
-  {
+    send: approve,
+    done: describeReceipt,
+  } satisfies DecisionCommand<ApproveSignal & { action?: string }, DecisionReceipt>),
+  decisionCommand({
     name: 'reject',
     description: 'reject the proposed remediation',
     byDescription: 'who rejects',
     options: [
       { flags: '--reason <text>', description: 'why, for the timeline and the next diagnosis', required: true },
     ],
-    signal: reject,
-    sent: (serverId, { by }) => `rejection by ${by} sent to the incident on ${serverId}`,
-  } satisfies DecisionCommand<RejectSignal>,
-  {
+    send: reject,
+    done: describeReceipt,
+  } satisfies DecisionCommand<RejectSignal, DecisionReceipt>),
+  decisionCommand({
     name: 'confirm',
     description: 'confirm, as a user, that mail works again',
     byDescription: 'who confirms',
     options: [],
-    signal: confirm,
-    sent: (serverId, { by }) => `confirmation by ${by} sent to the incident on ${serverId}`,
-  } satisfies DecisionCommand<ConfirmSignal>,
-  {
+    send: confirm,
+    done: describeReceipt,
+  } satisfies DecisionCommand<ConfirmSignal, DecisionReceipt>),
+  decisionCommand({
     name: 'note',
     description: 'add a note to the incident timeline',
     byDescription: 'who writes the note',
     options: [{ flags: '--text <text>', description: 'the note', required: true }],
-    signal: addNote,
-    sent: (serverId, { by }) => `note by ${by} added to the incident on ${serverId}`,
-  } satisfies DecisionCommand<NoteSignal>,
-  {
+    send: addNote,
+    done: (serverId, _sent, { by }) => `note by ${by} sent to the incident on ${serverId}`,
+  } satisfies DecisionCommand<NoteSignal, void>),
+  decisionCommand({
     name: 'eta',
     description: 'set the estimated repair time announced to users',
     byDescription: 'who estimates',
@@ -102,9 +124,9 @@ const decisionCommands = [
       },
     ],
     prepare: (options, now) => ({ ...options, eta: etaFrom(options.eta, now) }),
-    signal: setEta,
-    sent: (serverId, { eta }) => `ETA ${eta} set on the incident on ${serverId}`,
-  } satisfies DecisionCommand<SetEtaSignal>,
+    send: setEta,
+    done: describeReceipt,
+  } satisfies DecisionCommand<SetEtaSignal, DecisionReceipt>),
 ];
 
 /** `mailmend incidents list|show|approve|reject|confirm|note|eta`. */
@@ -132,12 +154,20 @@ export function registerIncidentCommands(program: Command, deps: CliDeps): void 
       deps.stdout(options.json ? `${JSON.stringify(state, null, 2)}\n` : renderIncidentState(state, now()));
     });
 
-  for (const decision of decisionCommands) registerDecisionCommand(incidents, decision, deps, now);
+  for (const register of decisionCommands) register(incidents, deps, now);
 }
 
-function registerDecisionCommand<Options extends { by: string }>(
+type RegisterCommand = (incidents: Command, deps: CliDeps, now: () => Date) => void;
+
+function decisionCommand<Options extends { by: string }, Result>(
+  decision: DecisionCommand<Options, Result>,
+): RegisterCommand {
+  return (incidents, deps, now) => registerDecisionCommand(incidents, decision, deps, now);
+}
+
+function registerDecisionCommand<Options extends { by: string }, Result>(
   incidents: Command,
-  decision: DecisionCommand<Options>,
+  decision: DecisionCommand<Options, Result>,
   deps: CliDeps,
   now: () => Date,
 ): void {
@@ -152,8 +182,8 @@ function registerDecisionCommand<Options extends { by: string }>(
   }
   command.action(async (serverId: string, given: Options) => {
     const options = decision.prepare ? decision.prepare(given, now()) : given;
-    await withTemporal(deps, (client) => decision.signal(client, serverId, options));
-    deps.stdout(`${decision.sent(serverId, options)}\n`);
+    const result = await withTemporal(deps, (client) => decision.send(client, serverId, options));
+    deps.stdout(`${decision.done(serverId, result, options)}\n`);
   });
 }
 

@@ -56,8 +56,9 @@ export function renderIncidentState(state: IncidentState, now: Date): string {
     `${state.confirmations.length}/${state.confirmationsRequired}${confirmedBy.length > 0 ? ` (${confirmedBy.join(', ')})` : ''}`,
   );
   const failed = state.notifications.filter((notification) => !notification.ok).length;
-  field('notifications', `${state.notifications.length} sent${failed > 0 ? `, ${failed} failed` : ''}`);
-  field('alerts', String(state.alerts.length));
+  const sent = state.notifications.length + (state.notificationsOmitted ?? 0);
+  field('notifications', `${sent} sent${failed > 0 ? `, ${failed} failed` : ''}`);
+  field('alerts', `${state.alertsReceived} received, ${state.alerts.length} distinct`);
   if (state.report) field('report', state.report.markdownPath);
 
   const shown = state.timeline.slice(-TIMELINE_ENTRIES_SHOWN);

@@ -63,6 +63,7 @@ function closedIncident(): IncidentReport {
       rejections: 0,
       verificationAttempts: 1,
       alerts: [],
+      alertsReceived: 0,
       notifications: [
         { channel: 'ops-chat', audience: 'itTeam', kind: 'outage', sentAt: '2024-05-01T09:15:05.000Z', ok: true },
         {

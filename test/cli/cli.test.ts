@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { processDeps, runCli, type CliDeps } from '../../client/cli/program';
 import { raiseAlert } from '../../client/incidents';
-import { incidentWorkflowId, type IncidentState } from '../../workflows/messages';
-import { createFakeActivities } from '../support/fake-activities';
+import type { WorkflowHandle } from '@temporalio/client';
+import { incidentWorkflowId, type Hypothesis, type IncidentState } from '../../workflows/messages';
+import { createFakeActivities, type FakeActivityOptions } from '../support/fake-activities';
 import { freePort } from '../support/processes';
-import { testAlert, testInput } from '../support/incidents';
+import { raiseTestIncident, testAlert, testInput, waitForState } from '../support/incidents';
 import { terminateIfRunning, uniqueServerId, useSharedTemporal, withWorker } from '../support/temporal';
 import { eventually, signalsOf } from '../webhook/support';
 
@@ -36,6 +37,33 @@ async function mailmendWithin(commandTimeoutMs: number, ...argv: string[]): Prom
   return { code, stdout, stderr };
 }
 
+/** An incident run by a worker with fake activities, once it waits for approval. */
+async function withIncidentAwaitingApproval(
+  options: FakeActivityOptions,
+  use: (serverId: string, handle: WorkflowHandle) => Promise<void>,
+): Promise<void> {
+  const serverId = uniqueServerId('mx');
+  const taskQueue = `cli-test-${randomUUID()}`;
+  temporal.terminateAfterTest(incidentWorkflowId(serverId));
+  await withWorker(temporal.workerConnection, taskQueue, createFakeActivities(options).activities, async () => {
+    const handle = await raiseTestIncident(temporal.client, taskQueue, testInput(serverId));
+    await waitForState(handle, (state) => state.phase === 'awaiting-approval');
+    await use(serverId, handle);
+  });
+}
+
+function rankedHypothesis(cause: string, actionId: string): Hypothesis {
+  return {
+    cause,
+    failureClass: 'test',
+    source: 'test',
+    evidenceFor: [],
+    evidenceAgainst: [],
+    confidence: 0.5,
+    actionId,
+  };
+}
+
 /** An open incident on a queue no worker polls, so its history shows exactly the signals the CLI sent. */
 async function openIncident(): Promise<string> {
   const serverId = uniqueServerId('mx');
@@ -59,72 +87,95 @@ describe('mailmend incidents', () => {
     });
   });
 
-  test('approve and note reach the open incident as signals', async () => {
-    const serverId = await openIncident();
+  test('approve reports the outcome the incident gave, and a note reaches the incident', async () => {
+    await withIncidentAwaitingApproval({}, async (serverId, handle) => {
+      const approved = await mailmend(
+        'incidents',
+        'approve',
+        serverId,
+        '--by',
+        'alice',
+        '--comment',
+        'restart is fine',
+      );
+      const noted = await mailmend('incidents', 'note', serverId, '--by', 'bob', '--text', 'vendor ticket 4711');
 
-    const approved = await mailmend('incidents', 'approve', serverId, '--by', 'alice', '--comment', 'restart is fine');
-    const noted = await mailmend('incidents', 'note', serverId, '--by', 'bob', '--text', 'vendor ticket 4711');
-
-    expect(approved).toEqual({
-      code: 0,
-      stdout: `approval by alice sent to the incident on ${serverId}\n`,
-      stderr: '',
+      expect(approved).toEqual({
+        code: 0,
+        stdout: `alice approved start-postfix on the incident on ${serverId}; the fix runs now\n`,
+        stderr: '',
+      });
+      expect(noted).toEqual({ code: 0, stdout: `note by bob sent to the incident on ${serverId}\n`, stderr: '' });
+      const state = await waitForState(handle, (current) => current.timeline.some((entry) => entry.event === 'note'));
+      expect(state.approvedBy).toBe('alice');
+      expect(state.timeline.filter((entry) => entry.actor !== 'mailmend').map((entry) => entry.event)).toEqual(
+        expect.arrayContaining(['approved', 'note']),
+      );
     });
-    expect(noted.code).toBe(0);
-    const signals = await signalsOf(temporal.client, incidentWorkflowId(serverId));
-    expect(signals.slice(1)).toEqual([
-      { name: 'approve', args: [{ by: 'alice', comment: 'restart is fine' }] },
-      { name: 'note', args: [{ by: 'bob', text: 'vendor ticket 4711' }] },
-    ]);
   });
 
-  test('approve --action picks another offered action, sent in the approve signal', async () => {
-    const serverId = await openIncident();
-
-    const approved = await mailmend(
-      'incidents',
-      'approve',
-      serverId,
-      '--by',
-      'alice',
-      '--action',
-      'postfix-set-permissions',
-    );
-
-    expect(approved).toEqual({
-      code: 0,
-      stdout: `approval by alice of postfix-set-permissions sent to the incident on ${serverId}\n`,
-      stderr: '',
-    });
-    const signals = await signalsOf(temporal.client, incidentWorkflowId(serverId));
-    expect(signals.slice(1)).toEqual([
-      { name: 'approve', args: [{ by: 'alice', actionId: 'postfix-set-permissions' }] },
-    ]);
-  });
-
-  test('reject, confirm and eta send their signals; a duration ETA counts from now', async () => {
-    const serverId = await openIncident();
-
-    const runs = [
-      await mailmend('incidents', 'reject', serverId, '--by', 'alice', '--reason', 'not during backups'),
-      await mailmend('incidents', 'confirm', serverId, '--by', 'carol'),
-      await mailmend('incidents', 'eta', serverId, '--by', 'alice', '--eta', '2h'),
-      await mailmend('incidents', 'eta', serverId, '--by', 'alice', '--eta', '2030-01-02T08:00:00+01:00'),
+  test('approve --action picks another offered action', async () => {
+    const offered: Hypothesis[] = [
+      { ...rankedHypothesis('Postfix is stopped', 'start-postfix'), confidence: 0.8 },
+      { ...rankedHypothesis('The queue directory is not writable', 'postfix-set-permissions'), confidence: 0.5 },
     ];
+    await withIncidentAwaitingApproval({ hypotheses: offered }, async (serverId, handle) => {
+      const approved = await mailmend(
+        'incidents',
+        'approve',
+        serverId,
+        '--by',
+        'alice',
+        '--action',
+        'postfix-set-permissions',
+      );
 
-    expect(runs.map((run) => [run.code, run.stderr])).toEqual([
-      [0, ''],
-      [0, ''],
-      [0, ''],
-      [0, ''],
-    ]);
-    const signals = await signalsOf(temporal.client, incidentWorkflowId(serverId));
-    expect(signals.slice(1)).toEqual([
-      { name: 'reject', args: [{ by: 'alice', reason: 'not during backups' }] },
-      { name: 'confirm', args: [{ by: 'carol' }] },
-      { name: 'setEta', args: [{ by: 'alice', eta: '2030-01-01T12:00:00.000Z' }] },
-      { name: 'setEta', args: [{ by: 'alice', eta: '2030-01-02T07:00:00.000Z' }] },
-    ]);
+      expect(approved).toEqual({
+        code: 0,
+        stdout: `alice approved postfix-set-permissions on the incident on ${serverId}; the fix runs now\n`,
+        stderr: '',
+      });
+      const state = await waitForState(handle, (current) => current.remediations.length > 0);
+      expect(state.remediations[0]?.actionId).toBe('postfix-set-permissions');
+    });
+  });
+
+  test("refusals exit 1 with the incident's reason; reject and eta report what the incident did", async () => {
+    await withIncidentAwaitingApproval({}, async (serverId) => {
+      const refused = (reason: string) => ({
+        code: 1,
+        stdout: '',
+        stderr: `mailmend: the incident on ${serverId} refused: ${reason}\n`,
+      });
+
+      expect(await mailmend('incidents', 'approve', serverId, '--by', 'mallory')).toEqual(
+        refused('mallory is not a listed approver'),
+      );
+      expect(await mailmend('incidents', 'approve', serverId, '--by', 'alice', '--action', 'rm-rf')).toEqual(
+        refused('rm-rf is not among the offered actions (start-postfix)'),
+      );
+      expect(await mailmend('incidents', 'confirm', serverId, '--by', 'carol')).toEqual(
+        refused('nothing awaits confirmation'),
+      );
+      expect(await mailmend('incidents', 'eta', serverId, '--by', 'carol', '--eta', '2h')).toEqual(
+        refused('carol may not set the ETA: only listed approvers may'),
+      );
+      expect(await mailmend('incidents', 'eta', serverId, '--by', 'alice', '--eta', '2h')).toEqual({
+        code: 0,
+        stdout: `alice set the ETA of the incident on ${serverId} to 2030-01-01T12:00:00.000Z\n`,
+        stderr: '',
+      });
+      expect(
+        (await mailmend('incidents', 'eta', serverId, '--by', 'alice', '--eta', '2030-01-02T08:00:00+01:00')).stdout,
+      ).toBe(`alice set the ETA of the incident on ${serverId} to 2030-01-02T07:00:00.000Z\n`);
+      expect(
+        await mailmend('incidents', 'reject', serverId, '--by', 'alice', '--reason', 'not during backups'),
+      ).toEqual({
+        code: 0,
+        stdout: `alice rejected the fix on ${serverId} (rejection 1 of 2 before it is handed over)\n`,
+        stderr: '',
+      });
+    });
   });
 
   test('bad input is refused before Temporal is asked, with the field named', async () => {

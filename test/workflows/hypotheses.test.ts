@@ -98,8 +98,8 @@ describe('ranked hypotheses at approval', () => {
       expect(
         ignored.timeline.filter((entry) => entry.event === 'approve ignored').map((entry) => entry.outcome),
       ).toEqual([
-        'restart-postfix is not among the offered actions',
-        `${NO_CATALOG_ACTION} is not among the offered actions`,
+        'restart-postfix is not among the offered actions (start-postfix, postfix-set-permissions)',
+        `${NO_CATALOG_ACTION} is not among the offered actions (start-postfix, postfix-set-permissions)`,
       ]);
       expect(fakes.remediations).toEqual([]);
       await handle.terminate('test over');
