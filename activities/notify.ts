@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Transporter } from 'nodemailer';
 import type { Logger } from 'pino';
+import type { MailmendMetrics } from '../platform/metrics';
 import { FailureType } from '../workflows/failure-types';
 import type { AudienceName, NotificationRecord } from '../workflows/messages';
 import { stepLogger } from './logging';
@@ -18,6 +19,8 @@ export interface NotifyDeps {
   mailer?: { transport: Transporter; from: string };
   webhookTimeoutMs: number;
   logger: Logger;
+  /** Counts every delivery attempt; absent where nothing serves the counts. */
+  metrics?: Pick<MailmendMetrics, 'notifications'>;
 }
 
 /** Webhook answers that may succeed if sent again; every other 4xx means the chat service refuses the message. */
@@ -49,14 +52,26 @@ export function createNotifyActivities(deps: NotifyDeps) {
         });
       }
       const rendered = renderNotification(audience, message);
-      if (channel.type === 'email') {
-        await sendEmail(deps, channel, input, rendered, log);
-      } else {
-        await postWebhook(deps, channel, input, rendered, log);
-      }
+      const delivery =
+        channel.type === 'email'
+          ? sendEmail(deps, channel, input, rendered, log)
+          : postWebhook(deps, channel, input, rendered, log);
+      await countOutcome(deps, channel, delivery);
       return { channel: channel.name, audience, kind: message.kind, sentAt: new Date().toISOString(), ok: true };
     },
   };
+}
+
+/** Every attempt is counted, so a channel that keeps failing shows before the workflow runs out of retries. */
+async function countOutcome(deps: NotifyDeps, channel: ResolvedChannel, delivery: Promise<void>): Promise<void> {
+  const labels = { channel: channel.name, audience: channel.audience };
+  try {
+    await delivery;
+  } catch (error) {
+    deps.metrics?.notifications.inc({ ...labels, outcome: 'failed' });
+    throw error;
+  }
+  deps.metrics?.notifications.inc({ ...labels, outcome: 'sent' });
 }
 
 type EmailChannel = Extract<ResolvedChannel, { type: 'email' }>;

@@ -1,13 +1,21 @@
 import { Runtime } from '@temporalio/worker';
+import type { Logger } from 'pino';
 import { createActivities } from '../activities';
 import { buildWebhookServer, startWebhookServer } from '../client/webhook/server';
 import { configPathFromEnv, loadConfigFile } from '../config/load';
 import { createLogger, temporalLoggerFor } from '../platform/logger';
+import { freeLoopbackPort, LOOPBACK } from '../platform/loopback';
+import { createMailmendMetrics } from '../platform/metrics';
 import { connectClient, connectWorker } from '../platform/temporal/connection';
+import type { EmbeddedServer } from '../platform/temporal/dev-server';
+import { DevServerSupervisor } from '../platform/temporal/dev-server-supervisor';
 import { buildActivityDeps } from '../worker/activity-deps';
 import { createMailmendWorker } from '../worker/worker';
 import { TASK_QUEUE } from '../workflows/messages';
 import { resolveTemporalTarget, type TemporalTarget } from './temporal-target';
+
+/** How long mailmend may take to stop once the embedded dev server is lost for good. */
+const GIVE_UP_EXIT_DEADLINE_MS = 10_000;
 
 /**
  * `npm start`: the Temporal dev server (unless TEMPORAL_ADDRESS names a cluster), the worker and the alert webhook.
@@ -15,14 +23,21 @@ import { resolveTemporalTarget, type TemporalTarget } from './temporal-target';
  */
 async function main(): Promise<void> {
   const logger = createLogger();
-  Runtime.install({ logger: temporalLoggerFor(logger), shutdownSignals: [] });
+  // The SDK serves its runtime metrics on loopback only; the webhook's /metrics appends them to mailmend's own.
+  const sdkMetricsAddress = `${LOOPBACK}:${await freeLoopbackPort()}`;
+  const metrics = createMailmendMetrics({ sdkMetricsAddress });
+  Runtime.install({
+    logger: temporalLoggerFor(logger),
+    shutdownSignals: [],
+    telemetryOptions: { metrics: { prometheus: { bindAddress: sdkMetricsAddress } } },
+  });
   const loaded = loadConfigFile(configPathFromEnv(process.env), process.env);
   const { config } = loaded;
 
   const target = await resolveTemporalTarget(process.env, config, loaded.baseDir, (line) => console.error(line));
   const workerConnection = await connectWorker(target.settings);
   const temporal = await connectClient(target.settings);
-  const activityDeps = buildActivityDeps(loaded, logger);
+  const activityDeps = buildActivityDeps(loaded, logger, metrics);
   const worker = await createMailmendWorker({
     connection: workerConnection,
     namespace: target.settings.namespace,
@@ -30,24 +45,25 @@ async function main(): Promise<void> {
     shutdownGraceTime: config.temporal.shutdownGraceTime,
   });
   const workerRun = worker.run();
-  const webhook = buildWebhookServer({ config, secrets: loaded.secrets, client: temporal.client, logger });
+  const webhook = buildWebhookServer({ config, secrets: loaded.secrets, client: temporal.client, logger, metrics });
   const webhookUrl = await startWebhookServer(webhook, config.webhook.host, config.webhook.port);
   console.log(runningBanner(target, webhookUrl));
 
   let stopping = false;
-  const shutdown = async (signal: string): Promise<void> => {
+  const shutdown = async (reason: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down: webhook, then worker (grace time for in-flight activities), then Temporal');
+    logger.info({ reason }, 'shutting down: webhook, then worker (grace time for in-flight activities), then Temporal');
     await webhook.close();
     worker.shutdown();
     await workerRun;
     activityDeps.close();
     await temporal.close();
     await workerConnection.close();
-    await target.embedded?.stop();
+    await supervisor?.stop();
     logger.info('stopped');
   };
+  const supervisor = target.embedded && superviseDevServer(target.embedded, logger, shutdown);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       shutdown(signal).catch((error: unknown) => {
@@ -57,6 +73,35 @@ async function main(): Promise<void> {
     });
   }
   await workerRun;
+}
+
+/**
+ * Restarts the embedded dev server when it dies. When it cannot, mailmend stops and exits 1, so whatever supervises
+ * mailmend sees the outage instead of a process that answers 503 forever.
+ */
+function superviseDevServer(
+  server: EmbeddedServer,
+  logger: Logger,
+  shutdown: (reason: string) => Promise<void>,
+): DevServerSupervisor {
+  return new DevServerSupervisor(server, {
+    logger,
+    onGiveUp: (error) => {
+      console.error(
+        `mailmend is stopping: the embedded Temporal server is down and could not be restarted: ${error.message}`,
+      );
+      process.exitCode = 1;
+      // The worker's shutdown may wait on the server that is gone; the exit must not.
+      setTimeout(() => process.exit(1), GIVE_UP_EXIT_DEADLINE_MS).unref();
+      shutdown('embedded Temporal server lost').then(
+        () => process.exit(1),
+        (shutdownError: unknown) => {
+          logger.error({ err: shutdownError }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    },
+  });
 }
 
 function runningBanner(target: TemporalTarget, webhookUrl: string): string {

@@ -151,6 +151,8 @@ const webhookSchema = z.strictObject({
     .int()
     .min(1024 * 1024, 'must be at least 1 MiB, Alertmanager batches can be large')
     .default(4 * 1024 * 1024),
+  /** An alert identical (server, fingerprint, status) to one signalled within this window is counted, not signalled. */
+  collapseWindow: durationSchema.default(60_000),
 });
 
 export const configSchema = z

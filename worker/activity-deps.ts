@@ -6,6 +6,7 @@ import type { ActivityDeps } from '../activities';
 import type { ResolvedChannel } from '../activities/notify';
 import { loadSignatureCatalog } from '../activities/signatures/catalog';
 import { createSshRemediationExecutor } from '../activities/ssh-remediation';
+import type { MailmendMetrics } from '../platform/metrics';
 import { createMailHostAccess } from './mail-host-access';
 import { AUDIENCES } from '../workflows/messages';
 
@@ -17,8 +18,13 @@ interface BuiltActivityDeps {
 /**
  * Builds every client the activities use, once per worker, resolving secrets from their references, and loads the log
  * signatures, so a bad operator signature file stops the worker at start with its file, signature and field.
+ * `metrics`, when given, counts notifications; pass the instance the process serves on `/metrics`.
  */
-export function buildActivityDeps({ config, secrets, baseDir }: LoadedConfig, logger: Logger): BuiltActivityDeps {
+export function buildActivityDeps(
+  { config, secrets, baseDir }: LoadedConfig,
+  logger: Logger,
+  metrics?: MailmendMetrics,
+): BuiltActivityDeps {
   const signatures = loadSignatureCatalog(config.signatureFiles.map((file) => path.resolve(baseDir, file)));
   const relay = config.fallbackRelay;
   const transport = relay
@@ -53,6 +59,7 @@ export function buildActivityDeps({ config, secrets, baseDir }: LoadedConfig, lo
     roundTripTimeoutMs: config.policies.roundTripTimeout,
     remediationExecutor: createSshRemediationExecutor(mailHost),
     logger,
+    ...(metrics ? { metrics } : {}),
   };
   return { deps, close: () => transport?.close() };
 }

@@ -1,4 +1,4 @@
-import { Runtime } from '@temporalio/worker';
+import { Runtime, type TelemetryOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { configPathFromEnv, loadConfigFile } from '../config/load';
 import { createLogger, temporalLoggerFor } from '../platform/logger';
@@ -9,7 +9,7 @@ import { createMailmendWorker } from './worker';
 /** The worker alone, against the cluster that TEMPORAL_ADDRESS (or the envconfig profile) names. */
 async function main(): Promise<void> {
   const logger = createLogger();
-  Runtime.install({ logger: temporalLoggerFor(logger) });
+  Runtime.install({ logger: temporalLoggerFor(logger), telemetryOptions: sdkMetricsFromEnv(process.env) });
   const loaded = loadConfigFile(configPathFromEnv(process.env), process.env);
   const { temporal } = loaded.config;
   const settings = temporalSettingsFromEnv(process.env, `${temporal.host}:${temporal.port}`);
@@ -28,6 +28,19 @@ async function main(): Promise<void> {
     close();
     await connection.close();
   }
+}
+
+/**
+ * `MAILMEND_WORKER_METRICS=0.0.0.0:9464` makes the SDK serve its runtime metrics at `/metrics` on that address; unset,
+ * the worker serves none. `npm start` needs no such setting: its webhook's `/metrics` includes them.
+ */
+function sdkMetricsFromEnv(env: NodeJS.ProcessEnv): TelemetryOptions | undefined {
+  const bindAddress = env.MAILMEND_WORKER_METRICS?.trim();
+  if (!bindAddress) return undefined;
+  if (!/^\S+:\d{1,5}$/.test(bindAddress)) {
+    throw new Error(`MAILMEND_WORKER_METRICS must be host:port, e.g. 0.0.0.0:9464, not "${bindAddress}"`);
+  }
+  return { metrics: { prometheus: { bindAddress } } };
 }
 
 main().catch((error: unknown) => {

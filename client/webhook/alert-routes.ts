@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { findServerId, incidentInputFor } from '../../config/incident-input';
+import { findServerId } from '../../config/incident-input';
 import type { MailmendConfig } from '../../config/schema';
-import { raiseAlert, type RaisedAlert } from '../incidents';
+import type { AlertPayload } from '../../workflows/messages';
+import type { RaisedAlert } from '../incidents';
 import {
   describeSchemaIssues,
   toAlertPayloads,
@@ -19,6 +20,8 @@ export interface AcceptedAlert {
   workflowId: string;
   runId?: string;
   delivered: RaisedAlert['delivered'];
+  /** Not signalled: an identical alert was, within the collapse window. */
+  collapsed?: boolean;
 }
 
 /** `POST /alerts/alertmanager` and `POST /alerts/grafana`, both behind the bearer token. */
@@ -44,10 +47,12 @@ async function acceptAlerts(
 ): Promise<FastifyReply> {
   const { config, logger } = context;
   if (request.body === undefined) {
+    context.metrics.alertsRefused.inc({ source, reason: 'malformed-body' });
     return reply.code(400).send({ error: 'malformed JSON', reason: 'the body is empty, expected JSON' });
   }
   const parsed = webhookSchemas[source].safeParse(request.body);
   if (!parsed.success) {
+    context.metrics.alertsRefused.inc({ source, reason: 'malformed-body' });
     const reason = describeSchemaIssues(parsed.error);
     logger.warn({ serverId: null, source, reason }, 'alert body does not match the schema');
     return reply.code(400).send({ error: `not a ${source} webhook payload`, reason } satisfies ErrorBody);
@@ -55,9 +60,15 @@ async function acceptAlerts(
   const serverLabel = config.webhook.serverLabel;
   const mapped = toAlertPayloads(parsed.data, { source, serverLabel });
   const isKnown = ({ serverLabelValue }: MappedAlert) => !!serverLabelValue && !!findServerId(config, serverLabelValue);
-  const refused: RefusedAlert[] = mapped
-    .filter((item) => !isKnown(item))
-    .map((item) => ({ alertName: item.alert.alertName, reason: describeUnknownServer(item, serverLabel) }));
+  context.metrics.alertsReceived.inc({ source }, mapped.length);
+  const unknown = mapped.filter((item) => !isKnown(item));
+  for (const item of unknown) {
+    context.metrics.alertsRefused.inc({ source, reason: item.serverLabelValue ? 'unknown-server' : 'no-server-label' });
+  }
+  const refused: RefusedAlert[] = unknown.map((item) => ({
+    alertName: item.alert.alertName,
+    reason: describeUnknownServer(item, serverLabel),
+  }));
   if (refused.length > 0) {
     logger.warn({ serverId: null, source, refused }, 'alerts refused: no configured server');
   }
@@ -75,7 +86,11 @@ export interface RefusedAlert {
   reason: string;
 }
 
-/** 202 only once Temporal holds every alert of the batch; 503 when Temporal does not answer, so the sender retries. */
+/**
+ * 202 only once Temporal holds every alert of the batch (or an identical one signalled within the collapse window);
+ * 503 when Temporal does not answer in time, so the sender retries. Each server's alerts queue in its lane, in order;
+ * lanes of different servers are signalled concurrently.
+ */
 async function signalAlerts(
   context: WebhookContext,
   source: AlertSource,
@@ -83,68 +98,43 @@ async function signalAlerts(
   refused: RefusedAlert[],
   reply: FastifyReply,
 ): Promise<FastifyReply> {
-  const { config, signalTimeoutMs } = context;
-  try {
-    const accepted = await context.withinDeadline(signalTimeoutMs, () =>
-      signalInOrderPerServer(config, mapped, (item, serverId) => signalAlert(context, source, item, serverId)),
+  const { config, signalTimeoutMs, logger, metrics } = context;
+  const byServer = new Map<string, { index: number; alert: AlertPayload }[]>();
+  mapped.forEach(({ serverLabelValue, alert }, index) => {
+    const serverId = resolveServer(config, serverLabelValue);
+    byServer.set(serverId, [...(byServer.get(serverId) ?? []), { index, alert }]);
+  });
+  const pending = new Array<Promise<AcceptedAlert>>(mapped.length);
+  for (const [serverId, items] of byServer) {
+    const outcomes = context.alertLanes.submit(
+      serverId,
+      items.map((item) => item.alert),
     );
+    outcomes.forEach((outcome, position) => {
+      const item = items[position];
+      if (!item) return;
+      pending[item.index] = outcome.then(({ raised, collapsed }) => {
+        if (collapsed) metrics.alertsCollapsed.inc({ source });
+        const fields = { serverId, incidentId: raised.workflowId, source, alertName: item.alert.alertName };
+        if (collapsed) logger.debug(fields, 'alert collapsed into an identical one');
+        else
+          logger.info({ ...fields, status: item.alert.status, fingerprint: item.alert.fingerprint }, 'alert signalled');
+        return { serverId, ...raised, ...(collapsed ? { collapsed } : {}) };
+      });
+    });
+  }
+  try {
+    const accepted = await context.withinDeadline(signalTimeoutMs, () => Promise.all(pending));
     return reply.code(202).send(refused.length > 0 ? { accepted, refused } : { accepted });
   } catch (error) {
-    const serverIds = [...new Set(mapped.map(({ serverLabelValue }) => resolveServer(config, serverLabelValue)))];
     return replyTemporalFailure(
       reply,
-      context.logger,
+      logger,
       error,
-      { serverId: serverIds.join(','), source },
+      { serverId: [...byServer.keys()].join(','), source },
       signalTimeoutMs,
     );
   }
-}
-
-/** Signal-with-start on the server's incident, so the first alert opens it. */
-async function signalAlert(
-  { config, client, logger, taskQueue }: WebhookContext,
-  source: AlertSource,
-  { alert }: MappedAlert,
-  serverId: string,
-): Promise<AcceptedAlert> {
-  const raised = await raiseAlert(client, incidentInputFor(config, serverId), alert, { taskQueue });
-  logger.info(
-    {
-      serverId,
-      incidentId: raised.workflowId,
-      source,
-      alertName: alert.alertName,
-      status: alert.status,
-      fingerprint: alert.fingerprint,
-    },
-    'alert signalled',
-  );
-  logger.debug({ serverId, incidentId: raised.workflowId, labels: alert.labels }, 'alert labels');
-  return { serverId, ...raised };
-}
-
-/** Alerts for one server are signalled one after another so the timeline keeps the sender's order. */
-async function signalInOrderPerServer(
-  config: MailmendConfig,
-  alerts: MappedAlert[],
-  signal: (item: MappedAlert, serverId: string) => Promise<AcceptedAlert>,
-): Promise<AcceptedAlert[]> {
-  const results: AcceptedAlert[] = new Array<AcceptedAlert>(alerts.length);
-  const byServer = new Map<string, number[]>();
-  alerts.forEach(({ serverLabelValue }, index) => {
-    const serverId = resolveServer(config, serverLabelValue);
-    byServer.set(serverId, [...(byServer.get(serverId) ?? []), index]);
-  });
-  await Promise.all(
-    [...byServer].map(async ([serverId, indexes]) => {
-      for (const index of indexes) {
-        const item = alerts[index];
-        if (item) results[index] = await signal(item, serverId);
-      }
-    }),
-  );
-  return results;
 }
 
 function resolveServer(config: MailmendConfig, labelValue: string | undefined): string {

@@ -1,6 +1,8 @@
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { MailmendConfig } from '../../config/schema';
+import type { MailmendMetrics } from '../../platform/metrics';
+import type { AlertLanes } from './alert-lanes';
 import type { TemporalDeadline } from './temporal-deadline';
 
 /** What the webhook's routes share, settled once when the server is built. */
@@ -13,5 +15,8 @@ export interface WebhookContext {
   signalTimeoutMs: number;
   /** How long `/healthz` waits for Temporal. */
   healthTimeoutMs: number;
+  metrics: MailmendMetrics;
+  /** Per-server queues that batch, order and collapse alerts before they are signalled. */
+  alertLanes: AlertLanes;
   taskQueue?: string;
 }

@@ -2,16 +2,19 @@ import { Connection, type Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import type { WebhookContext } from './context';
 
-/** `GET /healthz`: the webhook answers while Temporal is down, and says whether Temporal answers too. */
+/**
+ * `GET /healthz`: 200 `{ ok: true, temporal: 'up' }` while Temporal answers, 503 `{ ok: false, temporal: 'down' }`
+ * while it does not, so a load balancer or supervisor sees that alerts cannot be accepted.
+ */
 export function registerHealthRoute(app: FastifyInstance, context: WebhookContext): void {
-  app.get('/healthz', async () => {
+  app.get('/healthz', async (_request, reply) => {
     let temporal: 'up' | 'down' = 'down';
     try {
       temporal = await context.withinDeadline(context.healthTimeoutMs, () => temporalHealth(context.client));
     } catch (error) {
       context.logger.debug({ serverId: null, err: error }, 'Temporal health check failed');
     }
-    return { ok: true, temporal };
+    return reply.code(temporal === 'up' ? 200 : 503).send({ ok: temporal === 'up', temporal });
   });
 }
 

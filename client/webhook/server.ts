@@ -3,6 +3,10 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { MailmendConfig } from '../../config/schema';
 import type { SecretResolver } from '../../config/secrets';
+import { createMailmendMetrics, type MailmendMetrics } from '../../platform/metrics';
+import { incidentInputFor } from '../../config/incident-input';
+import { raiseAlerts } from '../incidents';
+import { AlertLanes } from './alert-lanes';
 import { registerAlertRoutes } from './alert-routes';
 import { requireBearerToken } from './bearer-token';
 import type { WebhookContext } from './context';
@@ -10,6 +14,7 @@ import { replyToRequestErrors } from './error-replies';
 import { registerHealthRoute } from './health-route';
 import { registerIncidentRoutes } from './incident-routes';
 import { readEveryBodyAsJson } from './json-body';
+import { registerMetricsRoute } from './metrics-route';
 import { temporalDeadline } from './temporal-deadline';
 
 export type { AcceptedAlert } from './alert-routes';
@@ -25,6 +30,8 @@ export interface WebhookDeps {
   healthTimeoutMs?: number;
   /** Tests isolate their workflows on their own queue; production uses the default. */
   taskQueue?: string;
+  /** Shared with the activities when the worker runs in the same process; the webhook makes its own otherwise. */
+  metrics?: MailmendMetrics;
 }
 
 /**
@@ -43,19 +50,31 @@ export function buildWebhookServer(deps: WebhookDeps): FastifyInstance {
   const authorize = requireBearerToken(bearerToken ? deps.secrets.resolve(bearerToken) : undefined, logger);
 
   const app = Fastify({ bodyLimit: bodyLimitBytes, logger: false });
+  const withinDeadline = temporalDeadline(app, client);
+  const signalTimeoutMs = deps.signalTimeoutMs ?? 5_000;
+  const alertLanes = new AlertLanes({
+    collapseWindowMs: config.webhook.collapseWindow,
+    deliver: (serverId, alerts) =>
+      withinDeadline(signalTimeoutMs, () =>
+        raiseAlerts(client, incidentInputFor(config, serverId), alerts, { taskQueue: deps.taskQueue }),
+      ),
+  });
   const context: WebhookContext = {
     config,
     client,
     logger,
-    withinDeadline: temporalDeadline(app, client),
-    signalTimeoutMs: deps.signalTimeoutMs ?? 5_000,
+    withinDeadline,
+    signalTimeoutMs,
     healthTimeoutMs: deps.healthTimeoutMs ?? 1_000,
+    metrics: deps.metrics ?? createMailmendMetrics(),
+    alertLanes,
     taskQueue: deps.taskQueue,
   };
   readEveryBodyAsJson(app);
   replyToRequestErrors(app, logger, bodyLimitBytes);
   registerAlertRoutes(app, context, authorize);
   registerHealthRoute(app, context);
+  registerMetricsRoute(app, context);
   registerIncidentRoutes(app, context);
   return app;
 }

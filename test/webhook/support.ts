@@ -1,3 +1,4 @@
+import type { AlertPayload } from '../../workflows/messages';
 import { Writable } from 'node:stream';
 import { defaultPayloadConverter, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import pino, { type Logger } from 'pino';
@@ -117,6 +118,14 @@ export async function signalsOf(client: Client, workflowId: string): Promise<Sig
     const args = (attributes.input?.payloads ?? []).map((payload) => defaultPayloadConverter.fromPayload(payload));
     return [{ name: attributes.signalName ?? '', args }];
   });
+}
+
+/** The alerts of each `alerts` signal the workflow received, batch by batch. */
+export async function alertBatchesOf(client: Client, workflowId: string): Promise<AlertPayload[][]> {
+  const signals = await signalsOf(client, workflowId);
+  return signals
+    .filter((signal) => signal.name === 'alerts')
+    .map((signal) => (signal.args[0] as { alerts: AlertPayload[] }).alerts);
 }
 
 /** The first argument the workflow was started with. */

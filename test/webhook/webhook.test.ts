@@ -27,6 +27,7 @@ import {
   eventually,
   grafanaBody,
   signalsOf,
+  alertBatchesOf,
   startInputOf,
   testConfig,
   WEBHOOK_TOKEN,
@@ -144,8 +145,8 @@ describe('POST /alerts/alertmanager', () => {
     );
     const signals = await signalsOf(temporal.client, incidentWorkflowId(serverId));
     expect(signals).toHaveLength(1);
-    expect(signals[0]?.name).toBe('alert');
-    expect(signals[0]?.args[0]).toEqual({
+    expect(signals[0]?.name).toBe('alerts');
+    expect((await alertBatchesOf(temporal.client, incidentWorkflowId(serverId)))[0]?.[0]).toEqual({
       source: 'alertmanager',
       status: 'firing',
       alertName: 'MailServerDown',
@@ -161,7 +162,7 @@ describe('POST /alerts/alertmanager', () => {
     expect(alertLog).toMatchObject({ serverId, incidentId: incidentWorkflowId(serverId), alertName: 'MailServerDown' });
   });
 
-  test('a second POST for the same server joins the open incident, and resolved alerts are signalled too', async () => {
+  test('a repeat within the collapse window is counted, not signalled; a resolved alert joins the open incident', async () => {
     const h = await harness();
     const serverId = serverOf(h);
 
@@ -176,14 +177,13 @@ describe('POST /alerts/alertmanager', () => {
     expect([first.statusCode, second.statusCode, resolved.statusCode]).toEqual([202, 202, 202]);
     const firstRun = first.json<{ accepted: AcceptedAlert[] }>().accepted[0]?.runId;
     expect(firstRun).toBeDefined();
-    expect(second.json<{ accepted: AcceptedAlert[] }>().accepted[0]?.runId).toBe(firstRun);
+    expect(second.json<{ accepted: AcceptedAlert[] }>().accepted[0]).toMatchObject({
+      runId: firstRun,
+      collapsed: true,
+    });
     expect(resolved.json<{ accepted: AcceptedAlert[] }>().accepted[0]?.delivered).toBe('joined');
-    const signals = await signalsOf(temporal.client, incidentWorkflowId(serverId));
-    expect(signals.map((signal) => [signal.name, (signal.args[0] as AlertPayload).status])).toEqual([
-      ['alert', 'firing'],
-      ['alert', 'firing'],
-      ['alert', 'resolved'],
-    ]);
+    const batches = await alertBatchesOf(temporal.client, incidentWorkflowId(serverId));
+    expect(batches.map((alerts) => alerts.map((alert) => alert.status))).toEqual([['firing'], ['resolved']]);
   });
 
   test('a resolved alert with no open incident is accepted but opens nothing', async () => {
@@ -225,8 +225,9 @@ describe('POST /alerts/alertmanager', () => {
       mx2,
       mx1,
     ]);
-    const mx1Signals = await signalsOf(temporal.client, incidentWorkflowId(mx1));
-    expect(mx1Signals.map((signal) => (signal.args[0] as AlertPayload).status)).toEqual(['firing', 'resolved']);
+    const mx1Batches = await alertBatchesOf(temporal.client, incidentWorkflowId(mx1));
+    expect(mx1Batches.flat().map((alert) => alert.status)).toEqual(['firing', 'resolved']);
+    expect(mx1Batches).toHaveLength(1);
     expect(await signalsOf(temporal.client, incidentWorkflowId(mx2))).toHaveLength(1);
   });
 
@@ -292,8 +293,8 @@ describe('POST /alerts/alertmanager', () => {
         { alertName: 'MailServerDown', reason: 'alert MailServerDown has no "server" label' },
       ],
     });
-    const signals = await signalsOf(temporal.client, incidentWorkflowId(serverId));
-    expect(signals).toEqual([{ name: 'alert', args: [expect.objectContaining({ alertName: 'unnamed alert' })] }]);
+    const batches = await alertBatchesOf(temporal.client, incidentWorkflowId(serverId));
+    expect(batches).toEqual([[expect.objectContaining({ alertName: 'unnamed alert' })]]);
   });
 
   test('422 naming the label value when no alert of the batch names a configured server', async () => {
@@ -391,8 +392,8 @@ describe('POST /alerts/grafana', () => {
     const response = await postJson(h, '/alerts/grafana', grafanaBody([{ labels: { server: serverId } }]));
 
     expect(response.statusCode).toBe(202);
-    const signals = await signalsOf(temporal.client, incidentWorkflowId(serverId));
-    expect(signals[0]?.args[0]).toMatchObject({ source: 'grafana', alertName: 'MailServerDown', status: 'firing' });
+    const batches = await alertBatchesOf(temporal.client, incidentWorkflowId(serverId));
+    expect(batches[0]?.[0]).toMatchObject({ source: 'grafana', alertName: 'MailServerDown', status: 'firing' });
   });
 });
 
@@ -418,8 +419,8 @@ describe('when Temporal is unreachable', () => {
       });
       expect(elapsedMs).toBeLessThan(1_500);
       expect(state.statusCode).toBe(503);
-      expect(health.statusCode).toBe(200);
-      expect(health.json()).toEqual({ ok: true, temporal: 'down' });
+      expect(health.statusCode).toBe(503);
+      expect(health.json()).toEqual({ ok: false, temporal: 'down' });
       expect(h.logs.lines().find((line) => line.msg === 'Temporal is unavailable')).toMatchObject({ serverId });
     } finally {
       await closeOpenApps();
@@ -438,15 +439,24 @@ describe('when Temporal is unreachable', () => {
 
       const whileUp = await postJson(h, '/alerts/alertmanager', body);
       expect(whileUp.statusCode).toBe(202);
-      expect((await get(h, '/healthz')).json()).toEqual({ ok: true, temporal: 'up' });
+      const healthWhileUp = await get(h, '/healthz');
+      expect(healthWhileUp.statusCode).toBe(200);
+      expect(healthWhileUp.json()).toEqual({ ok: true, temporal: 'up' });
 
       await devServer.stop();
       stopped = true;
-      const whileDown = await postJson(h, '/alerts/alertmanager', body);
+      // A new alert: a repeat of the first would be collapsed into it, which Temporal already holds.
+      const newAlert = alertmanagerBody([
+        { labels: { server: serverId } },
+        { status: 'resolved', labels: { server: serverId } },
+      ]);
+      const whileDown = await postJson(h, '/alerts/alertmanager', newAlert);
 
       expect(whileDown.statusCode).toBe(503);
       expect(whileDown.headers.get('retry-after')).toBe('15');
-      expect((await get(h, '/healthz')).json()).toEqual({ ok: true, temporal: 'down' });
+      const healthWhileDown = await get(h, '/healthz');
+      expect(healthWhileDown.statusCode).toBe(503);
+      expect(healthWhileDown.json()).toEqual({ ok: false, temporal: 'down' });
     } finally {
       await closeOpenApps();
       await temporal.close();
