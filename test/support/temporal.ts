@@ -58,7 +58,7 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   return cachedBundle;
 }
 
-interface SharedTemporal {
+export interface SharedTemporal {
   readonly client: Client;
   readonly workerConnection: NativeConnection;
   /** Terminates the workflow, if it still runs, after the current test, so no incident outlives its test. */

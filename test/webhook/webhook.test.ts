@@ -1,122 +1,33 @@
 import { randomUUID } from 'node:crypto';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
-import type { FastifyInstance } from 'fastify';
 import { incidentInputFor } from '../../config/incident-input';
 import { connectClient, lazyClient, localTemporalSettings } from '../../platform/temporal/connection';
-import {
-  buildWebhookServer,
-  startWebhookServer,
-  type AcceptedAlert,
-  type WebhookDeps,
-} from '../../client/webhook/server';
+import type { AcceptedAlert } from '../../client/webhook/server';
 import { startEmbeddedServer } from '../../platform/temporal/dev-server';
 import { incidentWorkflowId, type AlertPayload, type IncidentState } from '../../workflows/messages';
 import { createFakeActivities } from '../support/fake-activities';
 import { freePort } from '../support/processes';
-import {
-  temporalExecutable,
-  terminateIfRunning,
-  uniqueServerId,
-  useSharedTemporal,
-  withWorker,
-} from '../support/temporal';
+import { temporalExecutable, terminateIfRunning, useSharedTemporal, withWorker } from '../support/temporal';
 import {
   alertmanagerBody,
-  captureLogs,
   CHAT_URL,
   eventually,
   grafanaBody,
   signalsOf,
   alertBatchesOf,
   startInputOf,
-  testConfig,
   WEBHOOK_TOKEN,
   workflowExists,
 } from './support';
+import { closeOpenApps, get, harness, postJson, serverOf } from './harness';
 
 const temporal = useSharedTemporal();
-const openApps: FastifyInstance[] = [];
-
-/** Apps close before their Temporal connection: closing waits for calls still backing off after a 503. */
-async function closeOpenApps(): Promise<void> {
-  await Promise.all(openApps.splice(0).map((app) => app.close()));
-}
 
 afterEach(closeOpenApps);
 
-interface Harness {
-  app: FastifyInstance;
-  url: string;
-  serverIds: string[];
-  taskQueue: string;
-  logs: ReturnType<typeof captureLogs>;
-  deps: WebhookDeps;
-}
-
-/**
- * A listening webhook for fresh servers, on its own task queue so no other test's worker runs its incidents.
- * It listens for real because `app.inject` needs an ES module (cookie 2) that jest cannot load on Node 20.
- */
-async function harness(
-  options: {
-    servers?: number;
-    bearerToken?: boolean;
-    client?: Client;
-    signalTimeoutMs?: number;
-    taskQueue?: string;
-  } = {},
-): Promise<Harness> {
-  const serverIds = Array.from({ length: options.servers ?? 1 }, () => uniqueServerId('mx'));
-  serverIds.forEach((serverId) => temporal.terminateAfterTest(incidentWorkflowId(serverId)));
-  const loaded = testConfig(serverIds, { bearerToken: options.bearerToken ?? false });
-  const logs = captureLogs();
-  const taskQueue = options.taskQueue ?? `webhook-test-${randomUUID()}`;
-  const deps: WebhookDeps = {
-    config: loaded.config,
-    secrets: loaded.secrets,
-    client: options.client ?? temporal.client,
-    logger: logs.logger,
-    taskQueue,
-    ...(options.signalTimeoutMs !== undefined ? { signalTimeoutMs: options.signalTimeoutMs } : {}),
-  };
-  const app = buildWebhookServer(deps);
-  openApps.push(app);
-  const url = await startWebhookServer(app, '127.0.0.1', 0);
-  return { app, url, serverIds, taskQueue, logs, deps };
-}
-
-interface Answer {
-  statusCode: number;
-  headers: Headers;
-  json<T = unknown>(): T;
-}
-
-async function send(h: Harness, method: 'GET' | 'POST', path: string, init: RequestInit = {}): Promise<Answer> {
-  const response = await fetch(`${h.url}${path}`, { ...init, method });
-  const text = await response.text();
-  return { statusCode: response.status, headers: response.headers, json: <T>() => JSON.parse(text) as T };
-}
-
-function postJson(h: Harness, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  return send(h, 'POST', path, {
-    headers: { 'content-type': 'application/json', ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  });
-}
-
-function get(h: Harness, path: string): Promise<Answer> {
-  return send(h, 'GET', path);
-}
-
-function serverOf(h: Harness, index = 0): string {
-  const serverId = h.serverIds[index];
-  if (!serverId) throw new Error(`the harness has no server ${index}`);
-  return serverId;
-}
-
 describe('POST /alerts/alertmanager', () => {
   test('answers 202 after Temporal holds the incident, started with the input and signalled with the alert', async () => {
-    const h = await harness();
+    const h = await harness(temporal);
     const serverId = serverOf(h);
 
     const response = await postJson(
@@ -163,7 +74,7 @@ describe('POST /alerts/alertmanager', () => {
   });
 
   test('a repeat within the collapse window is counted, not signalled; a resolved alert joins the open incident', async () => {
-    const h = await harness();
+    const h = await harness(temporal);
     const serverId = serverOf(h);
 
     const first = await postJson(h, '/alerts/alertmanager', alertmanagerBody([{ labels: { server: serverId } }]));
@@ -187,7 +98,7 @@ describe('POST /alerts/alertmanager', () => {
   });
 
   test('a resolved alert with no open incident is accepted but opens nothing', async () => {
-    const h = await harness();
+    const h = await harness(temporal);
     const serverId = serverOf(h);
 
     const response = await postJson(
@@ -206,7 +117,7 @@ describe('POST /alerts/alertmanager', () => {
   });
 
   test('one batch for two servers, one named by an alias, signals each incident in order', async () => {
-    const h = await harness({ servers: 2 });
+    const h = await harness(temporal, { servers: 2 });
     const [mx1, mx2] = [serverOf(h, 0), serverOf(h, 1)];
 
     const response = await postJson(
@@ -232,7 +143,7 @@ describe('POST /alerts/alertmanager', () => {
   });
 
   test('400 with the parser reason for malformed JSON, and for an empty body', async () => {
-    const h = await harness();
+    const h = await harness(temporal);
 
     const malformed = await postJson(h, '/alerts/alertmanager', '{"version": "4", "alerts": [');
     const empty = await postJson(h, '/alerts/alertmanager', '');
@@ -245,7 +156,7 @@ describe('POST /alerts/alertmanager', () => {
   });
 
   test('400 naming the field when the body is JSON but not an Alertmanager payload', async () => {
-    const h = await harness();
+    const h = await harness(temporal);
     const serverId = serverOf(h);
     const body = alertmanagerBody([{ labels: { server: serverId } }]);
 
@@ -272,7 +183,7 @@ describe('POST /alerts/alertmanager', () => {
   });
 
   test('an alert for an unknown server is refused in the answer, and the valid alerts of its batch are signalled', async () => {
-    const h = await harness();
+    const h = await harness(temporal);
     const serverId = serverOf(h);
 
     const mixed = await postJson(
@@ -298,7 +209,7 @@ describe('POST /alerts/alertmanager', () => {
   });
 
   test('422 naming the label value when no alert of the batch names a configured server', async () => {
-    const h = await harness();
+    const h = await harness(temporal);
     const serverId = serverOf(h);
 
     const unknown = await postJson(h, '/alerts/alertmanager', alertmanagerBody([{ labels: { server: 'mx-nowhere' } }]));
@@ -319,7 +230,7 @@ describe('POST /alerts/alertmanager', () => {
   });
 
   test('401 without the bearer token or with a wrong one; the token never reaches the logs', async () => {
-    const h = await harness({ bearerToken: true });
+    const h = await harness(temporal, { bearerToken: true });
     const serverId = serverOf(h);
     const body = alertmanagerBody([{ labels: { server: serverId } }]);
 
@@ -344,7 +255,7 @@ describe('POST /alerts/alertmanager', () => {
   });
 
   test('a body of about 1 MiB is accepted; one above the configured limit gets 413', async () => {
-    const h = await harness();
+    const h = await harness(temporal);
     const serverId = serverOf(h);
     const bulk = 'x'.repeat(1024 * 1024);
 
@@ -372,7 +283,7 @@ describe('when Temporal refuses for another reason', () => {
       connection: temporal.client.connection,
       namespace: `no-such-namespace-${randomUUID()}`,
     });
-    const h = await harness({ client: wrongNamespace });
+    const h = await harness(temporal, { client: wrongNamespace });
     const serverId = serverOf(h);
 
     const response = await postJson(h, '/alerts/alertmanager', alertmanagerBody([{ labels: { server: serverId } }]));
@@ -386,7 +297,7 @@ describe('when Temporal refuses for another reason', () => {
 
 describe('POST /alerts/grafana', () => {
   test('accepts Grafana version 1 bodies with their extra fields', async () => {
-    const h = await harness();
+    const h = await harness(temporal);
     const serverId = serverOf(h);
 
     const response = await postJson(h, '/alerts/grafana', grafanaBody([{ labels: { server: serverId } }]));
@@ -400,9 +311,9 @@ describe('POST /alerts/grafana', () => {
 describe('when Temporal is unreachable', () => {
   test('503 with Retry-After within the deadline from a lazy client pointed at a closed port', async () => {
     const port = await freePort();
-    const temporal = lazyClient(localTemporalSettings(`127.0.0.1:${port}`));
+    const unreachable = lazyClient(localTemporalSettings(`127.0.0.1:${port}`));
     try {
-      const h = await harness({ client: temporal.client, signalTimeoutMs: 1_000 });
+      const h = await harness(temporal, { client: unreachable.client, signalTimeoutMs: 1_000 });
       const serverId = serverOf(h);
 
       const startedAt = Date.now();
@@ -424,16 +335,16 @@ describe('when Temporal is unreachable', () => {
       expect(h.logs.lines().find((line) => line.msg === 'Temporal is unavailable')).toMatchObject({ serverId });
     } finally {
       await closeOpenApps();
-      await temporal.close();
+      await unreachable.close();
     }
   });
 
   test('503 once a dev server that accepted alerts has stopped', async () => {
     const devServer = await startEmbeddedServer({ executable: temporalExecutable() });
     let stopped = false;
-    const temporal = await connectClient(localTemporalSettings(devServer.address));
+    const ownTemporal = await connectClient(localTemporalSettings(devServer.address));
     try {
-      const h = await harness({ client: temporal.client, signalTimeoutMs: 1_500 });
+      const h = await harness(temporal, { client: ownTemporal.client, signalTimeoutMs: 1_500 });
       const serverId = serverOf(h);
       const body = alertmanagerBody([{ labels: { server: serverId } }]);
 
@@ -459,7 +370,7 @@ describe('when Temporal is unreachable', () => {
       expect(healthWhileDown.json()).toEqual({ ok: false, temporal: 'down' });
     } finally {
       await closeOpenApps();
-      await temporal.close();
+      await ownTemporal.close();
       if (!stopped) await devServer.stop();
     }
   });
@@ -467,7 +378,7 @@ describe('when Temporal is unreachable', () => {
 
 describe('GET /healthz', () => {
   test('reports Temporal up when the shared dev server answers', async () => {
-    const h = await harness();
+    const h = await harness(temporal);
 
     const response = await get(h, '/healthz');
 
@@ -478,7 +389,7 @@ describe('GET /healthz', () => {
 
 describe('GET /incidents/:serverId', () => {
   test('404 when the server has no incident, 422 when the server is not configured', async () => {
-    const h = await harness();
+    const h = await harness(temporal);
 
     const noIncident = await get(h, `/incidents/${serverOf(h)}`);
     const notConfigured = await get(h, '/incidents/mx-nowhere');
@@ -493,7 +404,7 @@ describe('GET /incidents/:serverId', () => {
   });
 
   test('returns the state query, reachable by server id or alias', async () => {
-    const h = await harness();
+    const h = await harness(temporal);
     const serverId = serverOf(h);
 
     await withWorker(temporal.workerConnection, h.taskQueue, createFakeActivities().activities, async () => {

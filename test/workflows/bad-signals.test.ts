@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { confirmSignal, type IncidentState } from '../../workflows/messages';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { approveUpdate, confirmSignal, confirmUpdate, type IncidentState } from '../../workflows/messages';
 import { createFakeActivities } from '../support/fake-activities';
 import { raiseTestIncident, testInput, waitForState } from '../support/incidents';
 import { uniqueServerId, useSharedTemporal, withWorker } from '../support/temporal';
@@ -20,11 +21,17 @@ const MALFORMED: [signal: string, payload: unknown, reason: RegExp][] = [
   ['note', { by: 'bob', text: 42 }, /"text" must be text, got a number/],
   ['setEta', { by: 'alice', eta: '5' }, /"eta" must be an ISO-8601 timestamp/],
   ['setEta', { by: 'alice', eta: '2001-01-01T00:00:00Z' }, /is in the past/],
+  ['setEta', { by: 'carol', eta: '2099-01-01T00:00:00Z' }, /carol may not set the ETA: only listed approvers may/],
+  ['approve', { by: 'mallory' }, /mallory is not a listed approver/],
+  ['confirm', { by: 'alice' }, /nothing awaits confirmation/],
   ['alert', { source: 'alertmanager' }, /"status" must be "firing" or "resolved"/],
   ['alert', 17, /must be a JSON object, got a number/],
 ];
 
-describe('malformed signals', () => {
+/** The decisions the CLI sends as Updates: each bad one is refused with its reason, and leaves no trace. */
+const DECISIONS = new Set(['approve', 'reject', 'confirm', 'setEta']);
+
+describe('malformed signals and Updates', () => {
   test('are recorded and ignored: the incident still answers its query and can be approved', async () => {
     const taskQueue = `test-${randomUUID()}`;
     const fakes = createFakeActivities();
@@ -52,6 +59,36 @@ describe('malformed signals', () => {
       expect(final.outcome).toBe('closed');
       expect(final.approvedBy).toBe('alice');
       expect(fakes.reports).toHaveLength(1);
+    });
+  });
+
+  test('sent as Updates, each is refused with the reason; the incident still answers and is approved by Update', async () => {
+    const taskQueue = `test-${randomUUID()}`;
+    const fakes = createFakeActivities();
+    await withWorker(temporal.workerConnection, taskQueue, fakes.activities, async () => {
+      const handle = await raiseTestIncident(temporal.client, taskQueue, testInput(uniqueServerId('mx')));
+      await waitForState(handle, (state) => state.phase === 'awaiting-approval');
+
+      const decisions = MALFORMED.filter(([name]) => DECISIONS.has(name));
+      for (const [name, payload, reason] of decisions) {
+        const refusal = await handle.executeUpdate(name, { args: [payload] }).then(
+          () => new Error(`${name} ${JSON.stringify(payload)} was accepted`),
+          (error: unknown) => error,
+        );
+        expect(refusal).toBeInstanceOf(WorkflowUpdateFailedError);
+        expect((refusal as WorkflowUpdateFailedError).cause?.message).toMatch(reason);
+      }
+      const afterBadInput = await waitForState(handle, () => true);
+      expect(afterBadInput.phase).toBe('awaiting-approval');
+      expect(afterBadInput.timeline.filter((entry) => entry.event.endsWith(' ignored'))).toEqual([]);
+      expect(afterBadInput.approvedBy).toBeUndefined();
+
+      const receipt = await handle.executeUpdate(approveUpdate, { args: [{ by: 'bob' }] });
+      expect(receipt).toEqual({ decision: 'approved', by: 'bob', actionId: 'start-postfix' });
+      await waitForState(handle, (state) => state.phase === 'verification' && state.roundTrip !== undefined);
+      await handle.executeUpdate(confirmUpdate, { args: [{ by: 'alice' }] });
+      await handle.executeUpdate(confirmUpdate, { args: [{ by: 'bob' }] });
+      expect((await handle.result()).outcome).toBe('closed');
     });
   });
 
