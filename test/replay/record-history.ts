@@ -2,17 +2,30 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { historyToJSON, type History } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { connectClient, connectWorker, localTemporalSettings } from '../../platform/temporal/connection';
 import { startEmbeddedServer } from '../../platform/temporal/dev-server';
 import { resolveTemporalCli } from '../../platform/temporal/cli/resolve';
-import { approveSignal, confirmSignal, NO_CATALOG_ACTION } from '../../workflows/messages';
+import {
+  approveSignal,
+  approveUpdate,
+  confirmSignal,
+  confirmUpdate,
+  NO_CATALOG_ACTION,
+  type IncidentPolicies,
+} from '../../workflows/messages';
 import { createFakeActivities, type FakeActivityOptions } from '../support/fake-activities';
 import { raiseTestIncident, testInput, waitForState } from '../support/incidents';
 
 /** The incidents whose histories the replay test keeps, each driven the way people would drive it. */
-const SCENARIOS: Record<string, { fakes: FakeActivityOptions; drive(handle: WorkflowHandle): Promise<void> }> = {
+interface Scenario {
+  fakes: FakeActivityOptions;
+  policies?: Partial<IncidentPolicies>;
+  drive(handle: WorkflowHandle): Promise<void>;
+}
+
+const SCENARIOS: Record<string, Scenario> = {
   'happy-path': {
     fakes: {},
     async drive(handle) {
@@ -79,13 +92,26 @@ const SCENARIOS: Record<string, { fakes: FakeActivityOptions; drive(handle: Work
       await handle.signal(confirmSignal, { by: 'bob' });
     },
   },
+  // A history limit this low makes the run continue as new as soon as it waits for approval; the next run takes
+  // the approval and the confirmations as Updates. Both runs are recorded.
+  'continued-with-updates': {
+    fakes: {},
+    policies: { historyEventLimit: 40 },
+    async drive(handle) {
+      await waitForState(handle, (state) => state.phase === 'awaiting-approval' && (state.runs ?? 1) >= 2);
+      await handle.executeUpdate(approveUpdate, { args: [{ by: 'alice' }] });
+      await waitForState(handle, (state) => state.phase === 'verification' && state.roundTrip !== undefined);
+      await handle.executeUpdate(confirmUpdate, { args: [{ by: 'alice' }] });
+      await handle.executeUpdate(confirmUpdate, { args: [{ by: 'bob' }] });
+    },
+  },
 };
 
 /**
  * Records the history of one incident into test/histories, for the replay test. Record again only when a workflow
  * change is meant to be incompatible (and then put that change behind `patched()` instead, if incidents may be
  * running). Scenarios: happy-path (the default), handover,
- * certificate-warning, approve-alternative.
+ * certificate-warning, approve-alternative, continued-with-updates.
  *
  *   node --import tsx test/replay/record-history.ts [file name in test/histories] [scenario]
  */
@@ -103,7 +129,7 @@ async function main(): Promise<void> {
   }
 }
 
-async function record(address: string, scenario: (typeof SCENARIOS)[string], file: string): Promise<void> {
+async function record(address: string, scenario: Scenario, file: string): Promise<void> {
   const taskQueue = `record-${randomUUID()}`;
   const workerConnection = await connectWorker(localTemporalSettings(address));
   const { client, close: closeClient } = await connectClient(localTemporalSettings(address));
@@ -118,13 +144,24 @@ async function record(address: string, scenario: (typeof SCENARIOS)[string], fil
   await workerConnection.close();
 }
 
-async function runAndSave(client: Client, taskQueue: string, scenario: (typeof SCENARIOS)[string], file: string) {
-  const handle = await raiseTestIncident(client, taskQueue, testInput('mx-recorded'));
+/** Saves the history of every run: one file, or `<name>-run<N>.json` when the incident continued as new. */
+async function runAndSave(client: Client, taskQueue: string, scenario: Scenario, file: string) {
+  const started = await raiseTestIncident(client, taskQueue, testInput('mx-recorded', scenario.policies));
+  const handle = client.workflow.getHandle(started.workflowId);
   await scenario.drive(handle);
   await handle.result();
-  const history = await handle.fetchHistory();
-  writeFileSync(file, historyToJSON(history) + '\n');
-  console.log(`${history.events?.length ?? 0} history events written to ${file}`);
+  const histories: History[] = [];
+  let runId: string | undefined = started.signaledRunId;
+  while (runId) {
+    const history: History = await client.workflow.getHandle(started.workflowId, runId).fetchHistory();
+    histories.push(history);
+    runId = history.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+  }
+  histories.forEach((history, index) => {
+    const target = histories.length === 1 ? file : file.replace(/\.json$/, `-run${index + 1}.json`);
+    writeFileSync(target, historyToJSON(history) + '\n');
+    console.log(`${history.events?.length ?? 0} history events written to ${target}`);
+  });
 }
 
 main().catch((error: unknown) => {

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { Worker } from '@temporalio/worker';
+import type { IncidentInput } from '../../workflows/messages';
 import { bundleWorkflowsQuietly, workflowBundle } from '../support/temporal';
 
 const HISTORIES_DIR = path.join(__dirname, '..', 'histories');
@@ -17,6 +18,9 @@ describe('replay of recorded incident histories', () => {
     expect(recordedHistories.map(([file]) => file).sort()).toEqual([
       'approve-alternative.json',
       'certificate-warning.json',
+      'continued-with-updates-run1.json',
+      'continued-with-updates-run2.json',
+      'continued-with-updates-run3.json',
       'handover-before-patch.json',
       'handover.json',
       'happy-path-round-trip.json',
@@ -29,6 +33,24 @@ describe('replay of recorded incident histories', () => {
     await expect(
       Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, RECORDED_WORKFLOW_ID),
     ).resolves.toBeUndefined();
+  });
+
+  test('the continued incident hands over at the approval wait, then at the confirmation wait', () => {
+    const runs = recordedHistories.filter(([file]) => file.startsWith('continued-with-updates-'));
+    const resumedAt = runs.map(([, history]) => {
+      const data: string = history.events[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0]?.data ?? '';
+      const input = JSON.parse(Buffer.from(data, 'base64').toString('utf8')) as IncidentInput;
+      return input.carried?.resumeAt ?? 'fresh';
+    });
+    expect(resumedAt).toEqual(['fresh', 'awaiting-approval', 'awaiting-confirmations']);
+    const ends = runs.map(([, history]) =>
+      Object.keys(history.events.at(-1) ?? {}).find((key) => key.endsWith('Attributes')),
+    );
+    expect(ends).toEqual([
+      'workflowExecutionContinuedAsNewEventAttributes',
+      'workflowExecutionContinuedAsNewEventAttributes',
+      'workflowExecutionCompletedEventAttributes',
+    ]);
   });
 
   test('an unguarded change to the workflow is caught as non-determinism', async () => {
