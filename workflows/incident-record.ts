@@ -3,6 +3,7 @@ import { notifications } from './activity-groups';
 import type { FailureTypeName } from './failure-types';
 import type {
   AudienceName,
+  Decision,
   IncidentInput,
   IncidentState,
   IncidentStepContext,
@@ -14,8 +15,7 @@ import type {
 } from './messages';
 import type { Milestones } from './review';
 
-export type Decision =
-  { kind: 'approved'; by: string; actionId?: string } | { kind: 'rejected'; by: string; reason: string };
+export type { Decision } from './messages';
 
 /** Thrown by a step that cannot go on without people; the procedure hands over with its reason. */
 export class Escalation extends Error {
@@ -64,6 +64,7 @@ export class Incident {
       this.waitDeadlineAt = Date.parse(carried.waitDeadlineAt);
       this.waitTimeouts = carried.waitTimeouts;
       this.acceptingConfirmations = carried.resumeAt === 'awaiting-confirmations';
+      this.decision = carried.decision;
       return;
     }
     const openedAt = new Date(now).toISOString();
@@ -125,6 +126,7 @@ export class Incident {
         etaChanged: this.etaChanged,
         waitDeadlineAt: new Date(this.waitDeadlineAt).toISOString(),
         waitTimeouts: this.waitTimeouts,
+        ...(this.decision ? { decision: this.decision } : {}),
       },
     };
   }

@@ -141,6 +141,10 @@ export interface IncidentInput {
   carried?: CarriedIncident;
 }
 
+/** An approver's decision on the pending fix. */
+export type Decision =
+  { kind: 'approved'; by: string; actionId?: string } | { kind: 'rejected'; by: string; reason: string };
+
 /** A wait the procedure can be resumed at in a new run. */
 export type ResumePoint = 'awaiting-approval' | 'awaiting-confirmations';
 
@@ -157,6 +161,8 @@ export interface CarriedIncident {
   /** When the wait in progress (approval or confirmations) times out next, and how often it has already. */
   waitDeadlineAt: string;
   waitTimeouts: number;
+  /** A decision taken while the run was handing over, which the next run acts on at once. */
+  decision?: Decision;
 }
 
 export interface IncidentMilestones {
