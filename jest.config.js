@@ -17,7 +17,7 @@ module.exports = {
     {
       ...shared,
       displayName: 'unit',
-      testMatch: ['<rootDir>/test/{activities,config,replay,platform,lab-setup}/**/*.test.ts'],
+      testMatch: ['<rootDir>/test/{activities,client,config,replay,platform,lab-setup}/**/*.test.ts'],
     },
     {
       ...shared,

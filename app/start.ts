@@ -53,6 +53,7 @@ async function main(): Promise<void> {
   const shutdown = async (reason: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
+    supervisor?.stopWatching();
     logger.info({ reason }, 'shutting down: webhook, then worker (grace time for in-flight activities), then Temporal');
     await webhook.close();
     worker.shutdown();

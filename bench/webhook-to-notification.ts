@@ -22,7 +22,7 @@ const MAIL_TIMEOUT_MS = 30_000;
 /**
  * Time from an Alertmanager POST to the first notification that a real SMTP sink receives, over the real stack:
  * dev server, worker with the production activities, webhook. Each incident is its own server, so each POST starts
- * a new workflow. Run with `npm run bench`.
+ * a new workflow. Run with `npm run bench:latency`.
  */
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });

@@ -29,6 +29,10 @@ export function buildActivityDeps(
   const relay = config.fallbackRelay;
   const transport = relay
     ? nodemailer.createTransport({
+        // Notices come in bursts (every audience of every incident at once): a few reused connections spare each one
+        // its own TCP and TLS handshake, and stay below the per-client connection limits relays enforce.
+        pool: true,
+        maxConnections: 10,
         host: relay.host,
         port: relay.port,
         secure: relay.secure,

@@ -4,12 +4,36 @@ import type { AlertPayload, AlertRecord, IncidentState } from './messages';
 export const ALERT_RECORD_LIMIT = 200;
 const NAMES_IN_ONE_ENTRY = 5;
 
-/** Same source and fingerprint, or, without a fingerprint, the same name: repeats of one alert, whatever its status. */
+/** Labels an alert record keeps, and how long each value may be, so a carried-over state stays small. */
+const LABELS_KEPT = 24;
+const LABEL_VALUE_KEPT = 200;
+
+/**
+ * Same source and fingerprint, or, without a fingerprint, the same name and labels (what Alertmanager's fingerprint
+ * hashes): repeats of one alert, whatever its status. Two alerts differing only in `mailbox` stay apart.
+ */
 function isRecordOf(record: AlertRecord, alert: AlertPayload): boolean {
   if (record.source !== alert.source) return false;
-  if (record.fingerprint !== undefined || alert.fingerprint !== undefined)
+  if (record.fingerprint !== undefined || alert.fingerprint !== undefined) {
     return record.fingerprint === alert.fingerprint;
-  return record.alertName === alert.alertName;
+  }
+  return record.alertName === alert.alertName && sameLabels(record.labels, keptLabels(alert.labels));
+}
+
+function sameLabels(held: Record<string, string>, incoming: Record<string, string>): boolean {
+  const heldNames = Object.keys(held);
+  return heldNames.length === Object.keys(incoming).length && heldNames.every((name) => held[name] === incoming[name]);
+}
+
+function keptLabels(labels: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(labels)
+      .slice(0, LABELS_KEPT)
+      .map(([name, value]) => [
+        name,
+        value.length > LABEL_VALUE_KEPT ? `${value.slice(0, LABEL_VALUE_KEPT - 1)}…` : value,
+      ]),
+  );
 }
 
 function recordOf(alert: AlertPayload, occurrences: number, now: string): AlertRecord {
@@ -20,7 +44,7 @@ function recordOf(alert: AlertPayload, occurrences: number, now: string): AlertR
     count: occurrences,
     firstSeenAt: now,
     lastSeenAt: now,
-    labels: alert.labels,
+    labels: keptLabels(alert.labels),
     ...(alert.fingerprint !== undefined ? { fingerprint: alert.fingerprint } : {}),
     ...(alert.startsAt !== undefined ? { startsAt: alert.startsAt } : {}),
     ...(alert.summary !== undefined ? { summary: alert.summary } : {}),

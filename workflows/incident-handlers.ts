@@ -218,6 +218,7 @@ function setEtaRoute(incident: Incident): DecisionRoute<SetEtaSignal> {
     name: 'setEta',
     parse: (raw) => parseSetEta(raw, Date.now()),
     refusal: ({ by }) => {
+      if (!incident.etaFromApproversOnly) return undefined;
       if (!incident.input.approvers.includes(by)) return `${by} may not set the ETA: only listed approvers may`;
       return RESOLVED_PHASES.includes(incident.state.phase) ? 'the incident is already resolved' : undefined;
     },

@@ -34,6 +34,8 @@ const DEFAULT_HISTORY_EVENT_LIMIT = 2_000;
 const TIMELINE_LIMIT = 500;
 const TIMELINE_HEAD = 50;
 const NOTIFICATION_LIMIT = 300;
+/** A timeline entry's outcome is cut here, so 500 entries fit in the input of the next run with room to spare. */
+const OUTCOME_KEPT = 1_000;
 
 /** The incident's state, the clocks of its waits, and what its handlers and steps share. */
 export class Incident {
@@ -49,9 +51,11 @@ export class Incident {
   /** The wait in progress (approval or confirmations): when it next times out, and how often it has already. */
   waitDeadlineAt = 0;
   waitTimeouts = 0;
-  private continueAsNewRefused = false;
+  /** Incidents started before these rules keep the old ones for their lifetime, so their histories replay. */
+  readonly etaFromApproversOnly: boolean;
 
   constructor(readonly input: IncidentInput) {
+    this.etaFromApproversOnly = patched('eta-approvers-only');
     const carried = input.carried;
     const now = Date.now();
     this.resumeAt = carried?.resumeAt;
@@ -88,19 +92,11 @@ export class Incident {
     };
   }
 
-  /** Near Temporal's limits a run hands over to a new one; the first check that says so also records the patch. */
+  /** Near Temporal's limits a run hands over to a new one, at the next wait that allows it. */
   mustContinueAsNew(): boolean {
-    if (this.continueAsNewRefused) return false;
     const info = workflowInfo();
     const limit = this.input.policies.historyEventLimit ?? DEFAULT_HISTORY_EVENT_LIMIT;
     return info.continueAsNewSuggested || info.historyLength >= limit;
-  }
-
-  /** Called once a wait woke for {@link mustContinueAsNew}; histories from before the patch keep waiting. */
-  continuesAsNew(): boolean {
-    if (patched('continue-as-new')) return true;
-    this.continueAsNewRefused = true;
-    return false;
   }
 
   /** The input of the next run, which resumes at `resumeAt` with everything this run knows. */
@@ -152,7 +148,8 @@ export class Incident {
 
   record(event: string, outcome: string, actor = 'mailmend'): void {
     const { timeline } = this.state;
-    timeline.push({ at: new Date().toISOString(), phase: this.state.phase, actor, event, outcome });
+    const kept = outcome.length > OUTCOME_KEPT ? `${outcome.slice(0, OUTCOME_KEPT - 1)}…` : outcome;
+    timeline.push({ at: new Date().toISOString(), phase: this.state.phase, actor, event, outcome: kept });
     if (timeline.length > TIMELINE_LIMIT) {
       timeline.splice(TIMELINE_HEAD, timeline.length - TIMELINE_LIMIT);
       this.state.timelineOmitted = (this.state.timelineOmitted ?? 0) + 1;

@@ -62,8 +62,11 @@ export async function mailOutageIncident(input: IncidentInput): Promise<Incident
 
 /** Waits until `done` holds, and throws {@link HistoryFull} instead when the run must hand over to a new one. */
 async function waitOrHandOver(incident: Incident, done: () => boolean, timeoutMs: number, resumeAt: ResumePoint) {
-  const woke = await condition(() => done() || incident.mustContinueAsNew(), Math.max(1, timeoutMs));
-  if (!done() && incident.mustContinueAsNew() && incident.continuesAsNew()) throw new HistoryFull(resumeAt);
+  // Decided before the wait: a history from before the patch must wake exactly where it woke when it was recorded.
+  const mayHandOver = patched('continue-as-new');
+  const handOver = () => mayHandOver && incident.mustContinueAsNew();
+  const woke = await condition(() => done() || handOver(), Math.max(1, timeoutMs));
+  if (!done() && handOver()) throw new HistoryFull(resumeAt);
   return woke && done();
 }
 

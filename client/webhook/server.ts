@@ -54,11 +54,13 @@ export function buildWebhookServer(deps: WebhookDeps): FastifyInstance {
   const signalTimeoutMs = deps.signalTimeoutMs ?? 5_000;
   const alertLanes = new AlertLanes({
     collapseWindowMs: config.webhook.collapseWindow,
+    // A gRPC deadline, not a race: the lane waits until the call has really ended before sending the next batch.
     deliver: (serverId, alerts) =>
-      withinDeadline(signalTimeoutMs, () =>
+      client.connection.withDeadline(Date.now() + signalTimeoutMs, () =>
         raiseAlerts(client, incidentInputFor(config, serverId), alerts, { taskQueue: deps.taskQueue }),
       ),
   });
+  app.addHook('onClose', () => alertLanes.idle());
   const context: WebhookContext = {
     config,
     client,

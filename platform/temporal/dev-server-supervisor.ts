@@ -9,6 +9,8 @@ interface SupervisorOptions {
   checkIntervalMs?: number;
   /** Health checks failed in a row before a server whose process still runs counts as hung. */
   failedChecksBeforeRestart?: number;
+  /** How long one health check waits: a server busy with a storm answers slowly, and is not hung. */
+  healthTimeoutMs?: number;
   restartTimeoutMs?: number;
 }
 
@@ -31,6 +33,7 @@ export class DevServerSupervisor {
   private readonly logger: Logger;
   private readonly checkIntervalMs: number;
   private readonly failedChecksBeforeRestart: number;
+  private readonly healthTimeoutMs: number;
   private readonly restartTimeoutMs: number;
   private failedChecks = 0;
   private readonly restartTimes: number[] = [];
@@ -45,7 +48,8 @@ export class DevServerSupervisor {
     this.server = server;
     this.logger = options.logger.child({ component: 'temporal-dev-server', address: server.address });
     this.checkIntervalMs = options.checkIntervalMs ?? 1_000;
-    this.failedChecksBeforeRestart = options.failedChecksBeforeRestart ?? 3;
+    this.failedChecksBeforeRestart = options.failedChecksBeforeRestart ?? 5;
+    this.healthTimeoutMs = options.healthTimeoutMs ?? 3_000;
     this.restartTimeoutMs = options.restartTimeoutMs ?? 60_000;
     this.scheduleCheck();
   }
@@ -53,6 +57,12 @@ export class DevServerSupervisor {
   /** The server running now; a restart replaces it on the same address. */
   get current(): EmbeddedServer {
     return this.server;
+  }
+
+  /** Stops watching, so a server that exits while mailmend shuts down (Ctrl-C reaches it too) stays down. */
+  stopWatching(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
   }
 
   /** Stops watching, lets a restart under way finish, and stops the server. */
@@ -76,7 +86,7 @@ export class DevServerSupervisor {
 
   private async check(): Promise<void> {
     const exited = this.server.pid !== undefined && !isProcessRunning(this.server.pid);
-    if (!exited) this.failedChecks = (await this.server.isServing(this.checkIntervalMs)) ? 0 : this.failedChecks + 1;
+    if (!exited) this.failedChecks = (await this.server.isServing(this.healthTimeoutMs)) ? 0 : this.failedChecks + 1;
     if (this.stopped || (!exited && this.failedChecks < this.failedChecksBeforeRestart)) return;
     const reason = exited ? 'its process exited' : `it failed ${this.failedChecks} health checks in a row`;
     this.server = await this.restart(reason);

@@ -21,6 +21,7 @@ describe('replay of recorded incident histories', () => {
       'continued-with-updates-run1.json',
       'continued-with-updates-run2.json',
       'continued-with-updates-run3.json',
+      'eta-by-anyone-before-patch.json',
       'handover-before-patch.json',
       'handover.json',
       'happy-path-round-trip.json',
@@ -51,6 +52,19 @@ describe('replay of recorded incident histories', () => {
       'workflowExecutionContinuedAsNewEventAttributes',
       'workflowExecutionCompletedEventAttributes',
     ]);
+  });
+
+  test('a history recorded before continue-as-new replays even when it is longer than the history limit', async () => {
+    const [, recorded] = recordedHistories.find(([file]) => file === 'happy-path.json') ?? [];
+    const history = JSON.parse(JSON.stringify(recorded));
+    const payload = history.events[0].workflowExecutionStartedEventAttributes.input.payloads[0];
+    const input = JSON.parse(Buffer.from(payload.data, 'base64').toString('utf8')) as IncidentInput;
+    input.policies.historyEventLimit = 40;
+    payload.data = Buffer.from(JSON.stringify(input)).toString('base64');
+    expect(history.events.length).toBeGreaterThan(40);
+    await expect(
+      Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, RECORDED_WORKFLOW_ID),
+    ).resolves.toBeUndefined();
   });
 
   test('an unguarded change to the workflow is caught as non-determinism', async () => {

@@ -201,7 +201,8 @@ describe('GET /metrics', () => {
       const elapsedMs = Date.now() - startedAt;
 
       expect(status).toBe(200);
-      expect(elapsedMs).toBeLessThan(1_500);
+      // Bounded by the 500 ms SDK scrape and the 1 s Temporal deadline, with room for a loaded machine.
+      expect(elapsedMs).toBeLessThan(4_000);
       expect(sample(text, 'mailmend_alerts_received_total{source="grafana"}')).toBe(1);
       expect(text).toContain('# TYPE mailmend_incidents gauge');
       expect(text).not.toMatch(/^mailmend_incidents\{/m);

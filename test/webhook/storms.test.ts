@@ -1,7 +1,7 @@
 import { runCli, type CliDeps } from '../../client/cli/program';
 import type { AcceptedAlert } from '../../client/webhook/server';
 import { createMailmendMetrics } from '../../platform/metrics';
-import { incidentWorkflowId } from '../../workflows/messages';
+import { incidentWorkflowId, type IncidentState } from '../../workflows/messages';
 import { createFakeActivities } from '../support/fake-activities';
 import { waitForState } from '../support/incidents';
 import { useSharedTemporal, withWorker } from '../support/temporal';
@@ -73,8 +73,29 @@ describe('alert storms and large batches', () => {
         posts * distinctAlerts - (await alertBatchesOf(temporal.client, workflowId)).flat().length,
       );
 
+      // Concurrent posts arrive in any order, so one last post says how things stand. Flips collapsed during the
+      // storm are settled a few seconds later: each alert's record then shows the status it last arrived with.
+      const lastStatus = (index: number) => (index % 3 === 0 ? ('resolved' as const) : ('firing' as const));
+      const last = await postJson(
+        h,
+        '/alerts/alertmanager',
+        alertmanagerBody(
+          Array.from({ length: distinctAlerts }, (_, index) => ({
+            status: lastStatus(index),
+            labels: { server: serverId, alertname: `Alert${index}` },
+          })),
+        ),
+      );
+      expect(last.statusCode).toBe(202);
+      const expected = Array.from({ length: distinctAlerts }, (_, index) => `Alert${index} ${lastStatus(index)}`);
       const handle = temporal.client.workflow.getHandle(workflowId);
-      const waiting = await waitForState(handle, (state) => state.phase === 'awaiting-approval');
+      const describe = (state: IncidentState) =>
+        state.alerts.map((record) => `${record.alertName} ${record.status}`).sort();
+      const waiting = await waitForState(
+        handle,
+        (state) => state.phase === 'awaiting-approval' && describe(state).join() === [...expected].sort().join(),
+        20_000,
+      );
       expect(waiting.alerts).toHaveLength(distinctAlerts);
       const approved = await mailmendCli('incidents', 'approve', serverId, '--by', 'alice');
       expect(approved).toEqual({
