@@ -7,7 +7,7 @@ export const INCIDENTS_GAUGE = 'mailmend_incidents';
 export interface MailmendMetrics {
   registry: Registry;
   alertsReceived: Counter<'source'>;
-  /** Alerts not signalled because the same server, fingerprint and status was signalled within the collapse window. */
+  /** Alerts not signalled because an identical one was queued, in flight or signalled within the collapse window. */
   alertsCollapsed: Counter<'source'>;
   /** `reason` is e.g. `unknown-server`, `no-server-label`, `malformed-body`. */
   alertsRefused: Counter<'source' | 'reason'>;
@@ -45,7 +45,7 @@ export function createMailmendMetrics(options: MailmendMetricsOptions = {}): Mai
     }),
     alertsCollapsed: new Counter({
       name: 'mailmend_alerts_collapsed_total',
-      help: 'Alerts not signalled because the same server, fingerprint and status was signalled within the collapse window.',
+      help: 'Alerts not signalled because an identical one was queued, in flight or signalled within the collapse window.',
       labelNames: ['source'],
       registers,
     }),

@@ -182,7 +182,16 @@ function registerDecisionCommand<Options extends { by: string }, Result>(
   }
   command.action(async (serverId: string, given: Options) => {
     const options = decision.prepare ? decision.prepare(given, now()) : given;
-    const result = await withTemporal(deps, (client) => decision.send(client, serverId, options));
+    let result: Result;
+    try {
+      result = await withTemporal(deps, (client) => decision.send(client, serverId, options));
+    } catch (error) {
+      // Temporal holds an Update it has admitted even when no worker takes it before the deadline.
+      if (!(error instanceof IncidentUnresponsiveError)) throw error;
+      throw new Error(`${error.message} The ${decision.name} may still take effect once a worker picks it up.`, {
+        cause: error,
+      });
+    }
     deps.stdout(`${decision.done(serverId, result, options)}\n`);
   });
 }
