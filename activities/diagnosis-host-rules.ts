@@ -3,6 +3,7 @@ import { PREVENTION, type Finding } from './diagnosis-rules';
 import type { DiagnosisEvidence } from './diagnosis-evidence';
 import type { FollowUpResult } from './follow-up-evidence';
 import type { CommandRun, ConfigChange, HostEvidence, QueueState } from './host-evidence-types';
+import { splitPackageChanges } from './host-evidence-parsers';
 import { shellQuote } from './ssh';
 
 // The rules that read what the mail host itself shows: processes, config checks, config changes, queue, disk. Each
@@ -47,8 +48,16 @@ function firstLine(run: CommandRun): string | undefined {
   return firstLines(run.output, 1)[0];
 }
 
+/** Changes to mail packages are suspects; the others are named apart, so nobody mistakes them for a cause. */
 function recentPackageChanges(host: HostEvidence): string[] {
-  return host.packageChanges.slice(-2).map((line) => `recent package change: ${line}`);
+  const { mail, other } = splitPackageChanges(host.packageChanges);
+  const unrelated = other.filter((line) => !line.startsWith('Start-Date: '));
+  return [
+    ...mail.slice(-2).map((line) => `recent package change: ${line}`),
+    ...(unrelated.length > 0
+      ? [`package changes unrelated to mail, not suspects: ${unrelated.slice(-2).join('; ')}`]
+      : []),
+  ];
 }
 
 function followUp(followUps: readonly FollowUpResult[], kind: string, key: string | number) {

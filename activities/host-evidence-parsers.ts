@@ -190,3 +190,38 @@ export function selectPackageChanges(output: string, now: Date, windowMs: number
   }
   return changes;
 }
+
+/**
+ * Packages whose change can break mail: the daemons and their plugins, TLS, the C library, CA certificates, and the
+ * libraries Postfix and Dovecot link (SASL, PCRE, Berkeley DB and LMDB maps, LDAP, SQL, ICU, compression).
+ */
+const MAIL_PACKAGE =
+  /^(postfix|dovecot|openssl|libssl|libc6|libc-bin|ca-certificates|libsasl2|sasl2-bin|libpcre|libdb5|liblmdb|libldap|libmariadb|libmysqlclient|libpq5|libsqlite3|libicu|libzstd|liblz4|libsodium|libargon2|libstemmer|libexttextcat|libgssapi|libkrb5)/;
+
+function isMailPackage(name: string): boolean {
+  return MAIL_PACKAGE.test(name.split(':')[0] ?? '');
+}
+
+/**
+ * Splits package changes (as {@link selectPackageChanges} returns them) into those that touch a mail package, the
+ * suspects, and the rest. An apt run counts by the packages its command line names, and keeps its start line.
+ */
+export function splitPackageChanges(changes: readonly string[]): { mail: string[]; other: string[] } {
+  const mail: string[] = [];
+  const other: string[] = [];
+  let aptStart: string | undefined;
+  for (const line of changes) {
+    if (APT_START.test(line)) {
+      aptStart = line;
+      continue;
+    }
+    const words = line.startsWith('Commandline: ')
+      ? line.slice('Commandline: '.length).split(/\s+/).slice(1)
+      : [line.split(' ')[3] ?? ''];
+    const target = words.some((word) => !word.startsWith('-') && isMailPackage(word)) ? mail : other;
+    if (aptStart !== undefined) target.push(aptStart);
+    target.push(line);
+    aptStart = undefined;
+  }
+  return { mail, other };
+}

@@ -76,6 +76,23 @@ describe('reasoning from the mail host', () => {
     expect(finding?.prevention?.join(' ')).toMatch(/Supervise Postfix/);
   });
 
+  test('a package change unrelated to mail is named apart, never as a suspect', () => {
+    const host = healthyHost();
+    host.postfix = { ...host.postfix, running: false, status: ran(['postfix', 'status'], 1, 'not running') };
+    host.packageChanges = [
+      'Start-Date: 2026-03-09  23:10:59',
+      'Commandline: apt-get install swaks monit',
+      '2026-03-09 23:11:01 upgrade libssl3:amd64 3.0.15-1~deb12u1 3.0.16-1~deb12u1',
+    ];
+    const evidence = reasonFromHost(host)?.evidence ?? [];
+    expect(evidence.filter((line) => line.startsWith('recent package change'))).toEqual([
+      'recent package change: 2026-03-09 23:11:01 upgrade libssl3:amd64 3.0.15-1~deb12u1 3.0.16-1~deb12u1',
+    ]);
+    expect(evidence).toContain(
+      'package changes unrelated to mail, not suspects: Commandline: apt-get install swaks monit',
+    );
+  });
+
   test('a config that changed since the known-good copy and fails the check is restored', () => {
     const host = healthyHost();
     host.postfix = {

@@ -10,6 +10,7 @@ import {
   parseUtcOffsetMinutes,
   selectMailProcesses,
   selectPackageChanges,
+  splitPackageChanges,
   trimDiff,
 } from '../../activities/host-evidence-parsers';
 
@@ -243,5 +244,23 @@ describe('selectPackageChanges', () => {
 
   test('an empty log has no changes', () => {
     expect(selectPackageChanges('', NOW, DAY_MS, 0)).toEqual([]);
+  });
+
+  test('only changes to mail packages are suspects; an apt run counts by the packages it names', () => {
+    const changes = [
+      '2026-03-09 23:10:42 upgrade postfix:amd64 3.7.10-0+deb12u1 3.7.11-0+deb12u1',
+      '2026-03-09 23:11:00 install swaks:all <none> 20240103.0-1',
+      '2026-03-09 23:11:01 upgrade libssl3:amd64 3.0.15-1~deb12u1 3.0.16-1~deb12u1',
+      'Start-Date: 2026-03-09  23:10:59',
+      'Commandline: apt-get install swaks monit',
+      'Start-Date: 2026-03-09  23:12:00',
+      'Commandline: apt-get -y install --only-upgrade dovecot-core',
+      'Start-Date: 2026-03-09  23:13:00',
+      'Commandline: /usr/bin/unattended-upgrade',
+    ];
+    expect(splitPackageChanges(changes)).toEqual({
+      mail: [changes[0], changes[2], changes[5], changes[6]],
+      other: [changes[1], changes[3], changes[4], changes[7], changes[8]],
+    });
   });
 });
