@@ -1,8 +1,9 @@
+import path from 'node:path';
 import { Runtime } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities } from '../activities';
 import { buildWebhookServer, startWebhookServer } from '../client/webhook/server';
-import { configPathFromEnv, loadConfigFile } from '../config/load';
+import { ConfigFileMissingError, configPathFromEnv, loadConfigFile } from '../config/load';
 import { createLogger, temporalLoggerFor } from '../platform/logger';
 import { freeLoopbackPort, LOOPBACK } from '../platform/loopback';
 import { createMailmendMetrics } from '../platform/metrics';
@@ -117,7 +118,22 @@ function runningBanner(target: TemporalTarget, webhookUrl: string): string {
   ].join('\n');
 }
 
+/** What a first run without a config is told: the two ways forward. */
+function firstRunHelp(file: string): string {
+  return [
+    `mailmend has no config: ${path.resolve(file)} does not exist.`,
+    'Two ways forward:',
+    '  - for your own mail servers: cp mailmend.example.yaml mailmend.yaml, edit it, then npm start again',
+    '    (or point MAILMEND_CONFIG at a config file elsewhere);',
+    '  - to try mailmend on a local lab first: npx mailmend lab up, then MAILMEND_CONFIG=mailmend.lab.yaml npm start.',
+  ].join('\n');
+}
+
 main().catch((error: unknown) => {
+  if (error instanceof ConfigFileMissingError) {
+    console.error(firstRunHelp(error.file));
+    process.exit(2);
+  }
   console.error(error instanceof Error ? error.message : error);
   process.exit(1);
 });

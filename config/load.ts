@@ -16,6 +16,17 @@ export class ConfigError extends Error {
   }
 }
 
+/** The config file is not there at all: the first run, before anyone wrote one. */
+export class ConfigFileMissingError extends ConfigError {
+  constructor(
+    readonly file: string,
+    options?: ErrorOptions,
+  ) {
+    super(file, ['the file does not exist'], options);
+    this.name = 'ConfigFileMissingError';
+  }
+}
+
 export interface LoadedConfig {
   config: MailmendConfig;
   /** The directory relative paths in the config are resolved against. */
@@ -59,6 +70,7 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv): LoadedConf
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new ConfigFileMissingError(file, { cause: error });
     throw new ConfigError(file, [`cannot read the file: ${(error as NodeJS.ErrnoException).code ?? 'unknown error'}`], {
       cause: error,
     });

@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { mailmendVersion } from '../../platform/package-version';
 import { connectClient, temporalSettingsFromEnv } from '../../platform/temporal/connection';
 import type { CliDeps } from './deps';
 import { registerIncidentCommands } from './incident-commands';
@@ -18,6 +19,7 @@ export type CommandGroup = (program: Command, deps: CliDeps) => void;
 export function buildProgram(deps: CliDeps, groups: readonly CommandGroup[] = []): Command {
   const program = new Command('mailmend')
     .description('Runs the mail-server outage procedure as a durable Temporal workflow')
+    .version(mailmendVersion(), '-V, --version', 'print the mailmend version')
     .exitOverride()
     .configureOutput({ writeOut: deps.stdout, writeErr: deps.stderr });
   registerIncidentCommands(program, deps);

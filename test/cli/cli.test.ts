@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { processDeps, runCli, type CliDeps } from '../../client/cli/program';
 import { raiseAlert } from '../../client/incidents';
@@ -73,6 +75,15 @@ async function openIncident(): Promise<string> {
   });
   return serverId;
 }
+
+describe('mailmend --version', () => {
+  test('prints the version from package.json and exits 0', async () => {
+    const { version } = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    expect(await mailmend('--version')).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+  });
+});
 
 describe('mailmend incidents', () => {
   test('show for a server without an incident fails with one clear line', async () => {

@@ -1,7 +1,7 @@
 import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, loadConfigFile, parseConfig } from '../../config/load';
+import { ConfigError, loadConfigFile, parseConfig, ConfigFileMissingError } from '../../config/load';
 import { incidentInputFor } from '../../config/incident-input';
 
 const exampleEnv = {
@@ -100,9 +100,9 @@ describe('config', () => {
 
   test('unreadable and non-YAML files get clear errors', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'mailmend-config-'));
-    expect(problemsOf(() => loadConfigFile(path.join(dir, 'missing.yaml'), {}))).toEqual([
-      'cannot read the file: ENOENT',
-    ]);
+    expect(() => loadConfigFile(path.join(dir, 'missing.yaml'), {})).toThrow(ConfigFileMissingError);
+    expect(problemsOf(() => loadConfigFile(path.join(dir, 'missing.yaml'), {}))).toEqual(['the file does not exist']);
+    expect(problemsOf(() => loadConfigFile(dir, {}))).toEqual(['cannot read the file: EISDIR']);
     writeFileSync(path.join(dir, 'bad.yaml'), 'servers: [unclosed');
     expect(problemsOf(() => loadConfigFile(path.join(dir, 'bad.yaml'), {}))[0]).toMatch(/^not valid YAML/);
   });

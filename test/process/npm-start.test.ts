@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -17,6 +19,25 @@ function portAnswers(port: number): Promise<boolean> {
     socket.once('error', () => resolve(false));
   });
 }
+
+describe('npm start without a config', () => {
+  test('names the two ways forward and exits 2', async () => {
+    const missing = path.join(os.tmpdir(), `mailmend-missing-${process.pid}.yaml`);
+    const child = spawn(process.execPath, ['--import', 'tsx', 'app/start.ts'], {
+      cwd: path.join(__dirname, '..', '..'),
+      env: { ...process.env, MAILMEND_CONFIG: missing, TEMPORAL_ADDRESS: '127.0.0.1:1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const [code] = (await once(child, 'exit')) as [number | null];
+
+    expect(code).toBe(2);
+    expect(stderr).toContain(`mailmend has no config: ${missing} does not exist.`);
+    expect(stderr).toContain('cp mailmend.example.yaml mailmend.yaml');
+    expect(stderr).toContain('npx mailmend lab up, then MAILMEND_CONFIG=mailmend.lab.yaml npm start');
+  });
+});
 
 describe('npm start (the main job)', () => {
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'mailmend-start-'));
