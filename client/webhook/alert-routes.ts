@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { findServerId } from '../../config/incident-input';
 import type { MailmendConfig } from '../../config/schema';
+import { closestName } from '../../platform/closest-name';
 import type { AlertPayload } from '../../workflows/messages';
 import type { RaisedAlert } from '../incidents';
 import {
@@ -67,7 +68,7 @@ async function acceptAlerts(
   }
   const refused: RefusedAlert[] = unknown.map((item) => ({
     alertName: item.alert.alertName,
-    reason: describeUnknownServer(item, serverLabel),
+    reason: describeUnknownServer(item, serverLabel, config),
   }));
   if (refused.length > 0) {
     logger.warn({ serverId: null, source, refused }, 'alerts refused: no configured server');
@@ -141,8 +142,13 @@ function resolveServer(config: MailmendConfig, labelValue: string | undefined): 
   return (labelValue && findServerId(config, labelValue)) || '';
 }
 
-function describeUnknownServer({ serverLabelValue, alert }: MappedAlert, serverLabel: string): string {
-  return serverLabelValue
-    ? `alert ${alert.alertName}: ${serverLabel}="${serverLabelValue}" names no configured server`
-    : `alert ${alert.alertName} has no "${serverLabel}" label`;
+function describeUnknownServer(
+  { serverLabelValue, alert }: MappedAlert,
+  serverLabel: string,
+  config: MailmendConfig,
+): string {
+  if (!serverLabelValue) return `alert ${alert.alertName} has no "${serverLabel}" label`;
+  const names = config.servers.flatMap((server) => [server.id, ...server.aliases]);
+  const meant = closestName(serverLabelValue, names);
+  return `alert ${alert.alertName}: ${serverLabel}="${serverLabelValue}" names no configured server${meant ? `; did you mean "${meant}"?` : ''}`;
 }

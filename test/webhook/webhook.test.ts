@@ -226,6 +226,10 @@ describe('POST /alerts/alertmanager', () => {
     });
     expect(missingLabel.statusCode).toBe(422);
     expect(missingLabel.json<{ reason: string }>().reason).toBe('alert MailServerDown has no "server" label');
+    const typo = await postJson(h, '/alerts/alertmanager', alertmanagerBody([{ labels: { server: `${serverId}x` } }]));
+    expect(typo.json<{ reason: string }>().reason).toBe(
+      `alert MailServerDown: server="${serverId}x" names no configured server; did you mean "${serverId}"?`,
+    );
     expect(await workflowExists(temporal.client, incidentWorkflowId(serverId))).toBe(false);
   });
 
