@@ -4,9 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { alertmanagerPayload } from '../../client/webhook/alertmanager';
-import { connectClient, localTemporalSettings } from '../../platform/temporal/connection';
 import { findDevServerPid, isProcessRunning } from '../../platform/temporal/dev-server-process';
-import { incidentWorkflowId, noteSignal, stateQuery, type IncidentState } from '../../workflows/messages';
+import type { IncidentState } from '../../workflows/messages';
 import { freePorts, killProcess, startTsProcess, type RunningProcess } from '../support/processes';
 import { startWebhookSink, type WebhookSink } from '../support/sinks';
 
@@ -39,11 +38,11 @@ async function healthWithStatus(webhookUrl: string, status: number): Promise<unk
   return response.status === status ? body : undefined;
 }
 
-function postAlert(webhookUrl: string, serverId: string): Promise<Response> {
+function postAlert(webhookUrl: string, serverId: string, alertname = 'MailDown'): Promise<Response> {
   return fetch(`${webhookUrl}/alerts/alertmanager`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(alertmanagerPayload({ labels: { alertname: 'MailDown', server: serverId } })),
+    body: JSON.stringify(alertmanagerPayload({ labels: { alertname, server: serverId } })),
   });
 }
 
@@ -185,23 +184,18 @@ describe('npm start when the embedded Temporal server dies', () => {
       60_000,
     );
     expect(after).toMatchObject({ incidentId: before.incidentId, openedAt: before.openedAt });
-    expect((await postAlert(mailmend.webhookUrl, serverId)).status).toBe(202);
-    const temporal = await connectClient(localTemporalSettings(`127.0.0.1:${mailmend.temporalPort}`));
-    try {
-      const handle = temporal.client.workflow.getHandle(incidentWorkflowId(serverId));
-      await handle.signal(noteSignal, { by: 'alice', text: 'noted after the restart' });
-      const noted = await eventually(
-        'the note in the timeline',
-        async () => {
-          const state = await handle.query(stateQuery);
-          return state.timeline.find((entry) => entry.event === 'note' && entry.outcome === 'noted after the restart');
-        },
-        30_000,
-      );
-      expect(noted.actor).toBe('alice');
-    } finally {
-      await temporal.close();
-    }
+    // The incident may have closed meanwhile (no SSH: it hands over within seconds); a new alert then opens the next
+    // one. Either way Temporal takes the signal and the worker shows it in the state.
+    expect((await postAlert(mailmend.webhookUrl, serverId, 'AfterRestart')).status).toBe(202);
+    const joined = await eventually(
+      'the alert sent after the restart in the incident state',
+      async () => {
+        const state = await incidentState(mailmend.webhookUrl, serverId);
+        return state?.alerts.find((alert) => alert.alertName === 'AfterRestart');
+      },
+      30_000,
+    );
+    expect(joined.count).toBe(1);
 
     mailmend.process.child.kill('SIGINT');
     expect(await exitCodeWithin(mailmend.process, 30_000)).toBe(0);
