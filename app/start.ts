@@ -24,16 +24,17 @@ const GIVE_UP_EXIT_DEADLINE_MS = 10_000;
  */
 async function main(): Promise<void> {
   const logger = createLogger();
-  // The SDK serves its runtime metrics on loopback only; the webhook's /metrics appends them to mailmend's own.
-  const sdkMetricsAddress = `${LOOPBACK}:${await freeLoopbackPort()}`;
+  const loaded = loadConfigFile(configPathFromEnv(process.env), process.env);
+  const { config } = loaded;
+  // The SDK serves its runtime metrics on loopback only; the webhook's /metrics appends them to mailmend's own. The
+  // port is one the dev server, its UI and the webhook are not configured to take.
+  const sdkMetricsAddress = `${LOOPBACK}:${await freePortOtherThan([config.temporal.port, config.temporal.uiPort, config.webhook.port])}`;
   const metrics = createMailmendMetrics({ sdkMetricsAddress });
   Runtime.install({
     logger: temporalLoggerFor(logger),
     shutdownSignals: [],
     telemetryOptions: { metrics: { prometheus: { bindAddress: sdkMetricsAddress } } },
   });
-  const loaded = loadConfigFile(configPathFromEnv(process.env), process.env);
-  const { config } = loaded;
 
   const target = await resolveTemporalTarget(process.env, config, loaded.baseDir, (line) => console.error(line));
   const workerConnection = await connectWorker(target.settings);
@@ -104,6 +105,13 @@ function superviseDevServer(
       );
     },
   });
+}
+
+async function freePortOtherThan(taken: readonly (number | undefined)[]): Promise<number> {
+  for (;;) {
+    const port = await freeLoopbackPort();
+    if (!taken.includes(port)) return port;
+  }
 }
 
 function runningBanner(target: TemporalTarget, webhookUrl: string): string {
