@@ -6,7 +6,7 @@ import { stringify } from 'yaml';
 import { alertmanagerPayload } from '../../client/webhook/alertmanager';
 import { findDevServerPid, isProcessRunning } from '../../platform/temporal/dev-server-process';
 import type { IncidentState } from '../../workflows/messages';
-import { freePorts, killProcess, startTsProcess, type RunningProcess } from '../support/processes';
+import { freePorts, killProcess, startTsProcess, type RunningProcess, portAnswers } from '../support/processes';
 import { startWebhookSink, type WebhookSink } from '../support/sinks';
 
 interface Mailmend {
@@ -88,17 +88,6 @@ async function exitCodeWithin(running: RunningProcess, timeoutMs: number): Promi
   } finally {
     clearTimeout(timer);
   }
-}
-
-function portAnswers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 describe('npm start when the embedded Temporal server dies', () => {

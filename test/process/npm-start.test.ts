@@ -1,24 +1,12 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { freePort, killProcess, startTsProcess, type RunningProcess } from '../support/processes';
+import { freePort, killProcess, startTsProcess, type RunningProcess, portAnswers } from '../support/processes';
 import { startWebhookSink } from '../support/sinks';
 import { alertmanagerPayload } from '../../client/webhook/alertmanager';
-
-function portAnswers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 describe('npm start without a config', () => {
   test('names the two ways forward and exits 2', async () => {

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
@@ -48,4 +49,16 @@ export async function killProcess(running: RunningProcess, signal: NodeJS.Signal
   if (running.child.exitCode !== null || running.child.signalCode !== null) return;
   running.child.kill(signal);
   await running.exited;
+}
+
+/** Whether something accepts TCP connections on the loopback port. */
+export function portAnswers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }
