@@ -31,5 +31,11 @@ module.exports = {
       displayName: 'lab',
       testMatch: ['<rootDir>/test/lab/**/*.test.ts'],
     },
+    {
+      // Starts its own dev server, with the Web UI, and drives it with headless Chromium.
+      ...shared,
+      displayName: 'ui',
+      testMatch: ['<rootDir>/test/ui/**/*.test.ts'],
+    },
   ],
 };

@@ -6,6 +6,7 @@ import { FailureType } from '../workflows/failure-types';
 import {
   NO_CATALOG_ACTION,
   type CheckResult,
+  type ConfigDiff,
   type Diagnosis,
   type Handover,
   type Hypothesis,
@@ -109,6 +110,13 @@ function evidenceLines(host: HostEvidence): EvidenceLine[] {
 
 type HostLook = Pick<DiagnosisEvidence, 'host' | 'matches' | 'followUps' | 'certificateFiles'>;
 
+/** The diffs behind the config evidence, whole, so `incidents show` can put them before the approver. */
+function configDiffsOf(host: HostEvidence): ConfigDiff[] {
+  return host.configChanges.flatMap(({ file, comparedWith, diff }) =>
+    comparedWith && diff ? [{ file, comparedWith, diff }] : [],
+  );
+}
+
 /** Everything one SSH visit sees: the host's state, the signatures its logs match, and the follow-ups they call for. */
 async function lookAtHost(
   session: SshSession,
@@ -178,7 +186,11 @@ export function createDiagnosisActivities(deps: DiagnosisDeps) {
         return diagnosis;
       }
       const evidence: DiagnosisEvidence = { server, probes, imapTcp, ...look };
-      const diagnosis = toDiagnosis(rankWithHost(look, evidence, network), diagnosedAt);
+      const configDiffs = configDiffsOf(look.host);
+      const diagnosis = {
+        ...toDiagnosis(rankWithHost(look, evidence, network), diagnosedAt),
+        ...(configDiffs.length > 0 ? { configDiffs } : {}),
+      };
       log.info(
         {
           rootCause: diagnosis.rootCause,

@@ -5,7 +5,7 @@ import type { MailmendMetrics } from '../platform/metrics';
 import { FailureType } from '../workflows/failure-types';
 import type { AudienceName, NotificationRecord } from '../workflows/messages';
 import { stepLogger } from './logging';
-import { renderNotification } from './notification-text';
+import type { MessageTemplates, RenderedNotification } from './templates/catalog';
 import type { SendNotificationInput } from '../workflows/activity-contract';
 
 export type ResolvedChannel =
@@ -18,6 +18,8 @@ export interface NotifyDeps {
   /** Absent when no fallback relay is configured; email channels then cannot be used. */
   mailer?: { transport: Transporter; from: string };
   webhookTimeoutMs: number;
+  /** Every audience's wording, in the configured language and time zone. */
+  templates: Pick<MessageTemplates, 'renderNotification'>;
   logger: Logger;
   /** Counts every delivery attempt; absent where nothing serves the counts. */
   metrics?: Pick<MailmendMetrics, 'notifications'>;
@@ -51,7 +53,7 @@ export function createNotifyActivities(deps: NotifyDeps) {
           message: `no notification channel "${input.channel}" for ${audience}`,
         });
       }
-      const rendered = renderNotification(audience, message);
+      const rendered = deps.templates.renderNotification(audience, message);
       const delivery =
         channel.type === 'email'
           ? sendEmail(deps, channel, input, rendered, log)
@@ -81,7 +83,7 @@ async function sendEmail(
   deps: NotifyDeps,
   channel: EmailChannel,
   { audience, message }: SendNotificationInput,
-  { subject, text }: { subject: string; text: string },
+  { subject, text }: RenderedNotification,
   log: Logger,
 ): Promise<void> {
   if (!deps.mailer) {
@@ -121,7 +123,7 @@ async function postWebhook(
   deps: NotifyDeps,
   channel: WebhookChannel,
   { audience, message }: SendNotificationInput,
-  { subject, text }: { subject: string; text: string },
+  { subject, text }: RenderedNotification,
   log: Logger,
 ): Promise<void> {
   const { kind, incidentId, serverId, severity, scope, phase, eta } = message;

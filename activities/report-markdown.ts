@@ -1,140 +1,137 @@
-import type { CheckResult, IncidentReport, IncidentState, ProbeReport, RemediationResult } from '../workflows/messages';
+import type {
+  CheckResult,
+  IncidentReport,
+  PreventionPoint,
+  ProbeReport,
+  RemediationResult,
+} from '../workflows/messages';
 
 /** Remediation output is evidence, not a log archive: the report keeps the end of it, where errors usually are. */
 const MAX_OUTPUT_CHARS = 2_000;
 
-const REVIEW_QUESTIONS = {
-  rootCause: 'What was the root cause?',
-  responseTime: 'Was the response time sufficient?',
-  prevention: 'What prevents a repeat?',
-} as const;
+const CHECK_NAMES = [
+  'tcpSmtp',
+  'smtp',
+  'imap',
+  'imapLogin',
+  'smtpDelivery',
+  'smtpTls',
+  'imapTls',
+  'deferredQueue',
+] as const;
 
 /**
- * Renders the post-incident review (SOP step 7) as Markdown: the answers first, then the evidence behind them.
+ * The post-incident review (SOP step 7) as the report template sees it. Text from alerts, hosts and people is made
+ * Markdown-safe here, before any template, so an operator's report template cannot let markup through: `plain` for
+ * prose, `cell` for table cells. Times stay ISO-8601 for the template's `{{time}}` and `{{timestamp}}` helpers.
  *
- * @example await writeFile('reports/incident-mx1.md', renderIncidentReportMarkdown(report));
+ * @example templates.renderReport(report) // renders reportView(report) with <locale>/report.md.hbs
  */
-export function renderIncidentReportMarkdown({ state, responseTimes, review }: IncidentReport): string {
-  const sections = [
-    `# Incident ${state.incidentId}: ${state.serverId}`,
-    summary(state),
-    '## Review',
-    ...reviewAnswers(review),
-    '## Response times',
-    responseTimeTable(responseTimes),
-    `Overall within target: ${responseTimes.withinTarget ? 'yes' : 'no'}`,
-    '## Root cause',
-    rootCause(state.diagnosis),
-    '## Actions taken',
-    state.remediations.length > 0 ? state.remediations.map(remediation).join('\n\n') : 'No remediation was run.',
-    '## Checks',
-    checks(state.assessment, state.verification),
-    '## Notifications sent',
-    notificationTable(state.notifications),
-    '## Timeline',
-    table(
-      ['Time', 'Phase', 'Actor', 'Event', 'Outcome'],
-      state.timeline.map((entry) => [entry.at, entry.phase, entry.actor, entry.event, entry.outcome]),
-    ),
-  ];
-  return `${sections.join('\n\n')}\n`;
+export function reportView({ state, responseTimes, review }: IncidentReport) {
+  const outcome = state.outcome ?? state.phase;
+  return {
+    incidentId: plain(state.incidentId),
+    serverId: plain(state.serverId),
+    outcome,
+    outcomeReason: state.outcomeReason ? plain(state.outcomeReason) : null,
+    falseAlarm: outcome === 'false-alarm',
+    severity: state.severity,
+    scope: state.scope,
+    openedAt: state.openedAt,
+    approvedBy: state.approvedBy ? plain(state.approvedBy) : null,
+    prevention: preventionView(review),
+    diagnosis: state.diagnosis
+      ? {
+          rootCause: plain(state.diagnosis.rootCause),
+          evidence: state.diagnosis.evidence.map(bulletItem),
+          recommendation: {
+            actionId: plain(state.diagnosis.recommendation.actionId),
+            description: plain(state.diagnosis.recommendation.description),
+            risk: state.diagnosis.recommendation.risk,
+            rollback: plain(state.diagnosis.recommendation.rollback),
+          },
+        }
+      : null,
+    responseTimes: responseTimeView(responseTimes),
+    remediations: state.remediations.map(remediationView),
+    checks: checkRows(state.assessment, state.verification),
+    notifications: state.notifications.map((sent) => ({
+      sentAt: sent.sentAt,
+      audience: sent.audience,
+      channel: cell(sent.channel),
+      kind: sent.kind,
+      ok: sent.ok,
+      error: cell(sent.error ?? ''),
+    })),
+    timeline: state.timeline.map((entry) => ({
+      at: entry.at,
+      phase: entry.phase,
+      actor: cell(entry.actor),
+      event: cell(entry.event),
+      outcome: cell(entry.outcome),
+    })),
+  };
 }
 
-function summary(state: IncidentState): string {
-  return [
-    `- **Outcome:** ${state.outcome ?? state.phase}${state.outcomeReason ? `: ${plain(state.outcomeReason)}` : ''}`,
-    `- **Severity:** ${state.severity}`,
-    `- **Scope:** ${state.scope}`,
-    `- **Opened:** ${state.openedAt}`,
-    `- **Approved by:** ${plain(state.approvedBy ?? 'n/a')}`,
-  ].join('\n');
+export type ReportView = ReturnType<typeof reportView>;
+
+/** Reports from incidents that started before structured points carry only the English sentences; those stay as is. */
+function preventionView(review: IncidentReport['review']) {
+  const points: PreventionPoint[] =
+    review.preventionPoints ?? review.prevention.map((text) => ({ kind: 'diagnosis', text }));
+  return points.map((point) => ({
+    kind: point.kind,
+    text: point.kind === 'diagnosis' ? bulletItem(point.text) : null,
+    fix: point.kind === 'rehearse-fix' ? plain(point.fix) : null,
+    reason: point.kind === 'review-escalation' ? plain(point.reason) : null,
+  }));
 }
 
-function reviewAnswers(review: IncidentReport['review']): string[] {
-  return [
-    `### ${REVIEW_QUESTIONS.rootCause}\n\n${plain(review.rootCause)}`,
-    `### ${REVIEW_QUESTIONS.responseTime}\n\n${plain(review.responseTimeSufficient)}`,
-    `### ${REVIEW_QUESTIONS.prevention}\n\n${bullets(review.prevention, 'Nothing recorded.')}`,
+function responseTimeView(responseTimes: IncidentReport['responseTimes']) {
+  const steps: [string, number | undefined][] = [
+    ['detect', responseTimes.detectMs],
+    ['acknowledge', responseTimes.acknowledgeMs],
+    ['approve', responseTimes.approveMs],
+    ['resolve', responseTimes.resolveMs],
   ];
-}
-
-function responseTimeTable(responseTimes: IncidentReport['responseTimes']): string {
-  const responseSteps: [string, number | undefined][] = [
-    ['Detect', responseTimes.detectMs],
-    ['Acknowledge', responseTimes.acknowledgeMs],
-    ['Approve', responseTimes.approveMs],
-    ['Resolve', responseTimes.resolveMs],
-  ];
-  return table(
-    ['Step', 'Time', 'Target', 'Within target'],
-    responseSteps.map(([step, took]) => [
+  return {
+    target: duration(responseTimes.targetMs),
+    withinTarget: responseTimes.withinTarget,
+    resolved: responseTimes.resolveMs === undefined ? null : duration(responseTimes.resolveMs),
+    steps: steps.map(([step, took]) => ({
       step,
-      duration(took),
-      duration(responseTimes.targetMs),
-      took === undefined ? 'n/a' : took <= responseTimes.targetMs ? 'yes' : 'no',
-    ]),
-  );
+      took: took === undefined ? null : duration(took),
+      within: took === undefined ? null : took <= responseTimes.targetMs,
+    })),
+  };
 }
 
-function rootCause(diagnosis: IncidentState['diagnosis']): string {
-  if (!diagnosis) return 'No diagnosis was made.';
-  const { recommendation } = diagnosis;
-  return (
-    `${plain(diagnosis.rootCause)}\n\nEvidence:\n\n${bullets(diagnosis.evidence, 'None recorded.')}\n\n` +
-    `Recommended fix: ${plain(recommendation.description)} ` +
-    `(\`${recommendation.actionId}\`, risk ${recommendation.risk}; ` +
-    `rollback: ${plain(recommendation.rollback)})`
-  );
-}
-
-function notificationTable(notifications: IncidentState['notifications']): string {
-  if (notifications.length === 0) return 'No notification was sent.';
-  return table(
-    ['Time', 'Audience', 'Channel', 'Kind', 'Result'],
-    notifications.map((sent) => [
-      sent.sentAt,
-      sent.audience,
-      sent.channel,
-      sent.kind,
-      sent.ok ? 'sent' : `failed: ${sent.error ?? 'unknown'}`,
-    ]),
-  );
-}
-
-function remediation(result: RemediationResult): string {
+function remediationView(result: RemediationResult) {
   const trimmed = result.output.trim();
-  const output =
-    trimmed.length > MAX_OUTPUT_CHARS
-      ? `(first part cut)\n${trimmed.slice(-MAX_OUTPUT_CHARS)}`
-      : trimmed || '(no output)';
-  const status = result.alreadyApplied ? 'already applied' : `exit code ${result.exitCode}`;
-  return `### \`${result.actionId}\`: ${status}, finished ${result.finishedAt}\n\n${fenced(output)}`;
+  const output = trimmed.length > MAX_OUTPUT_CHARS ? trimmed.slice(-MAX_OUTPUT_CHARS) : trimmed;
+  return {
+    actionId: plain(result.actionId),
+    alreadyApplied: result.alreadyApplied === true,
+    exitCode: result.exitCode,
+    finishedAt: result.finishedAt,
+    outputCut: trimmed.length > MAX_OUTPUT_CHARS,
+    output: output ? fenced(output) : null,
+  };
 }
 
-function checks(assessment: ProbeReport | undefined, verification: ProbeReport | undefined): string {
-  if (!assessment && !verification) return 'No checks were run.';
-  const names = [
-    'tcpSmtp',
-    'smtp',
-    'imap',
-    'imapLogin',
-    'smtpDelivery',
-    'smtpTls',
-    'imapTls',
-    'deferredQueue',
-  ] as const;
-  const shown = (check: CheckResult | undefined) =>
-    check ? `${check.ok ? 'ok' : `failed (${check.errorCode ?? 'error'})`}: ${check.detail}` : 'n/a';
-  return table(
-    ['Check', 'Assessment', 'Verification'],
-    names
-      .filter((name) => assessment?.[name] !== undefined || verification?.[name] !== undefined)
-      .map((name) => [name, shown(assessment?.[name]), shown(verification?.[name])]),
+function checkView(check: CheckResult | undefined) {
+  if (!check) return null;
+  return { ok: check.ok, errorCode: check.errorCode ? cell(check.errorCode) : null, detail: cell(check.detail) };
+}
+
+function checkRows(assessment: ProbeReport | undefined, verification: ProbeReport | undefined) {
+  return CHECK_NAMES.filter((name) => assessment?.[name] !== undefined || verification?.[name] !== undefined).map(
+    (name) => ({ name, assessment: checkView(assessment?.[name]), verification: checkView(verification?.[name]) }),
   );
 }
 
-function bullets(items: readonly string[], whenEmpty: string): string {
-  return items.length > 0 ? items.map((item) => `- ${plain(item).replace(/\s*\n\s*/g, ' ')}`).join('\n') : whenEmpty;
+function bulletItem(item: string): string {
+  return plain(item).replace(/\s*\n\s*/g, ' ');
 }
 
 /** A code fence longer than any backtick run in the text, so output cannot close it early. */
@@ -158,11 +155,6 @@ function plain(text: string): string {
 
 function cell(text: string): string {
   return plain(text).replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
-}
-
-function table(header: string[], rows: string[][]): string {
-  const line = (cells: string[]) => `| ${cells.map(cell).join(' | ')} |`;
-  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
 /** `95000` becomes `1m 35s`, `3600000` becomes `1h`; undefined becomes `n/a`. */

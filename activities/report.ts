@@ -4,11 +4,13 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { ReportLocation } from '../workflows/messages';
 import { stepLogger } from './logging';
-import { renderIncidentReportMarkdown } from './report-markdown';
+import type { MessageTemplates } from './templates/catalog';
 import type { WriteIncidentReportInput } from '../workflows/activity-contract';
 
 export interface ReportDeps {
   reportsDir: string;
+  /** The report's wording, in the configured language and time zone. */
+  templates: Pick<MessageTemplates, 'renderReport'>;
   logger: Logger;
 }
 
@@ -52,7 +54,7 @@ export function createReportActivities(deps: ReportDeps) {
       };
       await mkdir(deps.reportsDir, { recursive: true });
       await writeAtomically(location.jsonPath, `${JSON.stringify(input.report, null, 2)}\n`);
-      await writeAtomically(location.markdownPath, renderIncidentReportMarkdown(input.report));
+      await writeAtomically(location.markdownPath, deps.templates.renderReport(input.report));
       log.info(location, 'incident report written');
       return location;
     },

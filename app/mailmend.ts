@@ -2,9 +2,14 @@
 import { processDeps, runCli, type CliDeps, type CommandGroup } from '../client/cli/program';
 import { registerDrillCommand } from '../drill/cli';
 import { registerLabCommands } from '../lab/cli';
+import { registerInitCommand } from './init-command';
 
-/** Beside the incident commands, the `mailmend` binary carries the lab and the drill. */
-const MAILMEND_COMMAND_GROUPS: readonly CommandGroup[] = [registerLabCommands, registerDrillCommand];
+/** Beside the incident commands, the `mailmend` binary carries init, the lab and the drill. */
+const MAILMEND_COMMAND_GROUPS: readonly CommandGroup[] = [
+  registerInitCommand,
+  registerLabCommands,
+  registerDrillCommand,
+];
 
 /**
  * Runs the whole `mailmend` binary in-process and returns its exit code.

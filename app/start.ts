@@ -45,6 +45,7 @@ async function main(): Promise<void> {
     namespace: target.settings.namespace,
     activities: createActivities(activityDeps.deps),
     shutdownGraceTime: config.temporal.shutdownGraceTime,
+    logger,
   });
   const workerRun = worker.run();
   const webhook = buildWebhookServer({ config, secrets: loaded.secrets, client: temporal.client, logger, metrics });
@@ -128,11 +129,15 @@ function runningBanner(target: TemporalTarget, webhookUrl: string): string {
 
 /** What a first run without a config is told: the two ways forward. */
 function firstRunHelp(file: string): string {
+  const target = path.resolve(file);
+  const pathOption = target === path.resolve('mailmend.yaml') ? '' : ` --path ${file}`;
   return [
-    `mailmend has no config: ${path.resolve(file)} does not exist.`,
+    `mailmend has no config: ${target} does not exist.`,
     'Two ways forward:',
-    '  - for your own mail servers: cp mailmend.example.yaml mailmend.yaml, edit it, then npm start again',
-    '    (or point MAILMEND_CONFIG at a config file elsewhere);',
+    `  - for your own mail servers: npx mailmend init${pathOption} writes a commented config to fill in`,
+    `    (npx mailmend init${pathOption} --ssh root@mx1.example.com also pins the host key and finds the Postfix and`,
+    '    Dovecot paths), or cp mailmend.example.yaml mailmend.yaml and edit it; then npm start again',
+    '    (MAILMEND_CONFIG points at a config file elsewhere);',
     '  - to try mailmend on a local lab first: npx mailmend lab up, then MAILMEND_CONFIG=mailmend.lab.yaml npm start.',
   ].join('\n');
 }

@@ -1,17 +1,22 @@
 import {
+  isGrpcServiceError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   type Client,
+  type WorkflowExecutionInfo,
   type WorkflowExecutionStatusName,
 } from '@temporalio/client';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { mailOutageIncident } from '../workflows';
 import {
   alertSignal,
   alertsSignal,
   approveUpdate,
+  closeUpdate,
   confirmUpdate,
   incidentWorkflowId,
   noteSignal,
+  PHASES,
   rejectUpdate,
   setEtaUpdate,
   stateQuery,
@@ -20,14 +25,17 @@ import {
   type AlertBatch,
   type AlertPayload,
   type ApproveSignal,
+  type CloseSignal,
   type ConfirmSignal,
   type DecisionReceipt,
   type IncidentInput,
   type IncidentState,
   type NoteSignal,
+  type Phase,
   type RejectSignal,
   type SetEtaSignal,
 } from '../workflows/messages';
+import type { IncidentSearchAttribute } from '../workflows/search-attributes';
 
 /** A command was refused before reaching Temporal because one of its fields is wrong. */
 export class IncidentCommandError extends Error {
@@ -208,6 +216,19 @@ export async function confirm(client: Client, serverId: string, confirmation: Co
 }
 
 /**
+ * Ends the procedure by hand, for an incident people have dealt with outside mailmend or one left open by a drill; the
+ * incident still writes its post-incident review. Only approvers may close, and the reason lands on the timeline.
+ *
+ * @example await close(client, 'mx1', { by: 'alice', reason: 'fixed by hand: postfix restarted from the console' });
+ */
+export async function close(client: Client, serverId: string, closing: CloseSignal): Promise<DecisionReceipt> {
+  const payload: CloseSignal = { by: requireText('by', closing.by), reason: requireText('reason', closing.reason) };
+  return decide(client, serverId, () =>
+    client.workflow.getHandle(incidentWorkflowId(serverId)).executeUpdate(closeUpdate, { args: [payload] }),
+  );
+}
+
+/**
  * Adds a free-text note to the incident timeline.
  *
  * @example await addNote(client, 'mx1', { by: 'alice', text: 'vendor ticket #4711 opened' });
@@ -239,44 +260,115 @@ export interface IncidentSummary {
   status: WorkflowExecutionStatusName;
   startTime: Date;
   closeTime?: Date;
+  /** From the `IncidentPhase` search attribute, or the `phase` memo of incidents that predate it. */
+  phase?: string;
+  severity?: string;
+  /** The action waiting for approval, e.g. `start-postfix`; absent when nothing waits. */
+  pendingAction?: string;
 }
 
 export interface ListIncidentsOptions {
   /** Only incidents still running. */
   openOnly?: boolean;
+  /** Only incidents in this phase, as their `IncidentPhase` search attribute says. */
+  phase?: Phase;
   /** At most this many, newest first. Default 100. */
   limit?: number;
 }
 
+/** The Temporal server does not know a search attribute the list filters on, so it cannot answer the query. */
+export class SearchAttributeMissingError extends Error {
+  constructor(
+    readonly attribute: IncidentSearchAttribute,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `Temporal cannot filter on ${attribute}: register the search attribute first, ` +
+        `e.g. temporal operator search-attribute create --name ${attribute} --type Keyword`,
+      options,
+    );
+    this.name = 'SearchAttributeMissingError';
+  }
+}
+
+const searchAttributeKeys = {
+  MailServerId: defineSearchAttributeKey('MailServerId', SearchAttributeType.KEYWORD),
+  IncidentPhase: defineSearchAttributeKey('IncidentPhase', SearchAttributeType.KEYWORD),
+  IncidentSeverity: defineSearchAttributeKey('IncidentSeverity', SearchAttributeType.KEYWORD),
+  PendingAction: defineSearchAttributeKey('PendingAction', SearchAttributeType.KEYWORD),
+} satisfies Record<IncidentSearchAttribute, unknown>;
+
 /**
- * Lists incidents from Temporal's visibility store, newest first. Visibility is eventually consistent, so an incident
- * opened a moment ago may be missing for a second.
+ * Lists incidents from Temporal's visibility store, newest first, with each one's phase, severity and pending action
+ * as its search attributes say, so no incident is queried. Visibility is eventually consistent, so an incident opened
+ * a moment ago may be missing for a second.
  *
- * @example for (const incident of await listIncidents(client, { openOnly: true })) console.log(incident.serverId);
+ * @example for (const incident of await listIncidents(client, { phase: 'awaiting-approval' })) console.log(incident.serverId);
  */
 export async function listIncidents(client: Client, options: ListIncidentsOptions = {}): Promise<IncidentSummary[]> {
   const limit = options.limit ?? 100;
   if (!Number.isInteger(limit) || limit < 1) throw new IncidentCommandError('limit', 'must be a positive integer');
-  const query = `WorkflowType = '${WORKFLOW_TYPE}'${options.openOnly ? ` AND ExecutionStatus = 'Running'` : ''}`;
+  if (options.phase !== undefined && !(PHASES as readonly string[]).includes(options.phase)) {
+    throw new IncidentCommandError('phase', `must be one of ${PHASES.join(', ')}`);
+  }
+  const query = [
+    `WorkflowType = '${WORKFLOW_TYPE}'`,
+    ...(options.openOnly ? [`ExecutionStatus = 'Running'`] : []),
+    ...(options.phase ? [`IncidentPhase = '${options.phase}'`] : []),
+  ].join(' AND ');
   const incidents: IncidentSummary[] = [];
-  for await (const execution of client.workflow.list({ query, pageSize: Math.min(limit, 1000) })) {
-    incidents.push({
-      workflowId: execution.workflowId,
-      runId: execution.runId,
-      serverId: serverIdOf(execution.workflowId),
-      status: execution.status.name,
-      startTime: execution.startTime,
-      ...(execution.closeTime ? { closeTime: execution.closeTime } : {}),
-    });
-    if (incidents.length >= limit) break;
+  try {
+    for await (const execution of client.workflow.list({ query, pageSize: Math.min(limit, 1000) })) {
+      incidents.push(summaryOf(execution));
+      if (incidents.length >= limit) break;
+    }
+  } catch (error) {
+    if (options.phase && isInvalidArgument(error))
+      throw new SearchAttributeMissingError('IncidentPhase', { cause: error });
+    throw error;
   }
   return incidents;
+}
+
+function summaryOf(execution: WorkflowExecutionInfo): IncidentSummary {
+  const attributes = execution.typedSearchAttributes;
+  const phase = attributes.get(searchAttributeKeys.IncidentPhase) ?? phaseMemo(execution.memo);
+  const severity = attributes.get(searchAttributeKeys.IncidentSeverity);
+  const pendingAction = attributes.get(searchAttributeKeys.PendingAction);
+
+  return {
+    workflowId: execution.workflowId,
+    runId: execution.runId,
+    serverId: attributes.get(searchAttributeKeys.MailServerId) ?? serverIdOf(execution.workflowId),
+    status: execution.status.name,
+    startTime: execution.startTime,
+    ...(execution.closeTime ? { closeTime: execution.closeTime } : {}),
+    ...(phase ? { phase } : {}),
+    ...(severity ? { severity } : {}),
+    ...(pendingAction ? { pendingAction } : {}),
+  };
+}
+
+/** gRPC INVALID_ARGUMENT, which a visibility query gets for an attribute the server does not know. */
+function isInvalidArgument(error: unknown): boolean {
+  for (let current = error; current instanceof Error; current = current.cause) {
+    if (isGrpcServiceError(current) && current.code === 3) return true;
+  }
+  return false;
+}
+
+/** Incidents started before the search attributes existed kept their phase in a memo. */
+function phaseMemo(memo: Record<string, unknown> | undefined): string | undefined {
+  const phase = memo?.phase;
+  return typeof phase === 'string' ? phase : undefined;
 }
 
 const workflowIdPrefix = incidentWorkflowId('');
 
 function serverIdOf(workflowId: string): string {
-  return workflowId.startsWith(workflowIdPrefix) ? workflowId.slice(workflowIdPrefix.length) : workflowId;
+  return workflowIdPrefix && workflowId.startsWith(workflowIdPrefix)
+    ? workflowId.slice(workflowIdPrefix.length)
+    : workflowId;
 }
 
 async function signalIncident(client: Client, serverId: string, send: () => Promise<void>): Promise<void> {

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { configSchema, type MailmendConfig, type SecretRef } from './schema';
-import { describeSchemaIssue } from '../platform/schema-issues';
 import { SecretResolver } from './secrets';
+import { describeConfigIssue } from './unknown-keys';
 
 export class ConfigError extends Error {
   constructor(
@@ -37,7 +37,11 @@ export interface LoadedConfig {
 /** Validates a parsed document; every secret it references must resolve, so a missing one fails at start. */
 export function parseConfig(document: unknown, source: string, env: NodeJS.ProcessEnv, baseDir: string): LoadedConfig {
   const parsed = configSchema.safeParse(withServerFiles(document, source, baseDir));
-  if (!parsed.success) throw new ConfigError(source, parsed.error.issues.map(describeSchemaIssue));
+  if (!parsed.success)
+    throw new ConfigError(
+      source,
+      parsed.error.issues.flatMap((issue) => describeConfigIssue(configSchema, issue)),
+    );
   const config = withAbsoluteCaFiles(parsed.data, baseDir);
   const secrets = new SecretResolver(env, baseDir);
   const problems: string[] = [];

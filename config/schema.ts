@@ -129,7 +129,28 @@ const policiesSchema = z.strictObject({
   verificationSettle: durationSchema.default(30_000),
   /** How long the verification's test message may take from SMTP submission to the canary's INBOX. */
   roundTripTimeout: durationSchema.default(60_000),
+  /** Distinct approvers each risk level of fix needs before it runs. */
+  approvalsRequired: z
+    .strictObject({
+      low: z.number().int().min(1).max(10).default(1),
+      medium: z.number().int().min(1).max(10).default(1),
+      high: z.number().int().min(1).max(10).default(1),
+    })
+    .prefault({}),
 });
+
+/** The languages mailmend ships message templates for. */
+export const LOCALES = ['en', 'fr'] as const;
+export type Locale = (typeof LOCALES)[number];
+
+const timeZoneSchema = z.string().refine((zone) => {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be an IANA time zone such as Europe/Paris or UTC');
 
 const temporalSchema = z.strictObject({
   /** Where the embedded dev server keeps its SQLite database. */
@@ -160,6 +181,12 @@ export const configSchema = z
     temporal: temporalSchema.prefault({}),
     webhook: webhookSchema.prefault({}),
     reportsDir: z.string().default('reports'),
+    /** The language of every notification and report. */
+    locale: z.enum(LOCALES).default('en'),
+    /** The zone times are shown in, e.g. Europe/Paris. */
+    timeZone: timeZoneSchema.default('UTC'),
+    /** A directory of operator templates laid out like the shipped ones; each file found replaces the shipped one. */
+    templatesDir: z.string().min(1).optional(),
     /** YAML files holding more `servers:` entries, such as the fragment `mailmend lab up` writes. */
     serverFiles: z.array(z.string().min(1)).default([]),
     /** Operators' own log signatures, YAML files in the format of activities/signatures/*.yaml, read after those. */
@@ -185,6 +212,16 @@ export const configSchema = z
         seenIds.set(name, index);
       }
     });
+    for (const risk of ['low', 'medium', 'high'] as const) {
+      const required = config.policies.approvalsRequired[risk];
+      if (required > config.approvers.length) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['policies', 'approvalsRequired', risk],
+          message: `needs ${required} approvers, but only ${config.approvers.length} are listed in approvers`,
+        });
+      }
+    }
     const channelNames = new Set<string>();
     for (const audience of ['itTeam', 'management', 'users'] as const) {
       config.audiences[audience].channels.forEach((channel, index) => {

@@ -6,6 +6,7 @@ import type { ActivityDeps } from '../activities';
 import type { ResolvedChannel } from '../activities/notify';
 import { loadSignatureCatalog } from '../activities/signatures/catalog';
 import { createSshRemediationExecutor } from '../activities/ssh-remediation';
+import { loadMessageTemplates } from '../activities/templates/catalog';
 import type { MailmendMetrics } from '../platform/metrics';
 import { createMailHostAccess } from './mail-host-access';
 import { AUDIENCES } from '../workflows/messages';
@@ -17,7 +18,7 @@ interface BuiltActivityDeps {
 
 /**
  * Builds every client the activities use, once per worker, resolving secrets from their references, and loads the log
- * signatures, so a bad operator signature file stops the worker at start with its file, signature and field.
+ * signatures and message templates, so a bad operator signature or template file stops the worker at start, named.
  * `metrics`, when given, counts notifications; pass the instance the process serves on `/metrics`.
  */
 export function buildActivityDeps(
@@ -26,6 +27,11 @@ export function buildActivityDeps(
   metrics?: MailmendMetrics,
 ): BuiltActivityDeps {
   const signatures = loadSignatureCatalog(config.signatureFiles.map((file) => path.resolve(baseDir, file)));
+  const templates = loadMessageTemplates({
+    locale: config.locale,
+    timeZone: config.timeZone,
+    ...(config.templatesDir ? { templatesDir: path.resolve(baseDir, config.templatesDir) } : {}),
+  });
   const relay = config.fallbackRelay;
   const transport = relay
     ? nodemailer.createTransport({
@@ -58,6 +64,7 @@ export function buildActivityDeps(
     channels,
     ...(transport && relay ? { mailer: { transport, from: relay.from } } : {}),
     webhookTimeoutMs: 10_000,
+    templates,
     reportsDir: path.resolve(baseDir, config.reportsDir),
     mailHost,
     roundTripTimeoutMs: config.policies.roundTripTimeout,

@@ -20,6 +20,7 @@ async function main(): Promise<void> {
     namespace: settings.namespace,
     activities: createActivities(deps),
     shutdownGraceTime: temporal.shutdownGraceTime,
+    logger,
   });
   logger.info({ address: settings.address, namespace: settings.namespace }, 'worker started');
   try {

@@ -1,23 +1,43 @@
 import type { Duration } from '@temporalio/common';
 import { Worker, type NativeConnection } from '@temporalio/worker';
+import type { Logger } from 'pino';
 import type { MailmendActivities } from '../activities';
 import { TASK_QUEUE } from '../workflows/messages';
 import { DEFAULT_NAMESPACE } from '../platform/temporal/defaults';
+import { ensureKeywordSearchAttributes } from '../platform/temporal/search-attribute-registration';
+import { INCIDENT_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 
 interface MailmendWorkerOptions {
   connection: NativeConnection;
   namespace?: string;
   activities: MailmendActivities;
   taskQueue?: string;
+  /** Told when the incident's search attributes could not be checked. */
+  logger?: Pick<Logger, 'warn'>;
   /** How long in-flight activities may finish after a shutdown request. */
   shutdownGraceTime?: Duration;
 }
 
-/** A worker for the incident workflow and its activities on the `mailmend` task queue. */
-export function createMailmendWorker(options: MailmendWorkerOptions): Promise<Worker> {
+/**
+ * A worker for the incident workflow and its activities on the `mailmend` task queue. It first registers the
+ * incident's search attributes the namespace lacks, since an incident cannot start without them.
+ */
+export async function createMailmendWorker(options: MailmendWorkerOptions): Promise<Worker> {
+  const namespace = options.namespace ?? DEFAULT_NAMESPACE;
+  const registration = await ensureKeywordSearchAttributes(
+    options.connection.operatorService,
+    namespace,
+    INCIDENT_SEARCH_ATTRIBUTES,
+  );
+  if (registration === 'unverified') {
+    options.logger?.warn(
+      { namespace, searchAttributes: INCIDENT_SEARCH_ATTRIBUTES },
+      'cannot list search attributes with these credentials: incidents fail their workflow tasks unless these exist',
+    );
+  }
   return Worker.create({
     connection: options.connection,
-    namespace: options.namespace ?? DEFAULT_NAMESPACE,
+    namespace,
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     workflowsPath: require.resolve('../workflows'),
     activities: options.activities,

@@ -13,14 +13,31 @@ interface Classification {
  */
 const END_TO_END_PATCH = 'end-to-end-assessment';
 
+/** Incidents started before this classed a queue backlog as everyone's outage; their histories replay that. */
+const DELIVERY_DELAYED_PATCH = 'delivery-delayed-scope';
+
 interface ClassifyOptions {
   /** Count the checks only the user's path shows: delivery, the token's arrival, STARTTLS and certificates. */
   endToEnd: boolean;
+  /** A backlog in the deferred queue, with every service answering, is delayed delivery rather than an outage. */
+  deliveryDelayed?: boolean;
 }
 
 /** Which users an outage touches follows from which protocols still answer, and whether the alert named a mailbox. */
 export function classifyOutage(probes: ProbeReport, alertedMailbox: string | undefined): Classification {
-  return classifyProbes(probes, alertedMailbox, { endToEnd: patched(END_TO_END_PATCH) });
+  const endToEnd = patched(END_TO_END_PATCH);
+  const onlyQueueFails = endToEnd && deferredQueueOnly(probes);
+  return classifyProbes(probes, alertedMailbox, {
+    endToEnd,
+    deliveryDelayed: onlyQueueFails && patched(DELIVERY_DELAYED_PATCH),
+  });
+}
+
+/** SMTP, IMAP, the canary's login and delivery all answer; only the deferred queue is over its threshold. */
+function deferredQueueOnly(probes: ProbeReport): boolean {
+  if (probes.deferredQueue?.ok !== false) return false;
+  const others = optionalChecks(probes, true).filter(([name]) => name !== 'deferred-queue');
+  return probes.tcpSmtp.ok && probes.smtp.ok && probes.imap.ok && others.every(([, check]) => check.ok);
 }
 
 /**
@@ -30,8 +47,12 @@ export function classifyOutage(probes: ProbeReport, alertedMailbox: string | und
 export function classifyProbes(
   probes: ProbeReport,
   alertedMailbox: string | undefined,
-  { endToEnd }: ClassifyOptions,
+  { endToEnd, deliveryDelayed = false }: ClassifyOptions,
 ): Classification {
+  // Mail still goes out and comes in, only late: users are told of delays, not of an outage.
+  if (deliveryDelayed && alertedMailbox === undefined && deferredQueueOnly(probes)) {
+    return { severity: 'minor', scope: 'delivery-delayed', healthy: false };
+  }
   const smtpUp = probes.tcpSmtp.ok && probes.smtp.ok;
   const imapUp = probes.imap.ok;
   if (!smtpUp && !imapUp) return { severity: 'critical', scope: 'all-users', healthy: false };
@@ -82,14 +103,21 @@ export function answersAll(probes: ProbeReport, { endToEnd }: ClassifyOptions): 
   );
 }
 
+function everyCheck(probes: ProbeReport): [string, CheckResult][] {
+  return [['tcp', probes.tcpSmtp], ['smtp', probes.smtp], ['imap', probes.imap], ...optionalChecks(probes, true)];
+}
+
+/** The names of the checks that failed, sorted: two reports with the same list show the same failure. */
+export function failingChecks(probes: ProbeReport): string[] {
+  return everyCheck(probes)
+    .filter(([, check]) => !check.ok)
+    .map(([name]) => name)
+    .sort();
+}
+
 /** One line for the timeline: every check that ran, and what a failing one saw. */
 export function describeProbes(probes: ProbeReport): string {
-  const checks: [string, CheckResult][] = [
-    ['tcp', probes.tcpSmtp],
-    ['smtp', probes.smtp],
-    ['imap', probes.imap],
-    ...optionalChecks(probes, true),
-  ];
+  const checks = everyCheck(probes);
   const described = checks.map(([name, check]) => `${name} ${check.ok ? 'ok' : `FAILED (${check.detail})`}`);
   const warnings = (probes.certificateWarnings ?? []).map(
     (certificate) => `${certificate.service} certificate expires ${certificate.validTo} (${certificate.daysLeft} days)`,

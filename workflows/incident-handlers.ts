@@ -1,11 +1,13 @@
 import { ApplicationFailure, setHandler, type defineSignal, type defineUpdate } from '@temporalio/workflow';
 import { describeAlertNews, foldAlerts } from './alert-records';
+import { approvalRefusal, countApproval } from './approvals';
 import type { Incident } from './incident-record';
 import {
   alertSignal,
   alertsSignal,
   approveSignal,
   approveUpdate,
+  closeUpdate,
   confirmSignal,
   confirmUpdate,
   NO_CATALOG_ACTION,
@@ -17,6 +19,7 @@ import {
   stateQuery,
   type AlertPayload,
   type ApproveSignal,
+  type CloseSignal,
   type ConfirmSignal,
   type DecisionReceipt,
   type Phase,
@@ -27,6 +30,7 @@ import {
   parseAlert,
   parseAlertBatch,
   parseApprove,
+  parseClose,
   parseConfirm,
   parseNote,
   parseReject,
@@ -45,6 +49,7 @@ interface DecisionRoute<Payload extends { by: string }> {
 }
 
 const RESOLVED_PHASES: readonly Phase[] = ['resolution-notice', 'review', 'closed', 'false-alarm', 'escalated'];
+const ENDED_PHASES: readonly Phase[] = ['review', 'closed', 'false-alarm', 'escalated'];
 
 /**
  * Registers every query, signal and Update of the incident. Every payload is checked first: a signal a handler cannot
@@ -81,11 +86,13 @@ export function registerIncidentHandlers(incident: Incident): void {
   registerDecision(incident, rejectSignal, rejectUpdate, rejectRoute(incident));
   registerDecision(incident, confirmSignal, confirmUpdate, confirmRoute(incident));
   registerDecision(incident, setEtaSignal, setEtaUpdate, setEtaRoute(incident));
+  registerDecision(incident, undefined, closeUpdate, closeRoute(incident));
 }
 
+/** `signal` is undefined for a decision that people may only send as an Update, which tells them the outcome. */
 function registerDecision<Payload extends { by: string }>(
   incident: Incident,
-  signal: ReturnType<typeof defineSignal<[Payload]>>,
+  signal: ReturnType<typeof defineSignal<[Payload]>> | undefined,
   update: ReturnType<typeof defineUpdate<DecisionReceipt, [Payload]>>,
   route: DecisionRoute<Payload>,
 ): void {
@@ -95,11 +102,13 @@ function registerDecision<Payload extends { by: string }>(
     const refusal = route.refusal(parsed.value);
     return refusal === undefined ? { ok: true, payload: parsed.value } : { ok: false, reason: refusal };
   };
-  setHandler(signal, (raw: unknown) => {
-    const checked = check(raw);
-    if (checked.ok) route.apply(checked.payload);
-    else incident.record(`${route.name} ignored`, checked.reason, senderOf(raw));
-  });
+  if (signal) {
+    setHandler(signal, (raw: unknown) => {
+      const checked = check(raw);
+      if (checked.ok) route.apply(checked.payload);
+      else incident.record(`${route.name} ignored`, checked.reason, senderOf(raw));
+    });
+  }
   setHandler(
     update,
     (raw: unknown) => {
@@ -131,6 +140,7 @@ function receiveAlerts(incident: Incident, alerts: AlertPayload[]): void {
     const { event, outcome, actor } = describeAlertNews(news);
     incident.record(event, outcome, actor);
   }
+  if (news.some((alert) => alert.status === 'firing')) incident.noteFiringAlert();
 }
 
 function approverRefusal(incident: Incident, by: string): string | undefined {
@@ -138,6 +148,7 @@ function approverRefusal(incident: Incident, by: string): string | undefined {
 }
 
 function pendingRefusal(incident: Incident): string | undefined {
+  if (incident.closeRequest) return `the incident is being closed by ${incident.closeRequest.by}`;
   const awaiting = incident.state.phase === 'awaiting-approval' && incident.decision === undefined;
   return awaiting ? undefined : 'no fix is awaiting approval';
 }
@@ -156,15 +167,30 @@ function approveRoute(incident: Incident): DecisionRoute<ApproveSignal> {
     parse: parseApprove,
     refusal: ({ by, actionId }) => {
       const refusal = approverRefusal(incident, by) ?? pendingRefusal(incident);
-      if (refusal !== undefined || actionId === undefined) return refusal;
+      if (refusal !== undefined) return refusal;
       const offered = offeredActions(incident);
-      return offered.includes(actionId)
-        ? undefined
-        : `${actionId} is not among the offered actions (${offered.join(', ')})`;
+      if (actionId !== undefined && !offered.includes(actionId)) {
+        return `${actionId} is not among the offered actions (${offered.join(', ')})`;
+      }
+      const pending = incident.state.pendingApproval;
+      if (!incident.countsDistinctApprovers || !pending) return undefined;
+      return approvalRefusal(pending, incident.input.approvers, by, actionId ?? pending.actionId);
     },
     apply: ({ by, comment, actionId }) => {
       const chosen = actionId ?? incident.state.pendingApproval?.actionId ?? '';
       incident.acknowledge();
+      const pending = incident.state.pendingApproval;
+      if (incident.countsDistinctApprovers && pending) {
+        const required = pending.required ?? 1;
+        const { approvedBy, requested } = countApproval(pending, by, chosen);
+        if (requested || approvedBy.length < required) {
+          const tally = requested
+            ? `asked for ${chosen} instead of ${pending.actionId}: it needs ${required} approval(s) from others`
+            : `${chosen}: ${approvedBy.length} of ${required} approvals`;
+          incident.record(requested ? 'requested another action' : 'approval recorded', tally, by);
+          return { decision: 'approval-recorded', by, actionId: chosen, approvals: [...approvedBy], required };
+        }
+      }
       incident.decision = { kind: 'approved', by, ...(actionId !== undefined ? { actionId } : {}) };
       incident.state.approvedBy = by;
       incident.milestones.approvedAt ??= new Date().toISOString();
@@ -199,7 +225,7 @@ function confirmRoute(incident: Incident): DecisionRoute<ConfirmSignal> {
     name: 'confirm',
     parse: parseConfirm,
     refusal: ({ by }) => {
-      if (!incident.acceptingConfirmations) return 'nothing awaits confirmation';
+      if (!incident.acceptingConfirmations || incident.closeRequest) return 'nothing awaits confirmation';
       const already = incident.state.confirmations.some((confirmation) => confirmation.by === by);
       return already ? 'already confirmed by this person' : undefined;
     },
@@ -209,6 +235,29 @@ function confirmRoute(incident: Incident): DecisionRoute<ConfirmSignal> {
       const confirmations = incident.state.confirmations.length;
       incident.record('confirmed the fix', `${confirmations}/${required}`, by);
       return { decision: 'confirmed', by, confirmations, required };
+    },
+  };
+}
+
+function closeRoute(incident: Incident): DecisionRoute<CloseSignal> {
+  return {
+    name: 'close',
+    parse: parseClose,
+    refusal: ({ by }) => {
+      const refusal = approverRefusal(incident, by);
+      if (refusal !== undefined) return refusal;
+      if (incident.closeRequest) return `the incident is already being closed by ${incident.closeRequest.by}`;
+      const { phase } = incident.state;
+      if (ENDED_PHASES.includes(phase) || incident.finishing) return `the incident has already ended (${phase})`;
+      // Users were just told mail works again: a close now would only contradict that and overwrite the outcome.
+      if (RESOLVED_PHASES.includes(phase)) return 'the incident is already resolved and closes after its review';
+      return undefined;
+    },
+    apply: ({ by, reason }) => {
+      incident.acknowledge();
+      incident.closeRequest = { by, reason };
+      incident.record('closed by a person', reason, by);
+      return { decision: 'closed', by, reason };
     },
   };
 }

@@ -1,28 +1,61 @@
-import { ActivityFailure, ApplicationFailure, log, patched, upsertMemo, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  log,
+  patched,
+  upsertMemo,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { notifications } from './activity-groups';
-import type { FailureTypeName } from './failure-types';
+import { approvalsRequired } from './approvals';
+import { FailureType, type FailureTypeName } from './failure-types';
 import type {
   AudienceName,
+  CloseSignal,
   Decision,
+  EscalationCause,
   IncidentInput,
   IncidentState,
   IncidentStepContext,
   NotificationKind,
-  NotificationMessage,
   NotificationRecord,
   Phase,
   ResumePoint,
+  Risk,
+  SentNotification,
 } from './messages';
+import { isUnchangedRepeat, noticeFor, type NoticeDetails } from './notices';
 import type { Milestones } from './review';
+import type { IncidentSearchAttribute } from './search-attributes';
 
 export type { Decision } from './messages';
 
-/** Thrown by a step that cannot go on without people; the procedure hands over with its reason. */
+/** Thrown by a step that cannot go on without people; the procedure hands over with its cause and reason. */
 export class Escalation extends Error {
-  constructor(readonly reason: string) {
+  constructor(
+    readonly code: EscalationCause,
+    readonly reason: string,
+  ) {
     super(reason);
   }
 }
+
+/** Thrown at the procedure's next stopping point once an approver has closed the incident. */
+export class ClosedByPerson extends Error {
+  constructor(readonly request: CloseSignal) {
+    super(`closed by ${request.by}: ${request.reason}`);
+  }
+}
+
+type SearchAttributeUpdates = Extract<Parameters<typeof upsertSearchAttributes>[0], readonly unknown[]>;
+
+function keyword(name: IncidentSearchAttribute, value: string | null): SearchAttributeUpdates[number] {
+  return { key: { name, type: 'KEYWORD' }, value };
+}
+
+/** Re-probing on a new alert at most this often, so an alert storm cannot become a probe storm. */
+const REPROBE_INTERVAL_MS = 5 * 60_000;
 
 export function failureType(error: unknown): string | undefined {
   const cause = error instanceof ActivityFailure ? error.cause : error;
@@ -53,9 +86,28 @@ export class Incident {
   waitTimeouts = 0;
   /** Incidents started before these rules keep the old ones for their lifetime, so their histories replay. */
   readonly etaFromApproversOnly: boolean;
+  readonly countsDistinctApprovers: boolean;
+  readonly publishesSearchAttributes: boolean;
+  readonly skipsUnchangedRepeats: boolean;
+  /** Set by an approver's close: the procedure stops at its next wait or after the step in flight. */
+  closeRequest: CloseSignal | undefined;
+  /** The procedure is handing over or closing as a false alarm: too late for a person to close it. */
+  finishing = false;
+  /** The checks that failed in the probes the latest diagnosis was built on. */
+  diagnosedFailures: string[] | undefined;
+  /** The fix passed the automated checks of the current verification. */
+  checksPassed = false;
+  /** New firing alerts since the last re-probe, and when the next re-probe may run. */
+  firingAlertsSinceProbe = 0;
+  nextReprobeAt = 0;
+  private readonly lastSent: Partial<Record<AudienceName, SentNotification>>;
+  private publishedSearchAttributes = '';
 
   constructor(readonly input: IncidentInput) {
     this.etaFromApproversOnly = patched('eta-approvers-only');
+    this.countsDistinctApprovers = patched('m-of-n-approvals');
+    this.publishesSearchAttributes = patched('search-attributes');
+    this.skipsUnchangedRepeats = patched('skip-unchanged-repeats');
     const carried = input.carried;
     const now = Date.now();
     this.resumeAt = carried?.resumeAt;
@@ -68,9 +120,17 @@ export class Incident {
       this.waitDeadlineAt = Date.parse(carried.waitDeadlineAt);
       this.waitTimeouts = carried.waitTimeouts;
       this.acceptingConfirmations = carried.resumeAt === 'awaiting-confirmations';
+      this.checksPassed = this.acceptingConfirmations;
       this.decision = carried.decision;
+      this.closeRequest = carried.closeRequest;
+      this.lastSent = { ...carried.lastSent };
+      if (carried.reprobe) {
+        this.firingAlertsSinceProbe = carried.reprobe.firingAlerts;
+        this.nextReprobeAt = Date.parse(carried.reprobe.nextAt);
+      }
       return;
     }
+    this.lastSent = {};
     const openedAt = new Date(now).toISOString();
     this.milestones = { openedAt };
     this.state = {
@@ -123,6 +183,9 @@ export class Incident {
         waitDeadlineAt: new Date(this.waitDeadlineAt).toISOString(),
         waitTimeouts: this.waitTimeouts,
         ...(this.decision ? { decision: this.decision } : {}),
+        ...(this.closeRequest ? { closeRequest: this.closeRequest } : {}),
+        lastSent: this.lastSent,
+        reprobe: { firingAlerts: this.firingAlertsSinceProbe, nextAt: new Date(this.nextReprobeAt).toISOString() },
       },
     };
   }
@@ -144,6 +207,56 @@ export class Incident {
   /** The phase as a memo, so `/metrics` counts incidents by phase from Temporal's visibility alone. */
   publishPhase(): void {
     if (patched('phase-memo')) upsertMemo({ phase: this.state.phase });
+    this.publishSearchAttributes();
+  }
+
+  /**
+   * Server, phase, severity and pending action as search attributes, so `temporal workflow list --query` and the UI
+   * find incidents by them. Upserted only when one changed, to keep the history short.
+   */
+  publishSearchAttributes(): void {
+    if (!this.publishesSearchAttributes) return;
+    const { serverId, phase, severity, pendingApproval } = this.state;
+    const pendingAction = this.awaitingApproval() && pendingApproval ? pendingApproval.actionId : null;
+    const published = JSON.stringify([serverId, phase, severity, pendingAction]);
+    if (published === this.publishedSearchAttributes) return;
+    this.publishedSearchAttributes = published;
+    upsertSearchAttributes([
+      keyword('MailServerId', serverId),
+      keyword('IncidentPhase', phase),
+      keyword('IncidentSeverity', severity),
+      keyword('PendingAction', pendingAction),
+    ]);
+  }
+
+  /** A fix waits for approvers to decide. */
+  awaitingApproval(): boolean {
+    return this.state.phase === 'awaiting-approval' && this.decision === undefined && this.closeRequest === undefined;
+  }
+
+  /** Distinct approvers an action of `risk` needs in this incident. */
+  approvalsRequired(risk: Risk): number {
+    return this.countsDistinctApprovers ? approvalsRequired(this.input.policies.approvalsRequired, risk) : 1;
+  }
+
+  /** Stops the procedure here if an approver closed the incident. */
+  stopIfClosed(): void {
+    if (this.closeRequest) throw new ClosedByPerson(this.closeRequest);
+  }
+
+  /** A new firing alert while a fix waits for approval may mean the server changed under the diagnosis. */
+  noteFiringAlert(): void {
+    if (this.awaitingApproval()) this.firingAlertsSinceProbe += 1;
+  }
+
+  /** A re-probe is wanted and the last one is long enough ago. */
+  reprobeDue(): boolean {
+    return this.firingAlertsSinceProbe > 0 && Date.now() >= this.nextReprobeAt;
+  }
+
+  startReprobe(): void {
+    this.firingAlertsSinceProbe = 0;
+    this.nextReprobeAt = Date.now() + REPROBE_INTERVAL_MS;
   }
 
   record(event: string, outcome: string, actor = 'mailmend'): void {
@@ -177,16 +290,45 @@ export class Incident {
     } catch (error) {
       const type = failureType(error);
       if (type !== undefined && (types as string[]).includes(type))
-        throw new Escalation(`${type}: ${causeMessage(error)}`);
+        throw new Escalation(escalationCauseOf(type), `${type}: ${causeMessage(error)}`);
       throw error;
     }
   }
 
-  /** Sends one notification per channel; a failed channel is recorded and never stops the procedure. */
-  async notify(audiences: readonly AudienceName[], kind: NotificationKind, reason?: string): Promise<void> {
-    const message = this.notificationMessage(kind, reason);
-    const sends = audiences.flatMap((audience) =>
-      this.input.audiences[audience].map(async (channel) => {
+  /** Whether `audience` was sent anything yet, in this run or an earlier one. */
+  hasNotified(audience: AudienceName): boolean {
+    return this.lastSent[audience] !== undefined || this.state.notifications.some((sent) => sent.audience === audience);
+  }
+
+  /**
+   * Sends one notification per channel; a failed channel is recorded and never stops the procedure. An audience is
+   * not sent what it was already told less than an update interval ago.
+   */
+  async notify(audiences: readonly AudienceName[], kind: NotificationKind, details: NoticeDetails = {}): Promise<void> {
+    const sends = audiences.flatMap((audience) => {
+      const previous = this.lastSent[audience];
+      const message = noticeFor(
+        {
+          state: this.state,
+          awaitingApproval: this.awaitingApproval(),
+          awaitingConfirmations: this.acceptingConfirmations && this.checksPassed,
+          checksPassed: this.checksPassed,
+          previous,
+        },
+        audience,
+        kind,
+        details,
+      );
+      const now = Date.now();
+      if (
+        this.skipsUnchangedRepeats &&
+        isUnchangedRepeat(message, previous, now, this.input.policies.updateIntervalMs)
+      ) {
+        this.record(`notify ${audience}`, `skipped: the same ${kind} went out at ${previous?.at}`);
+        return [];
+      }
+      this.lastSent[audience] = { at: new Date(now).toISOString(), message };
+      return this.input.audiences[audience].map(async (channel) => {
         try {
           const sent = await notifications.sendNotification({ context: this.context(), audience, channel, message });
           this.keepNotification(sent);
@@ -202,39 +344,27 @@ export class Incident {
           });
           this.record(`notify ${audience} via ${channel}`, `failed: ${failure}`);
         }
-      }),
-    );
+      });
+    });
     await Promise.all(sends);
-  }
-
-  private notificationMessage(kind: NotificationKind, reason: string | undefined): NotificationMessage {
-    const { state } = this;
-    return {
-      kind,
-      incidentId: state.incidentId,
-      serverId: state.serverId,
-      severity: state.severity,
-      scope: state.scope,
-      phase: state.phase,
-      openedAt: state.openedAt,
-      ...(state.eta !== undefined ? { eta: state.eta } : {}),
-      ...(state.diagnosis ? { rootCause: state.diagnosis.rootCause } : {}),
-      ...(state.remediations.length > 0
-        ? { actionsTaken: state.remediations.map((result) => `${result.actionId} (exit ${result.exitCode})`) }
-        : {}),
-      ...(kind === 'resolved' && state.diagnosis
-        ? { prevention: state.diagnosis.prevention ?? [`Guard against: ${state.diagnosis.rootCause}`] }
-        : {}),
-      ...(reason !== undefined ? { reason } : {}),
-      ...(state.pendingApproval?.hypotheses ? { hypotheses: state.pendingApproval.hypotheses } : {}),
-      ...(kind === 'certificate-expiry' && state.assessment?.certificateWarnings
-        ? { certificates: state.assessment.certificateWarnings }
-        : {}),
-    };
   }
 
   acknowledge(): void {
     this.milestones.acknowledgedAt ??= new Date().toISOString();
+  }
+}
+
+/** What people are told about a failure type that makes mailmend hand over. */
+export function escalationCauseOf(type: string): EscalationCause {
+  switch (type) {
+    case FailureType.HostKeyMismatch:
+    case FailureType.UnknownServer:
+      return 'host-unreachable';
+    case FailureType.RemediationUnavailable:
+    case FailureType.UnknownRemediationAction:
+      return 'remediation-unavailable';
+    default:
+      return 'unexpected-failure';
   }
 }
 

@@ -1,18 +1,22 @@
-import { allHandlersFinished, condition, continueAsNew, patched, sleep } from '@temporalio/workflow';
+import { ActivityFailure, allHandlersFinished, condition, continueAsNew, patched } from '@temporalio/workflow';
 import { probes, remediation, reporting, roundTrips, troubleshooting } from './activity-groups';
-import { allServicesAnswer, classifyOutage, describeProbes } from './assessment';
+import { allServicesAnswer, classifyOutage, describeProbes, failingChecks } from './assessment';
 import { FailureType } from './failure-types';
 import { registerIncidentHandlers } from './incident-handlers';
-import { Escalation, failureType, Incident, type Decision } from './incident-record';
+import { ClosedByPerson, Escalation, escalationCauseOf, failureType, Incident, type Decision } from './incident-record';
 import {
   AUDIENCES,
   NO_CATALOG_ACTION,
+  type CloseSignal,
   type Diagnosis,
   type HypothesisSummary,
   type IncidentInput,
   type IncidentState,
   type Outcome,
+  type PendingApproval,
+  type ProbeReport,
   type ResumePoint,
+  type Severity,
 } from './messages';
 import { buildReview, computeResponseTimes } from './review';
 
@@ -49,25 +53,43 @@ export async function mailOutageIncident(input: IncidentInput): Promise<Incident
       await userUpdates;
     }
     await sendResolutionNotice(incident);
+    incident.stopIfClosed();
     return await reviewAndClose(incident, 'closed', 'verified and confirmed');
   } catch (error) {
     if (error instanceof HistoryFull) {
       await condition(allHandlersFinished);
       return await continueAsNew<typeof mailOutageIncident>(incident.carryOver(error.resumeAt));
     }
+    if (error instanceof ClosedByPerson) return await closeByPerson(incident, error.request);
+    if (error instanceof ActivityFailure && patched('escalate-failed-activity')) {
+      const type = failureType(error) ?? 'activity failed';
+      const detail = error.cause?.message ?? error.message;
+      return await handOverToPeople(incident, new Escalation(escalationCauseOf(type), `${type}: ${detail}`));
+    }
     if (!(error instanceof Escalation)) throw error;
-    return await handOverToPeople(incident, error.reason);
+    return await handOverToPeople(incident, error);
   }
 }
 
-/** Waits until `done` holds, and throws {@link HistoryFull} instead when the run must hand over to a new one. */
+/**
+ * Waits until `done` holds. Throws {@link ClosedByPerson} when an approver closes the incident meanwhile, and
+ * {@link HistoryFull} when the run must hand over to a new one.
+ */
 async function waitOrHandOver(incident: Incident, done: () => boolean, timeoutMs: number, resumeAt: ResumePoint) {
   // Decided before the wait: a history from before the patch must wake exactly where it woke when it was recorded.
   const mayHandOver = patched('continue-as-new');
   const handOver = () => mayHandOver && incident.mustContinueAsNew();
-  const woke = await condition(() => done() || handOver(), Math.max(1, timeoutMs));
+  const closed = () => incident.closeRequest !== undefined;
+  const woke = await condition(() => done() || handOver() || closed(), Math.max(1, timeoutMs));
+  incident.stopIfClosed();
   if (!done() && handOver()) throw new HistoryFull(resumeAt);
   return woke && done();
+}
+
+/** A settling pause that an approver's close cuts short. */
+async function pause(incident: Incident, ms: number): Promise<void> {
+  await condition(() => incident.closeRequest !== undefined, ms);
+  incident.stopIfClosed();
 }
 
 /** Step 1: is the server really down, and for whom? */
@@ -78,8 +100,10 @@ async function assessOutage(incident: Incident) {
   incident.state.assessment = report;
   incident.state.severity = classification.severity;
   incident.state.scope = classification.scope;
+  incident.publishSearchAttributes();
   incident.record('probed the server', describeProbes(report));
   incident.record('classified the outage', `severity ${classification.severity}, scope ${classification.scope}`);
+  incident.stopIfClosed();
   return classification;
 }
 
@@ -91,14 +115,16 @@ async function notifyStakeholders(incident: Incident): Promise<void> {
     incident.record('set the initial ETA from policy', incident.state.eta);
   }
   await incident.notify(AUDIENCES, 'outage');
+  incident.stopIfClosed();
 }
 
 /** Step 2, continued: a durable timer keeps users informed until the incident is resolved. */
 async function keepUsersInformed(incident: Incident): Promise<void> {
   for (;;) {
     const untilNextUpdate = Math.max(1, incident.nextUserUpdateAt - Date.now());
-    await condition(() => incident.userUpdatesStopped || incident.etaChanged, untilNextUpdate);
-    if (incident.userUpdatesStopped) return;
+    const stopped = () => incident.userUpdatesStopped || incident.closeRequest !== undefined;
+    await condition(() => stopped() || incident.etaChanged, untilNextUpdate);
+    if (stopped()) return;
     incident.etaChanged = false;
     await incident.notify(['users'], 'update');
     incident.nextUserUpdateAt = Date.now() + incident.input.policies.updateIntervalMs;
@@ -113,36 +139,51 @@ async function troubleshootFixAndVerify(incident: Incident): Promise<void> {
     return;
   }
   let resumingApproval = incident.resumeAt === 'awaiting-approval';
+  let reprobed: ProbeReport | undefined;
+  let replaced: PendingApproval | undefined;
   for (;;) {
-    const diagnosis = resumingApproval ? diagnosisOf(incident) : await troubleshoot(incident);
-    const decision = await awaitApproval(incident, diagnosis, resumingApproval);
+    const diagnosis = resumingApproval ? diagnosisOf(incident) : await troubleshoot(incident, reprobed);
+    const decision = await awaitApproval(incident, diagnosis, resumingApproval, replaced);
     resumingApproval = false;
+    reprobed = undefined;
+    replaced = undefined;
+    if (decision.kind === 'server-changed') {
+      reprobed = decision.probes;
+      replaced = decision.previous;
+      await reclassify(incident, decision.probes);
+      continue;
+    }
     if (decision.kind === 'rejected') {
       incident.state.rejections += 1;
       if (incident.state.rejections >= maxRejections) {
-        throw new Escalation(`the fix was rejected ${incident.state.rejections} times, last by ${decision.by}`);
+        const reason = `the fix was rejected ${incident.state.rejections} times, last by ${decision.by}`;
+        throw new Escalation('rejected', reason);
       }
       continue;
     }
     await applyFix(incident, approvedAction(incident, diagnosis, decision.actionId));
     if (await verifyFix(incident)) return;
     if (incident.state.verificationAttempts >= maxVerificationAttempts) {
-      throw new Escalation(`verification failed ${incident.state.verificationAttempts} times`);
+      throw new Escalation('verification-failed', `verification failed ${incident.state.verificationAttempts} times`);
     }
   }
 }
 
-/** Step 3: find the root cause from evidence. */
-async function troubleshoot(incident: Incident): Promise<Diagnosis> {
+/** Step 3: find the root cause from evidence: the latest probes, or those of a re-probe that saw the server change. */
+async function troubleshoot(incident: Incident, reprobed?: ProbeReport): Promise<Diagnosis> {
   incident.enter('troubleshooting');
-  const latestProbes = incident.state.verification ?? incident.state.assessment;
+  const latestProbes = reprobed ?? incident.state.verification ?? incident.state.assessment;
   if (!latestProbes) throw new Error('troubleshooting needs the assessment probes');
   const diagnosis = await incident.escalateOn([FailureType.HostKeyMismatch, FailureType.UnknownServer], () =>
     troubleshooting.diagnoseOutage({ context: incident.context(), probes: latestProbes }),
   );
   incident.state.diagnosis = diagnosis;
+  incident.diagnosedFailures = failingChecks(latestProbes);
   incident.record('diagnosed the outage', diagnosis.rootCause);
-  if (diagnosis.recommendation.actionId === NO_CATALOG_ACTION) throw new Escalation(handoverReason(diagnosis));
+  incident.stopIfClosed();
+  if (diagnosis.recommendation.actionId === NO_CATALOG_ACTION) {
+    throw new Escalation('no-automatic-fix', handoverReason(diagnosis));
+  }
   return diagnosis;
 }
 
@@ -164,49 +205,168 @@ function diagnosisOf(incident: Incident): Diagnosis {
   return diagnosis;
 }
 
+/** How an approval wait ends: people decided, or a re-probe found the server failing differently. */
+type ApprovalOutcome = Decision | { kind: 'server-changed'; probes: ProbeReport; previous: PendingApproval };
+
 /**
- * Step 4, first half: wait durably for a listed approver; escalate to management if nobody decides in time. A run
- * resumed at this wait keeps the request, its clock and its escalations as the previous run left them.
+ * Step 4, first half: wait durably for enough listed approvers; escalate to management if nobody decides in time.
+ * A new firing alert meanwhile has the server probed again (at most every few minutes): if it fails differently
+ * from the probes the diagnosis was built on, the procedure diagnoses again. A run resumed at this wait keeps the
+ * request, its approvals, its clock and its escalations as the previous run left them.
  */
-async function awaitApproval(incident: Incident, diagnosis: Diagnosis, resumed: boolean): Promise<Decision> {
-  const { approvalTimeoutMs } = incident.input.policies;
-  if (!resumed) {
-    incident.enter('awaiting-approval');
-    const { recommendation } = diagnosis;
-    const since = new Date().toISOString();
-    incident.milestones.approvalRequestedAt ??= since;
-    incident.decision = undefined;
-    incident.state.pendingApproval = {
-      actionId: recommendation.actionId,
-      description: recommendation.description,
-      risk: recommendation.risk,
-      since,
-      approvers: [...incident.input.approvers],
-      ...offeredHypotheses(diagnosis),
-    };
-    incident.record('requested approval', `${recommendation.actionId} (risk ${recommendation.risk})`);
-    await incident.notify(['itTeam'], 'update');
-    incident.waitDeadlineAt = Date.now() + approvalTimeoutMs;
-    incident.waitTimeouts = 0;
-  }
+async function awaitApproval(
+  incident: Incident,
+  diagnosis: Diagnosis,
+  resumed: boolean,
+  replaced: PendingApproval | undefined,
+): Promise<ApprovalOutcome> {
+  const reprobes = patched('reprobe-on-alert');
+  if (!resumed) await requestApproval(incident, diagnosis, reprobes, replaced);
   const decided = () => incident.decision !== undefined;
-  while (!(await waitOrHandOver(incident, decided, incident.waitDeadlineAt - Date.now(), 'awaiting-approval'))) {
-    incident.waitTimeouts += 1;
-    const pendingApproval = incident.state.pendingApproval;
-    if (incident.waitTimeouts === 1 && pendingApproval) {
-      pendingApproval.escalatedAt = new Date().toISOString();
-      incident.record('approval timed out: escalated to management', 'still waiting for approval');
-      await incident.notify(['management', 'itTeam'], 'escalation', 'no approver has decided on the fix in time');
-    } else {
-      incident.record('approval still pending: reminded the IT team', 'still waiting for approval');
-      await incident.notify(['itTeam'], 'reminder', 'the fix still awaits approval');
+  const reprobeDue = () => reprobes && incident.reprobeDue();
+  for (;;) {
+    // Alerts already counted time the wait for their re-probe; a first new one wakes the wait so the next is so timed.
+    const alertsPending = reprobes && incident.firingAlertsSinceProbe > 0;
+    const wakeAt = alertsPending
+      ? Math.min(incident.waitDeadlineAt, Math.max(incident.nextReprobeAt, Date.now()))
+      : incident.waitDeadlineAt;
+    const newAlert = () => reprobes && !alertsPending && incident.firingAlertsSinceProbe > 0;
+    await waitOrHandOver(incident, () => decided() || newAlert(), wakeAt - Date.now(), 'awaiting-approval');
+    if (decided()) break;
+    if (reprobeDue()) {
+      const changed = await reprobe(incident);
+      const previous = incident.state.pendingApproval;
+      if (changed && previous && !decided()) {
+        incident.state.pendingApproval = undefined;
+        return { kind: 'server-changed', probes: changed, previous };
+      }
+      continue;
     }
-    incident.waitDeadlineAt = Date.now() + approvalTimeoutMs;
+    if (newAlert()) continue;
+    if (Date.now() >= incident.waitDeadlineAt) await chaseApprovers(incident);
   }
   const decision = incident.decision as Decision | undefined;
   if (!decision) throw new Error('approval wait ended without a decision');
   incident.state.pendingApproval = undefined;
+  incident.publishSearchAttributes();
   return decision;
+}
+
+/**
+ * Asks the IT team to approve the recommended action. A request that replaces one after the server changed keeps its
+ * deadline and escalation, so flapping alerts cannot put off management's escalation, and keeps the approvals already
+ * given when it asks for the same action.
+ */
+async function requestApproval(
+  incident: Incident,
+  diagnosis: Diagnosis,
+  reprobes: boolean,
+  replaced: PendingApproval | undefined,
+): Promise<void> {
+  incident.enter('awaiting-approval');
+  const { recommendation } = diagnosis;
+  const since = new Date().toISOString();
+  incident.milestones.approvalRequestedAt ??= since;
+  incident.decision = undefined;
+  incident.firingAlertsSinceProbe = 0;
+  incident.state.pendingApproval = {
+    actionId: recommendation.actionId,
+    description: recommendation.description,
+    risk: recommendation.risk,
+    since,
+    approvers: [...incident.input.approvers],
+    ...offeredHypotheses(diagnosis),
+    ...(incident.countsDistinctApprovers
+      ? { required: incident.approvalsRequired(recommendation.risk), approvedBy: [] }
+      : {}),
+    ...(reprobes && incident.diagnosedFailures ? { failingChecks: incident.diagnosedFailures } : {}),
+    ...keptFrom(replaced, recommendation.actionId),
+  };
+  incident.publishSearchAttributes();
+  incident.record('requested approval', `${recommendation.actionId} (risk ${recommendation.risk})`);
+  await incident.notify(['itTeam'], 'update');
+  if (replaced) return;
+  incident.waitDeadlineAt = Date.now() + incident.input.policies.approvalTimeoutMs;
+  incident.waitTimeouts = 0;
+}
+
+/** What a replacing request keeps of the one it replaces. */
+function keptFrom(replaced: PendingApproval | undefined, actionId: string): Partial<PendingApproval> {
+  if (!replaced) return {};
+  const kept: Partial<PendingApproval> = { since: replaced.since };
+  if (replaced.escalatedAt) kept.escalatedAt = replaced.escalatedAt;
+  if (replaced.actionId === actionId) {
+    if (replaced.approvedBy) kept.approvedBy = [...replaced.approvedBy];
+    if (replaced.requests) kept.requests = replaced.requests.map((request) => ({ ...request }));
+  }
+  return kept;
+}
+
+/** The server changed under the diagnosis: its severity and scope follow, and users and management hear if worse. */
+async function reclassify(incident: Incident, probes: ProbeReport): Promise<void> {
+  const { severity, scope } = classifyOutage(probes, incident.alertedMailbox());
+  const { state } = incident;
+  if (severity === state.severity && scope === state.scope) return;
+  const worse = SEVERITY_RANK.indexOf(severity) > SEVERITY_RANK.indexOf(state.severity);
+  incident.record('classified the outage again', `severity ${severity}, scope ${scope}`);
+  state.severity = severity;
+  state.scope = scope;
+  incident.publishSearchAttributes();
+  if (worse) await incident.notify(['users', 'management'], 'update');
+}
+
+const SEVERITY_RANK: readonly Severity[] = ['none', 'minor', 'major', 'critical'];
+
+/** The approval wait ran out: management hears the first time, the IT team is reminded every time after. */
+async function chaseApprovers(incident: Incident): Promise<void> {
+  incident.waitTimeouts += 1;
+  const pendingApproval = incident.state.pendingApproval;
+  if (incident.waitTimeouts === 1 && pendingApproval) {
+    pendingApproval.escalatedAt = new Date().toISOString();
+    incident.record('approval timed out: escalated to management', 'still waiting for approval');
+    await incident.notify(['management', 'itTeam'], 'escalation', {
+      reason: 'no approver has decided on the fix in time',
+      escalation: 'approval-timeout',
+    });
+  } else {
+    incident.record('approval still pending: reminded the IT team', 'still waiting for approval');
+    await incident.notify(['itTeam'], 'reminder', { reason: 'the fix still awaits approval' });
+  }
+  incident.waitDeadlineAt = Date.now() + incident.input.policies.approvalTimeoutMs;
+}
+
+/**
+ * Probes the server again for the alerts that came in while the fix waited. Returns the new probes when the set of
+ * failing checks differs from the one the pending diagnosis was built on, and nothing when it still matches.
+ */
+async function reprobe(incident: Incident): Promise<ProbeReport | undefined> {
+  incident.startReprobe();
+  let report: ProbeReport;
+  try {
+    report = await probes.probeServer({ context: incident.context() });
+  } catch (error) {
+    if (!(error instanceof ActivityFailure)) throw error;
+    incident.record('re-probed after a new alert', `failed: ${failureType(error) ?? 'probe failed'}`);
+    return undefined;
+  }
+  incident.stopIfClosed();
+  const built =
+    incident.state.pendingApproval?.failingChecks ??
+    failingOf(incident.state.verification ?? incident.state.assessment);
+  const now = failingChecks(report);
+  if (now.join(',') === built.join(',')) {
+    incident.record('re-probed: still matches', describeProbes(report));
+    return undefined;
+  }
+  incident.record(
+    're-probed: the server changed',
+    `failing before: ${built.join(', ') || 'none'}; now: ${now.join(', ') || 'none'}`,
+  );
+  return report;
+}
+
+function failingOf(report: ProbeReport | undefined): string[] {
+  return report ? failingChecks(report) : [];
 }
 
 const OFFERED_HYPOTHESES = 3;
@@ -262,10 +422,13 @@ async function applyFix(incident: Incident, actionId: string): Promise<void> {
       FailureType.RemediationUnavailable,
       FailureType.UnknownRemediationAction,
     ];
-    if (escalatingTypes.includes(type)) throw new Escalation(`remediation ${actionId} could not run: ${type}`);
+    if (type !== undefined && escalatingTypes.includes(type)) {
+      throw new Escalation(escalationCauseOf(type), `remediation ${actionId} could not run: ${type}`);
+    }
     // A failed fix is recorded and verification decides what happens next.
     incident.record(`ran ${actionId}`, `failed: ${type ?? 'unknown failure'}`);
   }
+  incident.stopIfClosed();
 }
 
 /**
@@ -277,13 +440,17 @@ async function verifyFix(incident: Incident): Promise<boolean> {
   incident.state.verificationAttempts += 1;
   incident.state.confirmations = [];
   incident.acceptingConfirmations = true;
+  incident.checksPassed = false;
   const verified = await verifyAutomatically(incident);
   if (!verified) {
     incident.acceptingConfirmations = false;
     return false;
   }
+  incident.checksPassed = true;
   const { confirmationsRequired, confirmationTimeoutMs } = incident.input.policies;
-  await incident.notify(['itTeam'], 'update', `automated checks pass; ${confirmationsRequired} confirmations needed`);
+  await incident.notify(['itTeam'], 'update', {
+    reason: `automated checks pass; ${confirmationsRequired} confirmations needed`,
+  });
   incident.waitDeadlineAt = Date.now() + confirmationTimeoutMs;
   incident.waitTimeouts = 0;
   await awaitConfirmations(incident);
@@ -301,7 +468,7 @@ async function awaitConfirmations(incident: Incident): Promise<void> {
       'confirmations still missing: reminded the IT team',
       `${incident.state.confirmations.length} so far`,
     );
-    await incident.notify(['itTeam'], 'reminder', 'the fix awaits confirmation by the team');
+    await incident.notify(['itTeam'], 'reminder', { reason: 'the fix awaits confirmation by the team' });
     incident.waitDeadlineAt = Date.now() + confirmationTimeoutMs;
   }
   incident.acceptingConfirmations = false;
@@ -317,14 +484,16 @@ async function verifyAutomatically(incident: Incident): Promise<boolean> {
     const report = await probes.probeServer({ context: incident.context() });
     incident.state.verification = report;
     incident.record('verified with probes', describeProbes(report));
+    incident.stopIfClosed();
     if (allServicesAnswer(report)) break;
     if (attempt >= attempts || settleMs === 0) return false;
-    await sleep(settleMs / attempts);
+    await pause(incident, settleMs / attempts);
   }
   if (withRoundTrip) {
     const roundTrip = await roundTrips.verifyRoundTrip({ context: incident.context() });
     incident.state.roundTrip = roundTrip;
     incident.record('sent a round-trip test message', roundTrip.detail);
+    incident.stopIfClosed();
     if (!roundTrip.ok && !roundTrip.skipped) return false;
   }
   return true;
@@ -351,6 +520,7 @@ async function reviewAndClose(incident: Incident, outcome: Outcome, reason: stri
 }
 
 async function closeAsFalseAlarm(incident: Incident): Promise<IncidentState> {
+  incident.finishing = true;
   await incident.notify(['itTeam'], 'false-alarm');
   // A certificate close to expiry is not an outage, but the IT team must hear of it before it becomes one.
   if ((incident.state.assessment?.certificateWarnings?.length ?? 0) > 0 && patched('certificate-expiry-warning')) {
@@ -360,8 +530,19 @@ async function closeAsFalseAlarm(incident: Incident): Promise<IncidentState> {
   return reviewAndClose(incident, 'false-alarm', 'every probe answered');
 }
 
-async function handOverToPeople(incident: Incident, reason: string): Promise<IncidentState> {
+async function handOverToPeople(incident: Incident, { code, reason }: Escalation): Promise<IncidentState> {
+  incident.finishing = true;
   incident.record('escalated to people', reason);
-  await incident.notify(['itTeam', 'management'], 'escalation', reason);
+  await incident.notify(['itTeam', 'management'], 'escalation', { reason, escalation: code });
   return reviewAndClose(incident, 'escalated', reason);
+}
+
+/** An approver ended the procedure: the IT team and management hear who and why, and the review is still written. */
+async function closeByPerson(incident: Incident, { by, reason }: CloseSignal): Promise<IncidentState> {
+  incident.finishing = true;
+  incident.record('stopped the procedure', `closed by ${by}`);
+  // Users who were told of the outage were promised word when it ends; those never told hear nothing.
+  const toldOfOutage = AUDIENCES.filter((audience) => audience !== 'users' || incident.hasNotified('users'));
+  await incident.notify(toldOfOutage, 'closed', { reason, closedBy: by });
+  return reviewAndClose(incident, 'closed', `closed by ${by}: ${reason}`);
 }

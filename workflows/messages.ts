@@ -26,7 +26,8 @@ export type Phase = (typeof PHASES)[number];
 export type Outcome = Extract<Phase, 'closed' | 'false-alarm' | 'escalated'>;
 
 export type Severity = 'critical' | 'major' | 'minor' | 'none';
-export type Scope = 'all-users' | 'one-protocol' | 'single-user' | 'none';
+/** `delivery-delayed`: the services answer, but outbound mail waits in the queue. */
+export type Scope = 'all-users' | 'one-protocol' | 'single-user' | 'delivery-delayed' | 'none';
 export type AudienceName = 'itTeam' | 'management' | 'users';
 export const AUDIENCES: readonly AudienceName[] = ['itTeam', 'management', 'users'];
 
@@ -85,6 +86,11 @@ export interface NoteSignal {
   by: string;
   text: string;
 }
+export interface CloseSignal {
+  by: string;
+  /** Why a person ends the procedure, e.g. "fixed by hand" or "planned maintenance". */
+  reason: string;
+}
 export interface SetEtaSignal {
   by: string;
   /** ISO-8601 timestamp of the estimated repair. */
@@ -94,9 +100,12 @@ export interface SetEtaSignal {
 /** What an accepted decision did, for the person who sent it. */
 export type DecisionReceipt =
   | { decision: 'approved'; by: string; actionId: string }
+  /** M-of-N: this approval counted, and the action waits for more distinct approvers. */
+  | { decision: 'approval-recorded'; by: string; actionId: string; approvals: string[]; required: number }
   | { decision: 'rejected'; by: string; rejections: number; maxRejections: number }
   | { decision: 'confirmed'; by: string; confirmations: number; required: number }
-  | { decision: 'eta-set'; by: string; eta: string };
+  | { decision: 'eta-set'; by: string; eta: string }
+  | { decision: 'closed'; by: string; reason: string };
 
 export const alertSignal = defineSignal<[AlertPayload]>('alert');
 export const alertsSignal = defineSignal<[AlertBatch]>('alerts');
@@ -113,6 +122,8 @@ export const approveUpdate = defineUpdate<DecisionReceipt, [ApproveSignal]>('app
 export const rejectUpdate = defineUpdate<DecisionReceipt, [RejectSignal]>('reject');
 export const confirmUpdate = defineUpdate<DecisionReceipt, [ConfirmSignal]>('confirm');
 export const setEtaUpdate = defineUpdate<DecisionReceipt, [SetEtaSignal]>('setEta');
+/** Update only: ending an incident is for approvers, and they must learn whether it was accepted. */
+export const closeUpdate = defineUpdate<DecisionReceipt, [CloseSignal]>('close');
 
 /** Durations are milliseconds: the config loader turns `30m` into numbers before they reach the workflow. */
 export interface IncidentPolicies {
@@ -126,6 +137,8 @@ export interface IncidentPolicies {
   initialEtaMs?: number;
   /** How long verification keeps probing a just-fixed server before calling the fix failed. */
   verificationSettleMs?: number;
+  /** Distinct approvers each risk level needs before its action runs; absent means one for every level. */
+  approvalsRequired?: Record<Risk, number>;
   /** A run continues as new once its history holds this many events; Temporal refuses signals after 10,000. */
   historyEventLimit?: number;
 }
@@ -163,6 +176,18 @@ export interface CarriedIncident {
   waitTimeouts: number;
   /** A decision taken while the run was handing over, which the next run acts on at once. */
   decision?: Decision;
+  /** A close accepted while the run was handing over, which the next run carries out at once. */
+  closeRequest?: CloseSignal;
+  /** The last message each audience got, so the next run neither repeats it nor misses an ETA change. */
+  lastSent?: Partial<Record<AudienceName, SentNotification>>;
+  /** Firing alerts that still await their re-probe, and when the rate limit next allows one. */
+  reprobe?: { firingAlerts: number; nextAt: string };
+}
+
+/** A notification as it went to one audience, and when. */
+export interface SentNotification {
+  at: string;
+  message: NotificationMessage;
 }
 
 export interface IncidentMilestones {
@@ -265,7 +290,16 @@ export interface Diagnosis {
   handover?: Handover;
   /** Every cause considered, best first; absent in diagnoses recorded before ranking existed. */
   hypotheses?: Hypothesis[];
+  /** Each config file that differs from its known-good copy or backup, with the whole diff the evidence quotes from. */
+  configDiffs?: ConfigDiff[];
   diagnosedAt: string;
+}
+
+export interface ConfigDiff {
+  file: string;
+  comparedWith: string;
+  /** Unified diff, at most a few dozen lines, so an approver sees what a restore would undo. */
+  diff: string;
 }
 
 /** One command run on the mail host, as the timeline shows it. */
@@ -295,7 +329,7 @@ export interface HypothesisSummary {
   actionId: string;
 }
 
-interface PendingApproval {
+export interface PendingApproval {
   actionId: string;
   description: string;
   risk: Risk;
@@ -304,6 +338,21 @@ interface PendingApproval {
   escalatedAt?: string;
   /** The top hypotheses, best first, so an approver can choose among them. */
   hypotheses?: HypothesisSummary[];
+  /** Distinct approvers the action needs; absent in incidents started before M-of-N approvals. */
+  required?: number;
+  /** Who approved the recommended action so far. */
+  approvedBy?: string[];
+  /** Other offered actions that an approver asked for instead: each needs `required` approvals from others. */
+  requests?: AlternativeRequest[];
+  /** The checks that failed in the probes the diagnosis was built on, to tell whether a later re-probe differs. */
+  failingChecks?: string[];
+}
+
+/** An approver's request for another offered action; their own approval does not count toward it. */
+export interface AlternativeRequest {
+  actionId: string;
+  requestedBy: string;
+  approvedBy: string[];
 }
 
 export interface NotificationRecord {
@@ -315,8 +364,24 @@ export interface NotificationRecord {
   error?: string;
 }
 
+/** `closed`: a person ended the procedure with `incidents close`. */
 export type NotificationKind =
-  'outage' | 'update' | 'escalation' | 'resolved' | 'false-alarm' | 'reminder' | 'certificate-expiry';
+  'outage' | 'update' | 'escalation' | 'resolved' | 'false-alarm' | 'reminder' | 'certificate-expiry' | 'closed';
+
+/** The one thing the IT team must do now, if anything; the first outage notice asks for nothing. */
+export type ItAction =
+  | { kind: 'approve'; actionId: string; description: string; risk: Risk; required: number; approvedBy: string[] }
+  | { kind: 'confirm'; required: number; confirmedBy: string[] };
+
+/** Why people took over, in terms every audience can be told; `reason` keeps the technical detail for the IT team. */
+export type EscalationCause =
+  | 'approval-timeout'
+  | 'rejected'
+  | 'verification-failed'
+  | 'no-automatic-fix'
+  | 'remediation-unavailable'
+  | 'host-unreachable'
+  | 'unexpected-failure';
 
 export interface TimelineEntry {
   at: string;
@@ -391,6 +456,18 @@ export interface NotificationMessage {
   hypotheses?: HypothesisSummary[];
   /** For a certificate-expiry warning: which certificates expire, and when. */
   certificates?: CertificateSummary[];
+  /** What the IT team must do now; absent when nothing is asked of them. */
+  actionNeeded?: ItAction;
+  /** The automated checks passed after the fix: mail works again while people confirm. */
+  checksPassed?: boolean;
+  /** The root cause's failure class (e.g. `not-running`), which templates word for audiences without internals. */
+  causeClass?: string;
+  /** For an escalation: why, as a cause every audience can be told. */
+  escalation?: EscalationCause;
+  /** The ETA differs from the one this audience was last told. */
+  etaChanged?: boolean;
+  /** For `closed`: who ended the procedure. */
+  closedBy?: string;
 }
 
 export interface IncidentStepContext {
@@ -408,10 +485,25 @@ export interface ResponseTimes {
   withinTarget: boolean;
 }
 
+/** One recommendation of the review; `diagnosis` quotes the diagnosis rule's own advice. */
+export type PreventionPoint =
+  | { kind: 'diagnosis'; text: string }
+  | { kind: 'rehearse-fix'; fix: string }
+  | { kind: 'shorten-approval' }
+  | { kind: 'tune-alert' }
+  | { kind: 'review-escalation'; reason: string };
+
 export interface IncidentReport {
   state: IncidentState;
   responseTimes: ResponseTimes;
-  review: { rootCause: string; responseTimeSufficient: string; prevention: string[] };
+  review: {
+    rootCause: string;
+    responseTimeSufficient: string;
+    /** The same points in English, as reports written before templates read them. */
+    prevention: string[];
+    /** What would prevent a repeat, as facts the report template words in the team's language. */
+    preventionPoints?: PreventionPoint[];
+  };
 }
 
 /** A diagnosis recommends this when no catalog action fits the evidence: people must take over. */

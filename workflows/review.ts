@@ -1,4 +1,4 @@
-import type { IncidentMilestones, IncidentReport, IncidentState, ResponseTimes } from './messages';
+import type { IncidentMilestones, IncidentReport, IncidentState, PreventionPoint, ResponseTimes } from './messages';
 
 export type Milestones = IncidentMilestones;
 
@@ -35,18 +35,39 @@ export function buildReview(state: IncidentState, times: ResponseTimes): Inciden
     times.resolveMs === undefined
       ? `Not resolved by the procedure (${state.outcome ?? state.phase}); target ${minutes(times.targetMs)}.`
       : `${times.withinTarget ? 'Yes' : 'No'}: resolved in ${minutes(times.resolveMs)} against a target of ${minutes(times.targetMs)}.`;
-  const prevention: string[] = [];
+  const points = preventionPoints(state, times);
+  const prevention = points.map(inEnglish);
+  return {
+    state,
+    responseTimes: times,
+    review: { rootCause, responseTimeSufficient, prevention, preventionPoints: points },
+  };
+}
+
+function preventionPoints(state: IncidentState, times: ResponseTimes): PreventionPoint[] {
+  const points: PreventionPoint[] = [];
   if (state.diagnosis) {
-    prevention.push(...(state.diagnosis.prevention ?? [`Guard against the cause: ${state.diagnosis.rootCause}`]));
-    prevention.push(
-      `Keep the fix documented and rehearsed (mailmend drill): ${state.diagnosis.recommendation.description}.`,
-    );
+    const advice = state.diagnosis.prevention ?? [`Guard against the cause: ${state.diagnosis.rootCause}`];
+    points.push(...advice.map((text): PreventionPoint => ({ kind: 'diagnosis', text })));
+    points.push({ kind: 'rehearse-fix', fix: state.diagnosis.recommendation.description });
   }
-  if (!times.withinTarget && state.outcome === 'closed') {
-    prevention.push('Shorten the approval path: approval took a large share of the response time.');
+  if (!times.withinTarget && state.outcome === 'closed') points.push({ kind: 'shorten-approval' });
+  if (state.outcome === 'false-alarm') points.push({ kind: 'tune-alert' });
+  if (state.outcome === 'escalated') points.push({ kind: 'review-escalation', reason: state.outcomeReason ?? '' });
+  return points;
+}
+
+function inEnglish(point: PreventionPoint): string {
+  switch (point.kind) {
+    case 'diagnosis':
+      return point.text;
+    case 'rehearse-fix':
+      return `Keep the fix documented and rehearsed (mailmend drill): ${point.fix}.`;
+    case 'shorten-approval':
+      return 'Shorten the approval path: approval took a large share of the response time.';
+    case 'tune-alert':
+      return 'Tune the alert rule that fired so it matches real outages.';
+    case 'review-escalation':
+      return `Review why the procedure escalated: ${point.reason}`;
   }
-  if (state.outcome === 'false-alarm') prevention.push('Tune the alert rule that fired so it matches real outages.');
-  if (state.outcome === 'escalated')
-    prevention.push(`Review why the procedure escalated: ${state.outcomeReason ?? ''}`);
-  return { state, responseTimes: times, review: { rootCause, responseTimeSufficient, prevention } };
 }

@@ -2,6 +2,7 @@ import type {
   AlertBatch,
   AlertPayload,
   ApproveSignal,
+  CloseSignal,
   ConfirmSignal,
   NoteSignal,
   RejectSignal,
@@ -87,6 +88,13 @@ export function parseReject(raw: unknown): Parsed<RejectSignal> {
 
 export function parseConfirm(raw: unknown): Parsed<ConfirmSignal> {
   return parse(raw, (payload) => ({ by: requiredText(payload, 'by', NAME_LIMIT) }));
+}
+
+export function parseClose(raw: unknown): Parsed<CloseSignal> {
+  return parse(raw, (payload) => ({
+    by: requiredText(payload, 'by', NAME_LIMIT),
+    reason: requiredText(payload, 'reason'),
+  }));
 }
 
 export function parseNote(raw: unknown): Parsed<NoteSignal> {

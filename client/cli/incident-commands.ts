@@ -1,10 +1,11 @@
 import type { Client } from '@temporalio/client';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import ms from 'ms';
 import { isTemporalUnavailable, TemporalUnreachableError } from '../../platform/temporal/connection';
 import {
   addNote,
   approve,
+  close,
   confirm,
   getIncidentState,
   IncidentCommandError,
@@ -12,13 +13,16 @@ import {
   reject,
   setEta,
 } from '../incidents';
-import type {
-  ApproveSignal,
-  ConfirmSignal,
-  DecisionReceipt,
-  NoteSignal,
-  RejectSignal,
-  SetEtaSignal,
+import {
+  PHASES,
+  type ApproveSignal,
+  type CloseSignal,
+  type ConfirmSignal,
+  type DecisionReceipt,
+  type NoteSignal,
+  type Phase,
+  type RejectSignal,
+  type SetEtaSignal,
 } from '../../workflows/messages';
 import type { CliDeps } from './deps';
 import { renderIncidentList, renderIncidentState } from './render';
@@ -56,16 +60,34 @@ interface DecisionCommand<Options extends { by: string }, Result> {
   done(serverId: string, result: Result, options: Options): string;
 }
 
-function describeReceipt(serverId: string, receipt: DecisionReceipt): string {
+/** What the incident did with a decision, in the words the person who sent it reads. */
+export function describeReceipt(serverId: string, receipt: DecisionReceipt): string {
   switch (receipt.decision) {
     case 'approved':
       return `${receipt.by} approved ${receipt.actionId} on the incident on ${serverId}; the fix runs now`;
+    case 'approval-recorded': {
+      const missing = receipt.required - receipt.approvals.length;
+      const more = missing === 1 ? 'another approver approves' : `${missing} more approvers approve`;
+      // Asking for an action other than the recommended one is a request: its approvals must come from others.
+      if (!receipt.approvals.includes(receipt.by)) {
+        return (
+          `${receipt.by} asked for ${receipt.actionId} on ${serverId} instead of the recommended fix; ` +
+          `it runs once ${more} with --action ${receipt.actionId}`
+        );
+      }
+      return (
+        `${receipt.by}'s approval of ${receipt.actionId} on ${serverId} counted: ` +
+        `${receipt.approvals.length} of ${receipt.required} approvers; it runs once ${more}`
+      );
+    }
     case 'rejected':
       return `${receipt.by} rejected the fix on ${serverId} (rejection ${receipt.rejections} of ${receipt.maxRejections} before it is handed over)`;
     case 'confirmed':
       return `${receipt.by} confirmed the fix on ${serverId} (${receipt.confirmations}/${receipt.required} confirmations)`;
     case 'eta-set':
       return `${receipt.by} set the ETA of the incident on ${serverId} to ${receipt.eta}`;
+    case 'closed':
+      return `${receipt.by} closed the incident on ${serverId} (${receipt.reason}); it ends after the post-incident review`;
   }
 }
 
@@ -105,6 +127,14 @@ const decisionCommands = [
     done: describeReceipt,
   } satisfies DecisionCommand<ConfirmSignal, DecisionReceipt>),
   decisionCommand({
+    name: 'close',
+    description: 'end the procedure by hand, e.g. after a fix outside mailmend or a drill left open',
+    byDescription: 'who closes; must be a configured approver',
+    options: [{ flags: '--reason <text>', description: 'why, for the timeline and the report', required: true }],
+    send: close,
+    done: describeReceipt,
+  } satisfies DecisionCommand<CloseSignal, DecisionReceipt>),
+  decisionCommand({
     name: 'note',
     description: 'add a note to the incident timeline',
     byDescription: 'who writes the note',
@@ -129,24 +159,25 @@ const decisionCommands = [
   } satisfies DecisionCommand<SetEtaSignal, DecisionReceipt>),
 ];
 
-/** `mailmend incidents list|show|approve|reject|confirm|note|eta`. */
+/** `mailmend incidents list|show|approve|reject|confirm|close|note|eta`. */
 export function registerIncidentCommands(program: Command, deps: CliDeps): void {
   const now = deps.now ?? (() => new Date());
   const incidents = program.command('incidents').description('inspect and steer incidents');
 
   incidents
     .command('list')
-    .description('list open incidents, newest first')
+    .description('list open incidents, newest first, with their phase, severity and pending action')
     .option('--all', 'include closed incidents')
-    .action(async (options: { all?: boolean }) => {
-      const openOnly = !options.all;
-      const found = await withTemporal(deps, (client) => listIncidents(client, { openOnly }));
-      deps.stdout(renderIncidentList(found, openOnly));
+    .addOption(new Option('--phase <phase>', 'only incidents in this phase').choices(PHASES))
+    .action(async (options: { all?: boolean; phase?: Phase }) => {
+      const filter = { openOnly: !options.all, ...(options.phase ? { phase: options.phase } : {}) };
+      const found = await withTemporal(deps, (client) => listIncidents(client, filter));
+      deps.stdout(renderIncidentList(found, filter));
     });
 
   incidents
     .command('show')
-    .description("show an incident's phase, pending approval, ETA and recent timeline")
+    .description("show an incident's phase, pending approval with its full evidence, ETA, next commands and timeline")
     .argument('<serverId>', 'the mail server, as named in the config')
     .option('--json', 'print the raw state as JSON')
     .action(async (serverId: string, options: { json?: boolean }) => {

@@ -1,15 +1,31 @@
-import type { IncidentState } from '../../workflows/messages';
+import {
+  NO_CATALOG_ACTION,
+  type CommandRecord,
+  type Hypothesis,
+  type IncidentState,
+  type Phase,
+} from '../../workflows/messages';
 import type { IncidentSummary } from '../incidents';
 
 const TIMELINE_ENTRIES_SHOWN = 15;
+const TERMINAL_PHASES: readonly Phase[] = ['closed', 'false-alarm', 'escalated'];
 
-/** One line per incident, newest first, as a plain-text table. */
-export function renderIncidentList(incidents: IncidentSummary[], openOnly: boolean): string {
-  if (incidents.length === 0) return openOnly ? 'no open incidents\n' : 'no incidents\n';
+/** One line per incident, newest first, as a plain-text table; `-` where an older incident records nothing. */
+export function renderIncidentList(
+  incidents: IncidentSummary[],
+  filter: { openOnly: boolean; phase?: string },
+): string {
+  if (incidents.length === 0) {
+    const which = [filter.openOnly ? 'open ' : '', 'incidents', filter.phase ? ` in phase ${filter.phase}` : ''];
+    return `no ${which.join('')}\n`;
+  }
   const rows = [
-    ['SERVER', 'STATUS', 'STARTED', 'CLOSED', 'WORKFLOW'],
+    ['SERVER', 'PHASE', 'SEVERITY', 'PENDING ACTION', 'STATUS', 'STARTED', 'CLOSED', 'WORKFLOW'],
     ...incidents.map((incident) => [
       incident.serverId,
+      incident.phase ?? '-',
+      incident.severity ?? '-',
+      incident.pendingAction ?? '-',
       incident.status,
       incident.startTime.toISOString(),
       incident.closeTime?.toISOString() ?? '-',
@@ -17,6 +33,50 @@ export function renderIncidentList(incidents: IncidentSummary[], openOnly: boole
     ]),
   ];
   return table(rows);
+}
+
+/** Who the printed commands name: people the incident knows, else the ones the caller supplies. */
+export interface CommandPeople {
+  /** Used when the incident names no approver (after approval, the state no longer lists them). */
+  approvers?: readonly string[];
+  /** Distinct people to confirm; confirming needs no role. */
+  confirmers?: readonly string[];
+}
+
+/**
+ * The `npx mailmend` commands that move the incident on from where it stands, each runnable as printed. Empty once
+ * the incident ended or while mailmend is working on its own.
+ */
+export function nextCommands(state: IncidentState, people: CommandPeople = {}): string[] {
+  const server = state.serverId;
+  const approvers = state.pendingApproval?.approvers.length
+    ? state.pendingApproval.approvers
+    : [...(state.approvedBy ? [state.approvedBy] : []), ...(people.approvers ?? [])];
+  const approvedAlready = new Set(state.pendingApproval?.approvedBy ?? []);
+  const approver = approvers.find((person) => !approvedAlready.has(person)) ?? approvers[0] ?? '"$USER"';
+  if (TERMINAL_PHASES.includes(state.phase)) return [];
+  const pending = state.pendingApproval;
+  if (state.phase === 'awaiting-approval' && pending) {
+    const alternatives = (pending.hypotheses ?? []).filter(
+      (offered) => offered.actionId !== pending.actionId && offered.actionId !== NO_CATALOG_ACTION,
+    );
+    return [
+      `npx mailmend incidents approve ${server} --by ${approver}`,
+      ...alternatives.map(
+        (offered) => `npx mailmend incidents approve ${server} --by ${approver} --action ${offered.actionId}`,
+      ),
+      `npx mailmend incidents reject ${server} --by ${approver} --reason "not now"`,
+    ];
+  }
+  if (state.phase === 'verification' && state.roundTrip?.ok) {
+    const confirmed = new Set(state.confirmations.map((confirmation) => confirmation.by));
+    const candidates = (people.confirmers ?? ['"$USER"']).filter((person) => !confirmed.has(person));
+    const missing = Math.max(0, state.confirmationsRequired - confirmed.size);
+    return candidates
+      .slice(0, Math.max(1, missing))
+      .map((person) => `npx mailmend incidents confirm ${server} --by ${person}`);
+  }
+  return [`npx mailmend incidents close ${server} --by ${approver} --reason "fixed by hand"`];
 }
 
 /** The incident as an on-call engineer reads it: where it stands, what it waits for, and what happened last. */
@@ -31,24 +91,9 @@ export function renderIncidentState(state: IncidentState, now: Date): string {
   field('opened', `${state.openedAt} (${describeDistance(new Date(state.openedAt), now)})`);
   field('ETA', state.eta ? `${state.eta} (${describeDistance(new Date(state.eta), now)})` : 'not set');
   if (state.diagnosis) field('root cause', state.diagnosis.rootCause);
+  if (state.diagnosis) field('fix', describeRecommendation(state.diagnosis.recommendation));
 
-  const pending = state.pendingApproval;
-  if (pending) {
-    field(
-      'approval',
-      `waiting since ${pending.since} for ${pending.actionId}: ${pending.description} (risk ${pending.risk})`,
-    );
-    field('may approve', pending.approvers.join(', ') || 'nobody is configured');
-    for (const [index, offered] of (pending.hypotheses ?? []).entries()) {
-      field(
-        index === 0 ? 'causes' : '',
-        `${index + 1}. ${offered.cause} (confidence ${offered.confidence.toFixed(2)}, action ${offered.actionId})`,
-      );
-    }
-    if (pending.escalatedAt) field('escalated', pending.escalatedAt);
-  } else {
-    field('approval', state.approvedBy ? `approved by ${state.approvedBy}` : 'none pending');
-  }
+  approvalFields(state, field);
 
   const confirmedBy = state.confirmations.map((confirmation) => confirmation.by);
   field(
@@ -61,17 +106,124 @@ export function renderIncidentState(state: IncidentState, now: Date): string {
   field('alerts', `${state.alertsReceived} received, ${state.alerts.length} distinct`);
   if (state.report) field('report', state.report.markdownPath);
 
+  lines.push(...evidenceSections(state));
+
+  const next = nextCommands(state);
+  if (next.length > 0) lines.push('', 'Next:', ...next.map((command) => `  ${command}`));
+
+  lines.push('', ...timelineSection(state));
+  return `${lines.join('\n')}\n`;
+}
+
+type Field = (name: string, value: string) => void;
+
+function approvalFields(state: IncidentState, field: Field): void {
+  const pending = state.pendingApproval;
+  if (!pending) {
+    field('approval', state.approvedBy ? `approved by ${state.approvedBy}` : 'none pending');
+    return;
+  }
+  field(
+    'approval',
+    `waiting since ${pending.since} for ${pending.actionId}: ${pending.description} (risk ${pending.risk})`,
+  );
+  field('may approve', pending.approvers.join(', ') || 'nobody is configured');
+  if ((pending.required ?? 1) > 1) {
+    const approvedBy = pending.approvedBy ?? [];
+    const who = approvedBy.length > 0 ? ` (${approvedBy.join(', ')})` : '';
+    field('approvals', `${approvedBy.length} of ${pending.required}${who}`);
+  }
+  // Diagnoses that rank causes list them in full below, with their evidence.
+  const offeredOnly = state.diagnosis?.hypotheses?.length ? [] : (pending.hypotheses ?? []);
+  for (const [index, offered] of offeredOnly.entries()) {
+    field(
+      index === 0 ? 'causes' : '',
+      `${index + 1}. ${offered.cause} (confidence ${offered.confidence.toFixed(2)}, action ${offered.actionId})`,
+    );
+  }
+  if (pending.escalatedAt) field('escalated', pending.escalatedAt);
+}
+
+function timelineSection(state: IncidentState): string[] {
   const shown = state.timeline.slice(-TIMELINE_ENTRIES_SHOWN);
-  lines.push('');
-  lines.push(
+  return [
     shown.length < state.timeline.length
       ? `Timeline (last ${shown.length} of ${state.timeline.length}):`
       : `Timeline (${state.timeline.length}):`,
-  );
-  for (const entry of shown) {
-    lines.push(`  ${entry.at}  ${entry.phase.padEnd(17)} ${entry.actor.padEnd(12)} ${entry.event} -> ${entry.outcome}`);
+    ...shown.map(
+      (entry) =>
+        `  ${entry.at}  ${entry.phase.padEnd(17)} ${entry.actor.padEnd(12)} ${entry.event} -> ${entry.outcome}`,
+    ),
+  ];
+}
+
+function describeRecommendation(recommendation: {
+  actionId: string;
+  description: string;
+  risk: string;
+  rollback: string;
+}): string {
+  return `${recommendation.actionId}: ${recommendation.description} (risk ${recommendation.risk}); rollback: ${recommendation.rollback}`;
+}
+
+/**
+ * Everything an approver weighs, in full: the diagnosis's evidence, each cause with the evidence for and against it and
+ * any hand-over commands, and what the remediations saw and ran. Nothing is shortened, so a diff or a backup path
+ * reads as the host printed it.
+ */
+function evidenceSections(state: IncidentState): string[] {
+  const lines: string[] = [];
+  const { diagnosis } = state;
+  if (diagnosis) {
+    lines.push('', `Evidence (${diagnosis.evidence.length}):`, ...diagnosis.evidence.map((line) => `  - ${line}`));
+    const hypotheses = diagnosis.hypotheses ?? [];
+    if (hypotheses.length > 0) lines.push('', 'Causes considered, best first:');
+    for (const [index, hypothesis] of hypotheses.entries()) lines.push(...describeHypothesis(index, hypothesis));
+    for (const { file, comparedWith, diff } of diagnosis.configDiffs ?? []) {
+      lines.push('', `Diff of ${file} against ${comparedWith}:`, ...indent(diff, 4));
+    }
+    if (diagnosis.handover) {
+      lines.push('', `Hand-over: ${diagnosis.handover.reason}`);
+      lines.push(...diagnosis.handover.suggestedCommands.map((command) => `    $ ${command}`));
+    }
+    if (diagnosis.prevention?.length) {
+      lines.push('', 'Prevention (recommended):', ...diagnosis.prevention.map((line) => `  - ${line}`));
+    }
   }
-  return `${lines.join('\n')}\n`;
+  for (const remediation of state.remediations) {
+    const outcome = remediation.alreadyApplied ? 'already in effect' : `exit ${remediation.exitCode}`;
+    lines.push('', `Remediation ${remediation.actionId} at ${remediation.finishedAt}: ${outcome}`);
+    if (remediation.snapshot?.length) lines.push('  before:', ...remediation.snapshot.flatMap(describeCommand));
+    if (remediation.commands?.length) lines.push('  ran:', ...remediation.commands.flatMap(describeCommand));
+    if (!remediation.commands?.length && remediation.output.trim()) lines.push(...indent(remediation.output, 4));
+  }
+  return lines;
+}
+
+function describeHypothesis(index: number, hypothesis: Hypothesis): string[] {
+  const action = hypothesis.actionId === NO_CATALOG_ACTION ? 'hand over' : `action ${hypothesis.actionId}`;
+  const lines = [
+    `  ${index + 1}. ${hypothesis.cause} (confidence ${hypothesis.confidence.toFixed(2)}, ${hypothesis.failureClass}, ${action})`,
+    ...hypothesis.evidenceFor.map((line) => `       for:     ${line}`),
+    ...hypothesis.evidenceAgainst.map((line) => `       against: ${line}`),
+  ];
+  if (hypothesis.handover) {
+    lines.push(`       hand-over: ${hypothesis.handover.reason}`);
+    lines.push(...hypothesis.handover.suggestedCommands.map((command) => `         $ ${command}`));
+  }
+  return lines;
+}
+
+function describeCommand(record: CommandRecord): string[] {
+  return [`    $ ${record.command}  (exit ${record.exitCode})`, ...indent(record.output, 6)];
+}
+
+function indent(text: string, width: number): string[] {
+  return text
+    .replace(/\n+$/, '')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => `${' '.repeat(width)}${line}`);
 }
 
 function table(rows: string[][]): string {

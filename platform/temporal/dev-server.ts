@@ -38,6 +38,23 @@ export class PortInUseError extends Error {
   }
 }
 
+/**
+ * The search attributes every incident upserts, registered as Keyword when the server starts: a workflow that
+ * upserts an unregistered one fails its task. The same names as workflows/search-attributes.ts, which platform code
+ * may not import; a test holds the two lists equal.
+ */
+export const INCIDENT_KEYWORD_ATTRIBUTES = [
+  'MailServerId',
+  'IncidentPhase',
+  'IncidentSeverity',
+  'PendingAction',
+] as const;
+
+/** `temporal server start-dev` arguments that register each incident search attribute as a Keyword. */
+export function searchAttributeArgs(): string[] {
+  return INCIDENT_KEYWORD_ATTRIBUTES.flatMap((name) => ['--search-attribute', `${name}=Keyword`]);
+}
+
 /** Starts the Temporal CLI's dev server (with its Web UI when a port is given) through the SDK's launcher. */
 export async function startEmbeddedServer(options: EmbeddedServerOptions): Promise<EmbeddedServer> {
   if (options.dbFilename) mkdirSync(path.dirname(options.dbFilename), { recursive: true });
@@ -51,6 +68,7 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
       ...(options.dbFilename ? { dbFilename: options.dbFilename } : {}),
       ...(options.uiPort !== undefined ? { ui: true, uiPort: options.uiPort } : { ui: false }),
       log: { format: 'json', level: 'warn' },
+      extraArgs: searchAttributeArgs(),
     },
   });
   const port = Number(environment.address.slice(environment.address.lastIndexOf(':') + 1));

@@ -1,5 +1,6 @@
 import pino from 'pino';
 import { createNotifyActivities } from '../../activities/notify';
+import { loadMessageTemplates } from '../../activities/templates/catalog';
 import { createMailmendMetrics, type MailmendMetrics } from '../../platform/metrics';
 import type { IncidentStepContext, NotificationMessage } from '../../workflows/messages';
 import { startWebhookSink } from '../support/sinks';
@@ -38,6 +39,7 @@ describe('sendNotification counts into mailmend_notifications_total', () => {
         { audience: 'users', name: 'staff-list', type: 'email', to: ['staff@example.org'] },
       ],
       webhookTimeoutMs: 2_000,
+      templates: loadMessageTemplates({ locale: 'en', timeZone: 'UTC' }),
       logger: pino({ level: 'silent' }),
       metrics,
     }).sendNotification;

@@ -3,11 +3,14 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { createReportActivities } from '../../activities/report';
-import { duration, renderIncidentReportMarkdown } from '../../activities/report-markdown';
+import { duration } from '../../activities/report-markdown';
+import { loadMessageTemplates } from '../../activities/templates/catalog';
 import type { IncidentReport, IncidentStepContext, ProbeReport } from '../../workflows/messages';
 
 const context: IncidentStepContext = { incidentId: 'incident-mx1-7f3a', serverId: 'mx1', step: 'review' };
 const silentLogger = pino({ level: 'silent' });
+const templates = loadMessageTemplates({ locale: 'en', timeZone: 'UTC' });
+const renderIncidentReportMarkdown = (report: IncidentReport) => templates.renderReport(report);
 
 function probeReport(checkedAt: string, smtpOk: boolean): ProbeReport {
   return {
@@ -128,7 +131,7 @@ describe('writeIncidentReport', () => {
   afterEach(() => rm(scratch, { recursive: true, force: true }));
 
   it('writes Markdown and JSON named after the incident and the time it opened', async () => {
-    const { writeIncidentReport } = createReportActivities({ reportsDir, logger: silentLogger });
+    const { writeIncidentReport } = createReportActivities({ reportsDir, templates, logger: silentLogger });
     const report = closedIncident();
 
     const location = await writeIncidentReport({ context, report });
@@ -147,7 +150,7 @@ describe('writeIncidentReport', () => {
   });
 
   it('writes the same files again on a retry and leaves no temporary files behind', async () => {
-    const { writeIncidentReport } = createReportActivities({ reportsDir, logger: silentLogger });
+    const { writeIncidentReport } = createReportActivities({ reportsDir, templates, logger: silentLogger });
     const first = await writeIncidentReport({ context, report: closedIncident() });
     const firstMarkdown = await readFile(first.markdownPath, 'utf8');
 
@@ -159,7 +162,7 @@ describe('writeIncidentReport', () => {
   });
 
   it('keeps an incident id from escaping the reports directory', async () => {
-    const { writeIncidentReport } = createReportActivities({ reportsDir, logger: silentLogger });
+    const { writeIncidentReport } = createReportActivities({ reportsDir, templates, logger: silentLogger });
     const report = closedIncident();
     report.state.incidentId = '../../escape';
 
@@ -173,13 +176,46 @@ describe('writeIncidentReport', () => {
 describe('renderIncidentReportMarkdown', () => {
   const markdown = renderIncidentReportMarkdown(closedIncident());
 
-  it('answers the three review questions', () => {
-    expect(markdown).toContain('### What was the root cause?\n\nThe spool disk filled up with deferred bounces.');
+  it('answers the three review questions, prevention as recommendations not yet carried out', () => {
+    expect(markdown).toContain('### What was the root cause?\n\ndisk full on /var/spool/postfix');
+    expect(markdown).toContain('### Was the response time sufficient?\n\nYes: resolved in 26m against a target of 1h.');
     expect(markdown).toContain(
-      '### Was the response time sufficient?\n\nYes: resolved in 26 minutes against a 1 hour target.',
+      '### What would prevent a repeat?\n\nRecommendations, not yet carried out:\n\n' +
+        '- alert at 80% disk usage on /var\n- expire deferred bounces after 2 days',
     );
-    expect(markdown).toContain(
-      '### What prevents a repeat?\n\n- alert at 80% disk usage on /var\n- expire deferred bounces after 2 days',
+  });
+
+  it("words the review's own recommendations in the team's language, quoting the diagnosis's advice", () => {
+    const report = closedIncident();
+    report.state.outcome = 'closed';
+    report.review.preventionPoints = [
+      { kind: 'diagnosis', text: 'alert at 80% disk usage on /var' },
+      { kind: 'rehearse-fix', fix: 'Flush the deferred queue' },
+      { kind: 'shorten-approval' },
+    ];
+    const french = loadMessageTemplates({ locale: 'fr', timeZone: 'Europe/Paris' }).renderReport(report);
+    expect(french).toContain(
+      'Recommandations, pas encore mises en œuvre :\n\n- alert at 80% disk usage on /var\n' +
+        '- Documenter et répéter le correctif (`npx mailmend drill`) : Flush the deferred queue.\n' +
+        '- Raccourcir le circuit d’approbation',
+    );
+    expect(french).not.toMatch(/Keep the fix documented|Shorten the approval path/);
+  });
+
+  it('says when the procedure did not resolve the incident, and when the alert was false', () => {
+    const escalated = closedIncident();
+    escalated.state.outcome = 'escalated';
+    escalated.state.diagnosis = undefined;
+    delete escalated.responseTimes.resolveMs;
+    const rendered = renderIncidentReportMarkdown(escalated);
+    expect(rendered).toContain('Not established: the procedure ended before a diagnosis.');
+    expect(rendered).toContain('Not resolved by the procedure (handed over to people); target 1h.');
+    expect(rendered).toContain('No diagnosis was made.');
+
+    const falseAlarm = closedIncident();
+    falseAlarm.state.outcome = 'false-alarm';
+    expect(renderIncidentReportMarkdown(falseAlarm)).toContain(
+      '### What was the root cause?\n\nNone: every check passed, so the alert was a false alarm.',
     );
   });
 
@@ -192,7 +228,7 @@ describe('renderIncidentReportMarkdown', () => {
       event: 'alert firing: <img src=x onerror=alert(1)>',
       outcome: 'disk\u0000 full | <script>steal()</script>',
     });
-    report.review.rootCause = 'The spool disk filled up <b>again</b>';
+    report.state.diagnosis!.rootCause = 'The spool disk filled up <b>again</b>';
     const rendered = renderIncidentReportMarkdown(report);
 
     expect(rendered).not.toMatch(/<img|<script|<b>|\u0000/);
@@ -206,7 +242,8 @@ describe('renderIncidentReportMarkdown', () => {
     expect(markdown).toContain('# Incident incident-mx1-7f3a: mx1');
     expect(markdown).toContain('- **Outcome:** closed: verified and confirmed by 2 people');
     expect(markdown).toContain('- **Severity:** critical');
-    expect(markdown).toContain('- **Scope:** all-users');
+    expect(markdown).toContain('- **Scope:** all users');
+    expect(markdown).toContain('- **Opened:** Wednesday, 1 May 2024 at 09:15 (UTC)');
   });
 
   it('tables the response times against the target, with n/a for steps that did not happen', () => {
@@ -227,29 +264,45 @@ describe('renderIncidentReportMarkdown', () => {
       '## Root cause\n\ndisk full on /var/spool/postfix\n\nEvidence:\n\n- df: /var 100% used\n- postfix: warning: not enough free space',
     );
     expect(markdown).toContain(
-      '### `clean-spool`: exit code 0, finished 2024-05-01T09:31:00.000Z\n\n```\nremoved 1204 files\nfreed 3.1G\n```',
+      '### `clean-spool`: exit code 0, finished Wednesday, 1 May 2024 at 09:31 (UTC)\n\n```\nremoved 1204 files\nfreed 3.1G\n```',
     );
   });
 
   it('lists the notifications, including the one that failed', () => {
-    expect(markdown).toContain('| 2024-05-01T09:15:05.000Z | itTeam | ops-chat | outage | sent |');
+    expect(markdown).toContain('| 01/05/2024, 09:15:05 (UTC) | IT team | ops-chat | outage | sent |');
     expect(markdown).toContain(
-      '| 2024-05-01T09:15:06.000Z | users | staff-list | outage | failed: NotificationRejected |',
+      '| 01/05/2024, 09:15:06 (UTC) | users | staff-list | outage | failed: NotificationRejected |',
     );
   });
 
   it('includes every timeline event as a table row, escaping pipes', () => {
-    for (const entry of closedIncident().state.timeline) {
-      const event = entry.event.replace(/\|/g, '\\|');
-      expect(markdown).toContain(`| ${entry.at} | ${entry.phase} | ${entry.actor} | ${event} | ${entry.outcome} |`);
-    }
-    expect(markdown).toContain('probe smtp\\|imap');
+    const rows = markdown.slice(markdown.indexOf('## Timeline')).split('\n').slice(4);
+    expect(rows).toEqual([
+      '| 01/05/2024, 09:15:00 (UTC) | checking the mail server | alertmanager | alert MailServerDown | firing |',
+      '| 01/05/2024, 09:15:02 (UTC) | checking the mail server | mailmend | probe smtp\\|imap | smtp failed |',
+      '| 01/05/2024, 09:30:00 (UTC) | waiting for approval of a fix | alice | approve | approved |',
+      '| 01/05/2024, 09:41:00 (UTC) | post-incident review | carol | confirm | closed |',
+      '',
+    ]);
   });
 
   it('fences output that itself contains a code fence', () => {
     const report = closedIncident();
     report.state.remediations[0]!.output = 'before\n```\nafter';
     expect(renderIncidentReportMarkdown(report)).toContain('````\nbefore\n```\nafter\n````');
+  });
+});
+
+describe('the report in French', () => {
+  const french = loadMessageTemplates({ locale: 'fr', timeZone: 'Europe/Paris' }).renderReport(closedIncident());
+
+  it('asks the review questions in French, with times in the configured zone', () => {
+    expect(french).toContain('### Quelle était la cause racine ?\n\ndisk full on /var/spool/postfix');
+    expect(french).toContain(
+      '### Le temps de réponse était-il suffisant ?\n\nOui : résolu en 26m pour un objectif de 1h.',
+    );
+    expect(french).toContain('- **Ouvert :** mercredi 1 mai 2024 à 11:15 (UTC+2)');
+    expect(french).toContain('| 01/05/2024 11:15:05 (UTC+2) | équipe informatique | ops-chat | panne | envoyée |');
   });
 });
 

@@ -4,7 +4,12 @@ import { randomUUID } from 'node:crypto';
 import { processDeps, runCli, type CliDeps } from '../../client/cli/program';
 import { raiseAlert } from '../../client/incidents';
 import type { WorkflowHandle } from '@temporalio/client';
-import { incidentWorkflowId, type Hypothesis, type IncidentState } from '../../workflows/messages';
+import {
+  incidentWorkflowId,
+  type Hypothesis,
+  type IncidentPolicies,
+  type IncidentState,
+} from '../../workflows/messages';
 import { createFakeActivities, type FakeActivityOptions } from '../support/fake-activities';
 import { freePort } from '../support/processes';
 import { raiseTestIncident, testAlert, testInput, waitForState } from '../support/incidents';
@@ -43,12 +48,14 @@ async function mailmendWithin(commandTimeoutMs: number, ...argv: string[]): Prom
 async function withIncidentAwaitingApproval(
   options: FakeActivityOptions,
   use: (serverId: string, handle: WorkflowHandle) => Promise<void>,
+  policies: Partial<IncidentPolicies> = {},
+  activities = createFakeActivities(options).activities,
 ): Promise<void> {
   const serverId = uniqueServerId('mx');
   const taskQueue = `cli-test-${randomUUID()}`;
   temporal.terminateAfterTest(incidentWorkflowId(serverId));
-  await withWorker(temporal.workerConnection, taskQueue, createFakeActivities(options).activities, async () => {
-    const handle = await raiseTestIncident(temporal.client, taskQueue, testInput(serverId));
+  await withWorker(temporal.workerConnection, taskQueue, activities, async () => {
+    const handle = await raiseTestIncident(temporal.client, taskQueue, testInput(serverId, policies));
     await waitForState(handle, (state) => state.phase === 'awaiting-approval');
     await use(serverId, handle);
   });
@@ -125,13 +132,13 @@ describe('mailmend incidents', () => {
     });
   });
 
-  test('approve --action picks another offered action', async () => {
+  test('approve --action asks for another offered action, which runs once another approver approves it', async () => {
     const offered: Hypothesis[] = [
       { ...rankedHypothesis('Postfix is stopped', 'start-postfix'), confidence: 0.8 },
       { ...rankedHypothesis('The queue directory is not writable', 'postfix-set-permissions'), confidence: 0.5 },
     ];
     await withIncidentAwaitingApproval({ hypotheses: offered }, async (serverId, handle) => {
-      const approved = await mailmend(
+      const asked = await mailmend(
         'incidents',
         'approve',
         serverId,
@@ -140,10 +147,26 @@ describe('mailmend incidents', () => {
         '--action',
         'postfix-set-permissions',
       );
+      const approved = await mailmend(
+        'incidents',
+        'approve',
+        serverId,
+        '--by',
+        'bob',
+        '--action',
+        'postfix-set-permissions',
+      );
 
+      expect(asked).toEqual({
+        code: 0,
+        stdout:
+          `alice asked for postfix-set-permissions on ${serverId} instead of the recommended fix; ` +
+          'it runs once another approver approves with --action postfix-set-permissions\n',
+        stderr: '',
+      });
       expect(approved).toEqual({
         code: 0,
-        stdout: `alice approved postfix-set-permissions on the incident on ${serverId}; the fix runs now\n`,
+        stdout: `bob approved postfix-set-permissions on the incident on ${serverId}; the fix runs now\n`,
         stderr: '',
       });
       const state = await waitForState(handle, (current) => current.remediations.length > 0);
@@ -300,9 +323,190 @@ describe('mailmend incidents', () => {
         const run = await mailmend('incidents', 'list');
         return run.stdout.includes(serverId) ? run : undefined;
       }, 'the incident to appear in the visibility store');
-      expect(listed.stdout).toMatch(new RegExp(`${serverId} +RUNNING`));
+      expect(listed.stdout).toMatch(new RegExp(`${serverId} +awaiting-approval +major +start-postfix +RUNNING`));
 
       await terminateIfRunning(temporal.client, incidentWorkflowId(serverId));
+    });
+  });
+});
+
+describe('mailmend incidents decisions', () => {
+  const refused = (serverId: string, reason: string) => ({
+    code: 1,
+    stdout: '',
+    stderr: `mailmend: the incident on ${serverId} refused: ${reason}\n`,
+  });
+
+  test('close by an approver ends the incident through its review; others are refused', async () => {
+    await withIncidentAwaitingApproval({}, async (serverId, handle) => {
+      expect(await mailmend('incidents', 'close', serverId, '--by', 'mallory', '--reason', 'bored')).toEqual(
+        refused(serverId, 'mallory is not a listed approver'),
+      );
+      const missingReason = await mailmend('incidents', 'close', serverId, '--by', 'alice');
+
+      const closed = await mailmend('incidents', 'close', serverId, '--by', 'alice', '--reason', 'fixed by hand');
+
+      expect(missingReason).toMatchObject({
+        code: 1,
+        stderr: "error: required option '--reason <text>' not specified\n",
+      });
+      expect(closed).toEqual({
+        code: 0,
+        stdout: `alice closed the incident on ${serverId} (fixed by hand); it ends after the post-incident review\n`,
+        stderr: '',
+      });
+      const final = (await handle.result()) as IncidentState;
+      expect({ outcome: final.outcome, reason: final.outcomeReason, report: final.report !== undefined }).toEqual({
+        outcome: 'closed',
+        reason: 'closed by alice: fixed by hand',
+        report: true,
+      });
+      expect(await mailmend('incidents', 'close', serverId, '--by', 'alice', '--reason', 'again')).toMatchObject({
+        code: 1,
+        stdout: '',
+      });
+    });
+  });
+
+  test('approve after the fix was approved, and confirm while approval waits, exit 1 with the reason', async () => {
+    await withIncidentAwaitingApproval({}, async (serverId, handle) => {
+      expect(await mailmend('incidents', 'confirm', serverId, '--by', 'carol')).toEqual(
+        refused(serverId, 'nothing awaits confirmation'),
+      );
+      expect((await mailmend('incidents', 'approve', serverId, '--by', 'alice')).code).toBe(0);
+
+      const again = await mailmend('incidents', 'approve', serverId, '--by', 'bob');
+
+      expect(again).toEqual(refused(serverId, 'no fix is awaiting approval'));
+      expect((await waitForState(handle, (state) => state.remediations.length > 0)).remediations).toHaveLength(1);
+    });
+  });
+
+  test('with two approvers required, the first approval is counted and the second runs the fix', async () => {
+    const twoForLow = { approvalsRequired: { low: 2, medium: 2, high: 2 } };
+    await withIncidentAwaitingApproval(
+      {},
+      async (serverId, handle) => {
+        const first = await mailmend('incidents', 'approve', serverId, '--by', 'alice');
+        const twice = await mailmend('incidents', 'approve', serverId, '--by', 'alice');
+        const second = await mailmend('incidents', 'approve', serverId, '--by', 'bob');
+
+        expect(first).toEqual({
+          code: 0,
+          stdout:
+            `alice's approval of start-postfix on ${serverId} counted: 1 of 2 approvers; ` +
+            'it runs once another approver approves\n',
+          stderr: '',
+        });
+        expect(twice).toEqual(
+          refused(serverId, 'alice has already approved start-postfix: it needs 2 distinct approvers (1 so far)'),
+        );
+        expect(second.stdout).toBe(`bob approved start-postfix on the incident on ${serverId}; the fix runs now\n`);
+        expect((await waitForState(handle, (state) => state.remediations.length > 0)).approvedBy).toBe('bob');
+      },
+      twoForLow,
+    );
+  });
+});
+
+describe('mailmend incidents show', () => {
+  const driftEvidence =
+    'main.cf differs from the known-good copy (modified 2030-01-01T09:58:00.000Z); backup ' +
+    '/tmp/newcomer/mailmend/lab/postfix/main.cf.bak-20300101T095800: -daemon_directory = /usr/lib/postfix/sbin ' +
+    '+daemon_directory = /usr/libexec/postfix';
+
+  const configDiff = {
+    file: '/tmp/newcomer/mailmend/lab/postfix/main.cf',
+    comparedWith: '/tmp/newcomer/known-good/postfix/main.cf',
+    diff: Array.from({ length: 12 }, (_, index) => `+smtpd_option_${index} = ${'x'.repeat(120)}`).join('\n'),
+  };
+
+  test('prints the full evidence, every cause with its evidence for and against, and commands that work', async () => {
+    const fake = createFakeActivities({
+      hypotheses: [
+        {
+          ...rankedHypothesis('Postfix refuses to start: main.cf changed since the known-good copy', 'start-postfix'),
+          evidenceFor: [driftEvidence],
+          evidenceAgainst: ['postfix check passes on the known-good copy'],
+          confidence: 0.9,
+        },
+        {
+          ...rankedHypothesis('The queue directory is not writable', 'postfix-set-permissions'),
+          evidenceFor: ['queue directory owned by root'],
+        },
+      ],
+    });
+    const activities = {
+      ...fake.activities,
+      diagnoseOutage: async (input: Parameters<typeof fake.activities.diagnoseOutage>[0]) => {
+        const diagnosis = await fake.activities.diagnoseOutage(input);
+        return { ...diagnosis, evidence: [...diagnosis.evidence, driftEvidence], configDiffs: [configDiff] };
+      },
+    };
+    await withIncidentAwaitingApproval(
+      {},
+      async (serverId) => {
+        const shown = await mailmend('incidents', 'show', serverId);
+
+        expect(shown.code).toBe(0);
+        const evidence = shown.stdout.split('\n').filter((line) => line.includes(driftEvidence));
+        expect(evidence).toEqual([`  - ${driftEvidence}`, `       for:     ${driftEvidence}`]);
+        expect(shown.stdout).toContain('       against: postfix check passes on the known-good copy');
+        expect(shown.stdout).toContain(`Diff of ${configDiff.file} against ${configDiff.comparedWith}:`);
+        for (const line of configDiff.diff.split('\n')) expect(shown.stdout).toContain(`    ${line}\n`);
+        expect(shown.stdout).toContain('  2. The queue directory is not writable (confidence 0.50');
+        const next = shown.stdout
+          .split('Next:\n')[1]
+          ?.split('\n\n')[0]
+          ?.trim()
+          .split('\n')
+          .map((line) => line.trim());
+        expect(next).toEqual([
+          `npx mailmend incidents approve ${serverId} --by alice`,
+          `npx mailmend incidents approve ${serverId} --by alice --action postfix-set-permissions`,
+          `npx mailmend incidents reject ${serverId} --by alice --reason "not now"`,
+        ]);
+        // As printed, minus the shell's quotes: the approval is taken.
+        const approveLine = (next?.[1] ?? '').replace(/^npx mailmend /, '').split(' ');
+        expect((await mailmend(...approveLine)).code).toBe(0);
+      },
+      {},
+      activities,
+    );
+  });
+});
+
+describe('mailmend incidents list', () => {
+  test('shows phase, severity and pending action from search attributes, and filters by phase', async () => {
+    const serverId = uniqueServerId('mx');
+    const older = await openIncident();
+    const taskQueue = `cli-test-${randomUUID()}`;
+    temporal.terminateAfterTest(incidentWorkflowId(serverId));
+
+    await withWorker(temporal.workerConnection, taskQueue, createFakeActivities().activities, async () => {
+      await raiseTestIncident(temporal.client, taskQueue, testInput(serverId));
+
+      const awaiting = await eventually(async () => {
+        const run = await mailmend('incidents', 'list', '--phase', 'awaiting-approval');
+        return run.stdout.includes(serverId) ? run : undefined;
+      }, 'the incident to be listed as awaiting approval');
+      const all = await eventually(async () => {
+        const run = await mailmend('incidents', 'list');
+        return run.stdout.includes(older) && run.stdout.includes(serverId) ? run : undefined;
+      }, 'both incidents to be listed');
+      const verifying = await mailmend('incidents', 'list', '--phase', 'verification');
+      const badPhase = await mailmend('incidents', 'list', '--phase', 'napping');
+
+      expect(awaiting.stdout.split('\n')[0]).toMatch(/^SERVER +PHASE +SEVERITY +PENDING ACTION +STATUS +STARTED/);
+      expect(awaiting.stdout).toMatch(
+        new RegExp(`^${serverId} +awaiting-approval +major +start-postfix +RUNNING`, 'm'),
+      );
+      expect(awaiting.stdout).not.toContain(older);
+      // An incident that never ran a workflow task has no search attributes: what Temporal knows is still shown.
+      expect(all.stdout).toMatch(new RegExp(`^${older} +- +- +- +RUNNING`, 'm'));
+      expect(verifying.stdout).not.toContain(serverId);
+      expect(badPhase.code).toBe(1);
+      expect(badPhase.stderr).toMatch(/argument 'napping' is invalid/);
     });
   });
 });

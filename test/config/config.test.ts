@@ -160,4 +160,42 @@ describe('config', () => {
     const { config } = parseConfig(minimalConfig(), 'test.yaml', { HOOK: 'http://x' }, '/');
     expect(config.policies.probeTimeout).toBe(5_000);
   });
+
+  test('an unknown key is named on its own line, with the key probably meant', () => {
+    const problems = problemsOf(() =>
+      parseConfig(
+        minimalConfig({
+          policies: { updateIntervall: '10m' },
+          timezone: 'Europe/Paris',
+          servers: [
+            {
+              id: 'mx1',
+              smtp: { host: 'a', port: 25 },
+              imap: { host: 'a', port: 143 },
+              host: { postfixConfigDirectory: '/etc/postfix', logfiles: ['/var/log/mail.log'] },
+            },
+          ],
+          audiences: {
+            itTeam: { channels: [{ name: 'ops', type: 'webhook', url: { enb: 'HOOK' } }] },
+            management: { channels: [{ name: 'mgmt', type: 'webhook', url: { env: 'HOOK' } }] },
+            users: { channels: [{ name: 'users', type: 'webhook', url: { env: 'HOOK' } }] },
+          },
+          zzz: 1,
+        }),
+        'test.yaml',
+        { HOOK: 'http://x' },
+        '/',
+      ),
+    );
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'policies.updateIntervall: unknown key; did you mean "updateInterval"?',
+        'timezone: unknown key; did you mean "timeZone"?',
+        'servers[0].host.postfixConfigDirectory: unknown key; did you mean "postfixConfigDir"?',
+        'servers[0].host.logfiles: unknown key; did you mean "logFiles"?',
+        'audiences.itTeam.channels[0].url.enb: unknown key; did you mean "env"?',
+        'zzz: unknown key',
+      ]),
+    );
+  });
 });

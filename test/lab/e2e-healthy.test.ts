@@ -1,3 +1,4 @@
+import { createLocalTime } from '../../activities/templates/local-time';
 import { labHeal } from '../../lab';
 import { installNearExpiryCertificate } from '../../lab/tls';
 import type { mailOutageIncident } from '../../workflows';
@@ -65,7 +66,7 @@ describe('a healthy lab host', () => {
     const warned = final.notifications.filter((sent) => sent.kind === 'certificate-expiry');
     expect(warned.map((sent) => `${sent.audience}/${sent.ok}`)).toEqual(['itTeam/true']);
     const mail = await itTeamMail(serverId, /certificate/i);
-    expect(mail.text).toContain(new Date(warnings[0]?.validTo ?? '').toUTCString().replace('GMT', 'UTC'));
+    expect(mail.text).toContain(createLocalTime('en', 'UTC').long(warnings[0]?.validTo ?? ''));
     report(`expiring certificate: alert->false alarm with warning ${alertToOutcomeMs} ms`);
   });
 });

@@ -32,7 +32,7 @@ import { startMailmendStack, type MailmendStack } from '../support/mailmend-stac
 import { waitForState } from '../support/incidents';
 import { approveWithTemporalCli, report, roundTripThroughLab } from '../support/lab-e2e';
 import { freePorts } from '../support/processes';
-import { connectTestClient, connectTestWorker, sharedServerAddress, temporalExecutable } from '../support/temporal';
+import { connectTestClient, connectTestWorker, sharedServerAddress } from '../support/temporal';
 
 const run = promisify(execFile);
 
@@ -343,11 +343,11 @@ describe('an outage fixed end to end on the lab', () => {
       deps,
     );
 
-    const approveLine = await waitForLine(/^temporal workflow signal .* --name approve /);
-    const executable = temporalExecutable();
-    if (executable.type !== 'existing-path')
-      throw new Error('the lab tests need the Temporal CLI binary on this machine');
-    await run('bash', ['-c', approveLine.replace(/^temporal /, `${executable.path} `)]);
+    const approveLine = await waitForLine(new RegExp(`^npx mailmend incidents approve ${serverId} --by alice$`));
+    expect(printed(/^or in the Temporal UI: /)).toBe(
+      `or in the Temporal UI: http://127.0.0.1:8233/namespaces/default/workflows/${incidentWorkflowId(serverId)}`,
+    );
+    expect(await runMailmend(approveLine.replace(/^npx mailmend /, '').split(' '), deps)).toBe(0);
     const confirmLines = [
       await waitForLine(/^npx mailmend incidents confirm .* --by alice$/),
       printed(/^npx mailmend incidents confirm .* --by bob$/),
@@ -361,6 +361,7 @@ describe('an outage fixed end to end on the lab', () => {
     for (const phase of ['awaiting-approval', 'remediation', 'verification', 'closed'])
       expect(text).toContain(`== phase: ${phase}`);
     expect(text).toContain('Root cause: Postfix is not running');
+    expect(text).not.toMatch(/temporal workflow signal|…\n/);
     expect(text).toMatch(/Post-incident report: \S+\.md/);
   });
 

@@ -22,6 +22,7 @@ describe('npm start without a config', () => {
 
     expect(code).toBe(2);
     expect(stderr).toContain(`mailmend has no config: ${missing} does not exist.`);
+    expect(stderr).toContain(`npx mailmend init --path ${missing} writes a commented config to fill in`);
     expect(stderr).toContain('cp mailmend.example.yaml mailmend.yaml');
     expect(stderr).toContain('npx mailmend lab up, then MAILMEND_CONFIG=mailmend.lab.yaml npm start');
   });

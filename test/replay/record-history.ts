@@ -10,6 +10,7 @@ import { resolveTemporalCli } from '../../platform/temporal/cli/resolve';
 import {
   approveSignal,
   approveUpdate,
+  closeUpdate,
   confirmSignal,
   confirmUpdate,
   NO_CATALOG_ACTION,
@@ -92,6 +93,26 @@ const SCENARIOS: Record<string, Scenario> = {
       await handle.signal(confirmSignal, { by: 'bob' });
     },
   },
+  // Two distinct approvers for a high-risk fix, as Updates; the search attributes are upserted along the way.
+  'two-approvers': {
+    fakes: { recommendedAction: 'restart-postfix', recommendedRisk: 'high' },
+    policies: { approvalsRequired: { low: 1, medium: 1, high: 2 } },
+    async drive(handle) {
+      await waitForState(handle, (state) => state.phase === 'awaiting-approval');
+      await handle.executeUpdate(approveUpdate, { args: [{ by: 'alice' }] });
+      await handle.executeUpdate(approveUpdate, { args: [{ by: 'bob' }] });
+      await waitForState(handle, (state) => state.phase === 'verification' && state.roundTrip !== undefined);
+      await handle.executeUpdate(confirmUpdate, { args: [{ by: 'alice' }] });
+      await handle.executeUpdate(confirmUpdate, { args: [{ by: 'bob' }] });
+    },
+  },
+  'closed-by-person': {
+    fakes: {},
+    async drive(handle) {
+      await waitForState(handle, (state) => state.phase === 'awaiting-approval');
+      await handle.executeUpdate(closeUpdate, { args: [{ by: 'alice', reason: 'fixed by hand' }] });
+    },
+  },
   // A history limit this low makes the run continue as new as soon as it waits for approval; the next run takes
   // the approval and the confirmations as Updates. Both runs are recorded.
   'continued-with-updates': {
@@ -111,7 +132,7 @@ const SCENARIOS: Record<string, Scenario> = {
  * Records the history of one incident into test/histories, for the replay test. Record again only when a workflow
  * change is meant to be incompatible (and then put that change behind `patched()` instead, if incidents may be
  * running). Scenarios: happy-path (the default), handover,
- * certificate-warning, approve-alternative, continued-with-updates.
+ * certificate-warning, approve-alternative, two-approvers, closed-by-person, continued-with-updates.
  *
  *   node --import tsx test/replay/record-history.ts [file name in test/histories] [scenario]
  */

@@ -18,6 +18,7 @@ describe('replay of recorded incident histories', () => {
     expect(recordedHistories.map(([file]) => file).sort()).toEqual([
       'approve-alternative.json',
       'certificate-warning.json',
+      'closed-by-person.json',
       'continued-with-updates-run1.json',
       'continued-with-updates-run2.json',
       'continued-with-updates-run3.json',
@@ -26,6 +27,7 @@ describe('replay of recorded incident histories', () => {
       'handover.json',
       'happy-path-round-trip.json',
       'happy-path.json',
+      'two-approvers.json',
     ]);
   });
 

@@ -8,6 +8,7 @@ import {
   type Handover,
   type Hypothesis,
   type ProbeReport,
+  type Risk,
 } from '../../workflows/messages';
 
 const up: CheckResult = { ok: true, latencyMs: 3, detail: '220 mail.test ESMTP' };
@@ -23,6 +24,10 @@ export interface FakeActivityOptions {
   /** How many remediation runs leave the host broken before one fixes it. */
   failedFixes?: number;
   recommendedAction?: string;
+  /** Picks the recommended action from the probes the diagnosis sees; `recommendedAction` otherwise. */
+  recommendedActionFor?: (probes: ProbeReport) => string;
+  /** The recommended action's risk; low unless set. */
+  recommendedRisk?: Risk;
   /** Makes the diagnosis hand over with these instructions, as when the host cannot be reached. */
   handover?: Handover;
   /** The ranked hypotheses the diagnosis reports besides its recommendation. */
@@ -37,15 +42,24 @@ export function createFakeActivities(options: FakeActivityOptions = {}) {
   const notifications: SendNotificationInput[] = [];
   const remediations: string[] = [];
   const diagnoses: ProbeReport[] = [];
+  const probes: ProbeReport[] = [];
   const reports: unknown[] = [];
   const activities: MailmendActivities = {
-    probeServer: async ({ context }) => ({
-      ...probeReportFor(context.serverId, host),
-      ...(options.certificateWarnings ? { certificateWarnings: options.certificateWarnings } : {}),
-    }),
-    async diagnoseOutage({ probes }) {
-      diagnoses.push(probes);
-      const diagnosis = postfixDownDiagnosis(probes, options.recommendedAction ?? 'start-postfix');
+    async probeServer({ context }) {
+      const report = {
+        ...probeReportFor(context.serverId, host),
+        ...(options.certificateWarnings ? { certificateWarnings: options.certificateWarnings } : {}),
+      };
+      probes.push(report);
+      return report;
+    },
+    async diagnoseOutage({ probes: diagnosed }) {
+      diagnoses.push(diagnosed);
+      const diagnosis = postfixDownDiagnosis(
+        diagnosed,
+        options.recommendedActionFor?.(diagnosed) ?? options.recommendedAction ?? 'start-postfix',
+        options.recommendedRisk ?? 'low',
+      );
       return {
         ...diagnosis,
         ...(options.handover ? { handover: options.handover } : {}),
@@ -69,7 +83,7 @@ export function createFakeActivities(options: FakeActivityOptions = {}) {
       return { markdownPath: `/reports/${context.incidentId}.md`, jsonPath: `/reports/${context.incidentId}.json` };
     },
   };
-  return { activities, host, notifications, remediations, diagnoses, reports };
+  return { activities, host, notifications, remediations, diagnoses, probes, reports };
 }
 
 function probeReportFor(serverId: string, host: FakeMailHost): ProbeReport {
@@ -82,15 +96,17 @@ function probeReportFor(serverId: string, host: FakeMailHost): ProbeReport {
   };
 }
 
-function postfixDownDiagnosis(probes: ProbeReport, actionId: string): Diagnosis {
+function postfixDownDiagnosis(probes: ProbeReport, actionId: string, risk: Risk): Diagnosis {
   return {
-    rootCause: 'Nothing listens on the SMTP port: Postfix is not running',
+    rootCause: probes.imap.ok
+      ? 'Nothing listens on the SMTP port: Postfix is not running'
+      : 'Neither SMTP nor IMAP answers: the mail host is down',
     evidence: [`tcp: ${probes.tcpSmtp.detail}`],
     diagnosedAt: new Date().toISOString(),
     recommendation: {
       actionId,
       description: actionId === NO_CATALOG_ACTION ? 'hand over' : 'Start Postfix',
-      risk: 'low',
+      risk,
       rollback: 'postfix stop',
     },
   };

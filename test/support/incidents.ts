@@ -1,4 +1,9 @@
-import type { Client, WorkflowHandle, WorkflowHandleWithSignaledRunId } from '@temporalio/client';
+import {
+  WorkflowUpdateFailedError,
+  type Client,
+  type WorkflowHandle,
+  type WorkflowHandleWithSignaledRunId,
+} from '@temporalio/client';
 import type { mailOutageIncident } from '../../workflows';
 import {
   alertSignal,
@@ -84,4 +89,15 @@ export async function waitForState(
 
 export function phasesVisited(state: IncidentState): string[] {
   return state.timeline.filter((entry) => entry.event.startsWith('entered ')).map((entry) => entry.phase);
+}
+
+/** The reason an Update's validator gave for refusing it; fails when the Update was accepted. */
+export async function refusalOf(update: Promise<unknown>): Promise<string> {
+  try {
+    await update;
+  } catch (error) {
+    if (!(error instanceof WorkflowUpdateFailedError)) throw error;
+    return error.cause instanceof Error ? error.cause.message : String(error.cause);
+  }
+  throw new Error('the Update was accepted, not refused');
 }

@@ -37,7 +37,11 @@ export function report(line: string): void {
 const LOG_WINDOW_MS = 20_000;
 
 /** Brings up a lab on free ports and a mailmend stack with one server entry per name, all pointing at that lab. */
-export async function startLabE2e(prefix: string, names: string[]): Promise<LabE2e> {
+export async function startLabE2e(
+  prefix: string,
+  names: string[],
+  settings: Record<string, unknown> = {},
+): Promise<LabE2e> {
   requireLabTools();
   if (process.getuid?.() !== 0) throw new Error('the lab tests need root: they start Postfix, Dovecot and sshd');
   const stateDir = await mkdtemp(path.join(os.tmpdir(), `mailmend-${prefix}-`));
@@ -57,6 +61,7 @@ export async function startLabE2e(prefix: string, names: string[]): Promise<LabE
     workerConnection,
     servers,
     policies: { maxVerificationAttempts: 2 },
+    settings,
   });
   return {
     stateDir,

@@ -22,6 +22,8 @@ interface MailmendStackOptions extends TemporalConnections {
   /** Server entries for the config, as documents (ids, endpoints, ssh, canary, host layout). */
   servers: unknown[];
   policies?: Record<string, unknown>;
+  /** Other top-level config keys, e.g. `locale` and `timeZone`. */
+  settings?: Record<string, unknown>;
 }
 
 /** A worker and a webhook for one config, logging into `logLines`, until `stop`. */
@@ -72,6 +74,7 @@ function stackConfig(options: MailmendStackOptions, mailSink: SmtpSink, chatSink
     approvers: ['alice', 'bob'],
     reportsDir: mkdtempSync(path.join(os.tmpdir(), 'mailmend-reports-')),
     policies: { probeTimeout: '3s', roundTripTimeout: '30s', verificationSettle: '15s', ...options.policies },
+    ...options.settings,
   };
   return parseConfig(document, 'test stack', { STATUS_URL: chatSink.urlFor('/status') }, process.cwd());
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { EphemeralServerExecutable } from '@temporalio/testing';
+import { TestWorkflowEnvironment, type EphemeralServerExecutable } from '@temporalio/testing';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import {
   bundleWorkflowCode,
@@ -12,9 +12,13 @@ import { useForAllTests } from './fixture';
 import {
   connectClient,
   connectWorker,
+  DEFAULT_NAMESPACE,
   localTemporalSettings,
   type TemporalClientConnection,
 } from '../../platform/temporal/connection';
+import { resolveTestServer } from '../../platform/temporal/test-server/resolve';
+import { ensureKeywordSearchAttributes } from '../../platform/temporal/search-attribute-registration';
+import { INCIDENT_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 
 export function sharedServerAddress(): string {
   const address = process.env.MAILMEND_TEST_TEMPORAL_ADDRESS;
@@ -120,4 +124,17 @@ export async function withWorker<T>(
 /** Every test gets its own server id, so workflow ids and task queues never collide. */
 export function uniqueServerId(prefix: string): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+/** The Java time-skipping test server, with the incident's search attributes registered. */
+export async function createTimeSkippingEnvironment(): Promise<TestWorkflowEnvironment> {
+  const { executable } = await resolveTestServer({ env: process.env, onProgress: (line) => console.log(line) });
+  const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable } });
+  try {
+    await ensureKeywordSearchAttributes(env.connection.operatorService, DEFAULT_NAMESPACE, INCIDENT_SEARCH_ATTRIBUTES);
+  } catch (error) {
+    await env.teardown();
+    throw error;
+  }
+  return env;
 }

@@ -1,4 +1,4 @@
-import { answersAll, classifyProbes, describeProbes } from '../../workflows/assessment';
+import { answersAll, classifyProbes, describeProbes, failingChecks } from '../../workflows/assessment';
 import type { CheckResult, ProbeReport } from '../../workflows/messages';
 
 const ok = (detail = 'ok'): CheckResult => ({ ok: true, latencyMs: 1, detail });
@@ -72,6 +72,37 @@ describe('classifyProbes', () => {
     expect(classifyProbes(report({ smtpTls: expired }), 'alice@mx1', endToEnd).scope).toBe('single-user');
   });
 
+  it('classes a deferred-queue backlog, with SMTP, IMAP and delivery answering, as delayed delivery', () => {
+    const backlog = report({ deferredQueue: failed('QUEUE_BACKLOG', '5 messages deferred (threshold 3)') });
+    const current = { endToEnd: true, deliveryDelayed: true };
+    expect(classifyProbes(backlog, undefined, current)).toEqual({
+      severity: 'minor',
+      scope: 'delivery-delayed',
+      healthy: false,
+    });
+    // Incidents started before the distinction keep calling it everyone's outage, so their histories replay.
+    expect(classifyProbes(backlog, undefined, endToEnd)).toEqual({
+      severity: 'major',
+      scope: 'all-users',
+      healthy: false,
+    });
+  });
+
+  it('keeps a backlog with anything else failing an outage for everyone', () => {
+    const current = { endToEnd: true, deliveryDelayed: true };
+    const backlog = { deferredQueue: failed('QUEUE_BACKLOG', '500 messages deferred') };
+    const delivery = report({ ...backlog, smtpDelivery: failed('DATA_REJECTED', '451') });
+    const login = report({ ...backlog, imapLogin: failed('AUTH_FAILED', 'canary cannot log in') });
+    expect(classifyProbes(delivery, undefined, current).scope).toBe('all-users');
+    expect(classifyProbes(login, undefined, current).scope).toBe('all-users');
+    const smtpDown = failed('ECONNREFUSED', 'refused');
+    expect(classifyProbes(report({ ...backlog, tcpSmtp: smtpDown, smtp: smtpDown }), undefined, current)).toEqual({
+      severity: 'major',
+      scope: 'one-protocol',
+      healthy: false,
+    });
+  });
+
   it('ignores the end-to-end checks for incidents recorded before them', () => {
     const failing = report({ smtpDelivery: failed('DATA_REJECTED', '451'), imapTls: expired });
     expect(classifyProbes(failing, undefined, { endToEnd: false })).toEqual({
@@ -105,5 +136,13 @@ describe('describeProbes', () => {
       'tcp ok, smtp ok, imap ok, imap-login ok, smtp-delivery FAILED (RCPT: 550 5.1.1 unknown), smtp-tls ok, ' +
         'imap-tls ok, imap certificate expires 2026-12-03T00:00:00.000Z (4 days)',
     );
+  });
+});
+
+describe('failingChecks', () => {
+  it('names the failing checks, sorted, so two reports compare by what failed rather than how', () => {
+    expect(failingChecks(report())).toEqual([]);
+    const down = failed('ECONNREFUSED', 'refused');
+    expect(failingChecks(report({ imapTls: expired, smtp: down, tcpSmtp: down }))).toEqual(['imap-tls', 'smtp', 'tcp']);
   });
 });

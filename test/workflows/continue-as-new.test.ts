@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { History } from '@temporalio/common/lib/proto-utils';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { approve, confirm } from '../../client/incidents';
 import { incidentInputFor } from '../../config/incident-input';
 import { parseConfig } from '../../config/load';
-import { resolveTestServer } from '../../platform/temporal/test-server/resolve';
 import type { SendNotificationInput } from '../../workflows/activity-contract';
 import {
   alertsSignal,
@@ -19,7 +18,7 @@ import {
 } from '../../workflows/messages';
 import { createFakeActivities } from '../support/fake-activities';
 import { raiseTestIncident, waitForState } from '../support/incidents';
-import { uniqueServerId, workflowBundle } from '../support/temporal';
+import { createTimeSkippingEnvironment, uniqueServerId, workflowBundle } from '../support/temporal';
 
 /**
  * A days-long incident with hourly resends, notes and ETA updates, on the time-skipping test server: each run
@@ -29,8 +28,7 @@ import { uniqueServerId, workflowBundle } from '../support/temporal';
 let env: TestWorkflowEnvironment;
 
 beforeAll(async () => {
-  const { executable } = await resolveTestServer({ env: process.env, onProgress: (line) => console.log(line) });
-  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable } });
+  env = await createTimeSkippingEnvironment();
 });
 
 afterAll(async () => {

@@ -66,9 +66,13 @@ describe('ranked hypotheses at approval', () => {
     });
   });
 
-  test('an approver may choose another offered hypothesis, and that action runs', async () => {
+  test('an approver may ask for another offered hypothesis, and once another approves, that action runs', async () => {
     await runIncident({ hypotheses: RANKED }, async (handle, fakes) => {
       await waitForState(handle, (state) => state.phase === 'awaiting-approval');
+      await handle.signal(approveSignal, { by: 'bob', actionId: 'postfix-set-permissions' });
+      await waitForState(handle, (state) =>
+        state.timeline.some((entry) => entry.event === 'requested another action' && entry.actor === 'bob'),
+      );
       await handle.signal(approveSignal, { by: 'alice', actionId: 'postfix-set-permissions' });
       await waitForState(handle, (state) => state.phase === 'verification' && state.roundTrip !== undefined);
       await handle.signal(confirmSignal, { by: 'alice' });

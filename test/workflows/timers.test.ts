@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { incidentInputFor } from '../../config/incident-input';
 import { parseConfig } from '../../config/load';
@@ -7,8 +7,7 @@ import type { SendNotificationInput } from '../../workflows/activity-contract';
 import { approveSignal, confirmSignal, type IncidentInput } from '../../workflows/messages';
 import { createFakeActivities } from '../support/fake-activities';
 import { raiseTestIncident, waitForState } from '../support/incidents';
-import { resolveTestServer } from '../../platform/temporal/test-server/resolve';
-import { uniqueServerId, workflowBundle } from '../support/temporal';
+import { createTimeSkippingEnvironment, uniqueServerId, workflowBundle } from '../support/temporal';
 
 /**
  * The workflow's durable timers, run against the time-skipping test server with the policies a team gets when its
@@ -17,8 +16,7 @@ import { uniqueServerId, workflowBundle } from '../support/temporal';
 let env: TestWorkflowEnvironment;
 
 beforeAll(async () => {
-  const { executable } = await resolveTestServer({ env: process.env, onProgress: (line) => console.log(line) });
-  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable } });
+  env = await createTimeSkippingEnvironment();
 });
 
 afterAll(async () => {
