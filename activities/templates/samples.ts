@@ -1,4 +1,4 @@
-import type { IncidentReport, NotificationKind, NotificationMessage } from '../../workflows/messages';
+import type { IncidentReport, NotificationKind, NotificationMessage, PreventionPoint } from '../../workflows/messages';
 
 /**
  * Messages every template is rendered with when it loads, so a template that names a key its audience does not have,
@@ -79,6 +79,7 @@ function minimalReport(): IncidentReport {
 const EVERY_RESPONSE_TIME = { detectMs: 1, acknowledgeMs: 1, approveMs: 1, resolveMs: 1 };
 
 function fullReport(minimal: IncidentReport): IncidentReport {
+  const preventionPoints = EVERY_PREVENTION_POINT;
   const check = { ok: false, latencyMs: 1, detail: 'sample', errorCode: 'SAMPLE' };
   return {
     state: {
@@ -129,20 +130,18 @@ function fullReport(minimal: IncidentReport): IncidentReport {
       timeline: [{ at: '2026-01-01T09:00:00.000Z', phase: 'assessment', actor: 'sample', event: 'e', outcome: 'o' }],
     },
     responseTimes: { ...EVERY_RESPONSE_TIME, targetMs: 3_600_000, withinTarget: true },
-    review: {
-      rootCause: 'sample',
-      responseTimeSufficient: 'sample',
-      prevention: ['sample'],
-      preventionPoints: [
-        { kind: 'diagnosis', text: 'sample' },
-        { kind: 'rehearse-fix', fix: 'sample' },
-        { kind: 'shorten-approval' },
-        { kind: 'tune-alert' },
-        { kind: 'review-escalation', reason: 'sample' },
-      ],
-    },
+    review: { rootCause: 'sample', responseTimeSufficient: 'sample', prevention: ['sample'], preventionPoints },
   };
 }
+
+/** One of each kind, so every branch of a report template renders when it loads. */
+const EVERY_PREVENTION_POINT: PreventionPoint[] = [
+  { kind: 'diagnosis', text: 'sample' },
+  { kind: 'rehearse-fix', fix: 'sample' },
+  { kind: 'shorten-approval' },
+  { kind: 'tune-alert' },
+  { kind: 'review-escalation', reason: 'sample' },
+];
 
 /** Reports every report template is rendered with when it loads: bare, complete, and a false alarm. */
 export function sampleReports(): IncidentReport[] {
