@@ -110,7 +110,7 @@ export function renderInitConfig(facts: InitServerFacts | undefined): string {
     '  host: smtp.backup-provider.example # FILL IN',
     '  port: 587',
     '  requireTls: true',
-    '  from: mailmend <mailmend@example.com> # FILL IN',
+    '  from: IT service desk <it-service-desk@example.com> # FILL IN: users see this sender',
     '  # auth: { user: mailmend, password: { env: MAILMEND_RELAY_PASSWORD } }',
     '',
     'audiences: # chat channels: { name: ops-chat, type: webhook, url: { env: OPS_CHAT_WEBHOOK_URL } }',
