@@ -12,6 +12,7 @@ interface DrillCommandOptions {
   tokenEnv?: string;
   inboxPort: number;
   join?: boolean;
+  showMessages?: boolean;
 }
 
 function parsePort(value: string): number {
@@ -47,6 +48,7 @@ export function registerDrillCommand(program: Command, deps: CliDeps): void {
       parsePort,
       2527,
     )
+    .option('--show-messages', 'print the whole text each audience is sent, not only its subject')
     .option('--join', 'follow an incident already open for the server instead of refusing to start')
     .action(async (scenario: LabScenario, options: DrillCommandOptions) => {
       const session = await connectOrExplain(deps);
@@ -59,6 +61,7 @@ export function registerDrillCommand(program: Command, deps: CliDeps): void {
             webhookUrl: options.webhookUrl,
             uiUrl: options.uiUrl,
             inboxPort: options.inboxPort,
+            ...(options.showMessages ? { showMessages: true } : {}),
             ...(options.join ? { join: true } : {}),
             ...(options.serverId ? { serverId: options.serverId } : {}),
             ...(bearerToken ? { bearerToken } : {}),

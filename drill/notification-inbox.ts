@@ -12,6 +12,8 @@ export interface NotificationInbox {
 export interface InboxMessage {
   to: string;
   subject: string;
+  /** The plain-text body, as the audience reads it. */
+  text: string;
   /** mailmend's `X-Mailmend-Incident` header: the incident the notification is about. */
   incidentId?: string;
   receivedAt: number;
@@ -38,6 +40,7 @@ export async function openNotificationInbox(
           onMessage({
             to,
             subject: parsed.subject ?? '(no subject)',
+            text: parsed.text ?? '',
             ...(typeof incidentId === 'string' ? { incidentId } : {}),
             receivedAt: Date.now(),
           });

@@ -26,6 +26,8 @@ interface DrillOptions {
   bearerToken?: string;
   /** The notification inbox that `mailmend.lab.yaml` relays to; 0 turns it off. */
   inboxPort: number;
+  /** Print each notification's whole text under its subject, not only the subject. */
+  showMessages?: boolean;
   /** Follow an incident that is already open instead of refusing to start. */
   join?: boolean;
   pollIntervalMs?: number;
@@ -212,7 +214,7 @@ function guidance(state: IncidentState, options: DrillOptions, deps: DrillDeps):
       yourApprovalMove(pendingApproval),
       `    ${approveCommand ?? ''}`,
       `  or in the Temporal UI: ${link}`,
-      `    (Send a Signal, or Execute an Update, named approve with the input {"by":"${approver}"})`,
+      `    (Send a Signal, or Send an Update, named approve with the input {"by":"${approver}"})`,
       ...others.map((command) => `  or: ${command}`),
     ];
   }
@@ -247,7 +249,10 @@ export async function runDrill(options: DrillOptions, deps: DrillDeps): Promise<
   let inbox: NotificationInbox | undefined;
   if (options.inboxPort > 0) {
     try {
-      inbox = await openNotificationInbox(options.inboxPort, ({ to, subject }) => deps.out(`  ✉ ${to}: ${subject}`));
+      inbox = await openNotificationInbox(options.inboxPort, ({ to, subject, text }) => {
+        deps.out(`  ✉ ${to}: ${subject}`);
+        if (options.showMessages) deps.out(text.replace(/\n+$/, '').replace(/^/gm, '    │ '));
+      });
       deps.out(`Notification inbox on 127.0.0.1:${options.inboxPort}: what each audience is told appears below as ✉.`);
     } catch (error) {
       deps.out(`(no notification inbox: port ${options.inboxPort} is taken: ${(error as Error).message})`);

@@ -88,12 +88,12 @@ function renderLabInfo(info: LabInfo): string {
     `canary: canary@lab.test, password in ${paths.canaryPasswordFile}\n`,
     `log in: ssh -i ${paths.sshClientKey} -o UserKnownHostsFile=${paths.sshKnownHosts} -p ${ports.ssh} root@127.0.0.1\n`,
     '  there MAIL_CONFIG points postfix, postqueue and postconf at the lab\n',
-    `break it: mailmend lab break <${LAB_SCENARIOS.join('|')}>\n`,
+    `break it: npx mailmend lab break <${LAB_SCENARIOS.join('|')}>\n`,
   ].join('');
 }
 
 function renderLabStatus(status: LabStatus): string {
-  if (!status.configured) return `no lab in ${status.stateDir}: start one with \`mailmend lab up\`\n`;
+  if (!status.configured) return `no lab in ${status.stateDir}: start one with \`npx mailmend lab up\`\n`;
   const rows = status.services.map((state) => [
     state.service,
     `127.0.0.1:${state.port}`,
@@ -180,7 +180,7 @@ function addBreakCommand(labCommand: LabSubcommand, deps: LabCliDeps): void {
       const { steps } = await labBreak(options.stateDir, scenario);
       deps.stdout(
         `${scenario}: done\n${steps.map((step) => `  - ${step}\n`).join('')}` +
-          'undo it with `mailmend lab heal`, or let mailmend find and fix it\n',
+          'undo it with `npx mailmend lab heal`, or let mailmend find and fix it\n',
       );
     });
 }

@@ -28,7 +28,7 @@ export async function loadLabContext(stateDir: string): Promise<LabContext> {
   const layout = labLayout(stateDir);
   const settings = await readLabSettings(layout);
   if (!settings) {
-    throw new LabStateError(`there is no lab in ${layout.stateDir}: start one with \`mailmend lab up\``);
+    throw new LabStateError(`there is no lab in ${layout.stateDir}: start one with \`npx mailmend lab up\``);
   }
   return { tools: requireLabTools(), layout, settings };
 }

@@ -163,7 +163,7 @@ async function runningLab(layout: LabLayout, previous: LabSettings): Promise<Ser
     const summary = states.map((state) => `${state.service} ${state.up ? 'up' : 'down'}`).join(', ');
     throw new LabStateError(
       `the lab in ${layout.stateDir} is partly running (${summary}): ` +
-        '`mailmend lab heal` starts the rest, `mailmend lab down` stops it',
+        '`npx mailmend lab heal` starts the rest, `npx mailmend lab down` stops it',
     );
   }
   return undefined;
@@ -253,7 +253,7 @@ export async function labBreak(stateDir: string, scenario: LabScenario): Promise
   if (down.length > 0) {
     throw new LabStateError(
       `the lab is not healthy (${down.join(', ')} down), so "${scenario}" would not be the only fault: ` +
-        'run `mailmend lab heal` first',
+        'run `npx mailmend lab heal` first',
     );
   }
   return runScenario(context, scenario);
