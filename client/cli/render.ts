@@ -9,6 +9,8 @@ import type { IncidentSummary } from '../incidents';
 
 const TIMELINE_ENTRIES_SHOWN = 15;
 const TERMINAL_PHASES: readonly Phase[] = ['closed', 'false-alarm', 'escalated'];
+/** Once users were told mail works again the incident closes by itself, and a close would be refused. */
+const NOTHING_TO_DO_PHASES: readonly Phase[] = [...TERMINAL_PHASES, 'resolution-notice', 'review'];
 
 /** One line per incident, newest first, as a plain-text table; `-` where an older incident records nothing. */
 export function renderIncidentList(
@@ -54,7 +56,7 @@ export function nextCommands(state: IncidentState, people: CommandPeople = {}): 
     : [...(state.approvedBy ? [state.approvedBy] : []), ...(people.approvers ?? [])];
   const approvedAlready = new Set(state.pendingApproval?.approvedBy ?? []);
   const approver = approvers.find((person) => !approvedAlready.has(person)) ?? approvers[0] ?? '"$USER"';
-  if (TERMINAL_PHASES.includes(state.phase)) return [];
+  if (NOTHING_TO_DO_PHASES.includes(state.phase)) return [];
   const pending = state.pendingApproval;
   if (state.phase === 'awaiting-approval' && pending) {
     const alternatives = (pending.hypotheses ?? []).filter(

@@ -69,9 +69,13 @@ describe('alert storms and large batches', () => {
       const received = await metrics.alertsReceived.get();
       const collapsed = await metrics.alertsCollapsed.get();
       expect(received.values[0]?.value).toBe(posts * distinctAlerts);
-      expect(collapsed.values[0]?.value).toBe(
-        posts * distinctAlerts - (await alertBatchesOf(temporal.client, workflowId)).flat().length,
-      );
+      // Every alert counted as signalled is in the history. The history may hold more: a flip collapsed during the
+      // storm is signalled once the lane settles (5 s), which a storm slowed by a busy machine outlasts.
+      const signalled = posts * distinctAlerts - (collapsed.values[0]?.value ?? 0);
+      const inHistory = (await alertBatchesOf(temporal.client, workflowId)).flat().length;
+      expect(signalled).toBeGreaterThan(0);
+      expect(inHistory - signalled).toBeGreaterThanOrEqual(0);
+      expect(inHistory - signalled).toBeLessThanOrEqual(distinctAlerts * 2);
 
       // Concurrent posts arrive in any order, so one last post says how things stand. Flips collapsed during the
       // storm are settled a few seconds later: each alert's record then shows the status it last arrived with.

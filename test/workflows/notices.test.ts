@@ -55,7 +55,8 @@ describe('what each notice asks and tells', () => {
         expect(outage.message.actionNeeded).toBeUndefined();
         expect(outage.message.checksPassed).toBeUndefined();
       }
-      const [request] = to(fakes.notifications, 'itTeam', 'update');
+      // The phase changes before the request is sent, so the test waits for the notice itself.
+      const [request] = await until(() => to(fakes.notifications, 'itTeam', 'update'));
       expect(request?.message).toMatchObject({
         actionNeeded: {
           kind: 'approve',
@@ -81,14 +82,20 @@ describe('what each notice asks and tells', () => {
         checksPassed: true,
         actionNeeded: { kind: 'confirm', required: 2, confirmedBy: [] },
       });
+      // An ETA moved after the checks passed must not tell staff that email is still disrupted.
+      await handle.executeUpdate(setEtaUpdate, { args: [{ by: 'bob', eta: '2030-01-01T11:00:00Z' }] });
+      const afterChecks = await until(() =>
+        to(fakes.notifications, 'users', 'update').filter((sent) => sent.message.eta === '2030-01-01T11:00:00.000Z'),
+      );
+      expect(afterChecks[0]?.message).toMatchObject({ checksPassed: true, etaChanged: true });
       await handle.executeUpdate(confirmUpdate, { args: [{ by: 'alice' }] });
       await handle.executeUpdate(confirmUpdate, { args: [{ by: 'bob' }] });
       await handle.result();
       for (const resolved of fakes.notifications.filter((sent) => sent.message.kind === 'resolved')) {
         expect(resolved.message.actionNeeded).toBeUndefined();
         expect(resolved.message.checksPassed).toBe(true);
-        // Users and the IT team had heard of the ETA in an update since; management was last told of none.
-        expect(resolved.message.etaChanged).toBe(resolved.audience === 'management' ? true : undefined);
+        // Users heard of the latest ETA in their update; the IT team and management were last told an older one.
+        expect(resolved.message.etaChanged).toBe(resolved.audience === 'users' ? undefined : true);
       }
     });
   });
