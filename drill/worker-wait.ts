@@ -1,6 +1,6 @@
-import { isGrpcServiceError, ServiceError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { getIncidentState } from '../client/incidents';
-import { isTemporalUnavailable } from '../platform/temporal/connection';
+import { isWorkerGone } from '../client/worker-gone';
 import type { IncidentState } from '../workflows/messages';
 
 /** How long, and how often, the drill asks again while no worker answers the incident's queries. */
@@ -19,25 +19,6 @@ const DEFAULT_WORKER_WAIT: WorkerWait = {
   firstDelayMs: 500,
   maxDelayMs: 5_000,
 };
-
-// FAILED_PRECONDITION joins DEADLINE_EXCEEDED and UNAVAILABLE: the server's answer while no poller serves the queue.
-const NO_WORKER_CODES = new Set<number>([9]);
-
-/**
- * True when a query failed because nothing answered for the workflow: the worker is restarting or Temporal is, not
- * because the incident is unknown (that is `IncidentNotFoundError`) or refused the query.
- */
-export function isWorkerGone(error: unknown): boolean {
-  if (isTemporalUnavailable(error)) return true;
-  const seen = new Set<unknown>();
-  for (let current = error; current instanceof Error && !seen.has(current); current = current.cause) {
-    seen.add(current);
-    if (current instanceof ServiceError && current.message.startsWith('Failed to query Workflow')) return true;
-    if (isGrpcServiceError(current) && NO_WORKER_CODES.has(current.code)) return true;
-    if (/no poller/i.test(current.message)) return true;
-  }
-  return false;
-}
 
 /**
  * Reads the incident's state, asking again with backoff while no worker answers (a restart of `npm start` takes a few

@@ -24,6 +24,7 @@ import {
   type RejectSignal,
   type SetEtaSignal,
 } from '../../workflows/messages';
+import { isWorkerGone } from '../worker-gone';
 import type { CliDeps } from './deps';
 import { renderIncidentList, renderIncidentState } from './render';
 
@@ -235,6 +236,10 @@ async function withTemporal<T>(deps: CliDeps, call: (client: Client) => Promise<
     // A plain gRPC deadline, not a race: the call must have ended before the connection closes under it.
     return await session.client.connection.withDeadline(Date.now() + timeoutMs, () => call(session.client));
   } catch (error) {
+    // Temporal answered, but no worker did: the server says so instead of letting the deadline pass.
+    if (!isTemporalUnavailable(error) && isWorkerGone(error)) {
+      throw new IncidentUnresponsiveError(session.address, timeoutMs, { cause: error });
+    }
     if (!isTemporalUnavailable(error) || error instanceof TemporalUnreachableError) throw error;
     if (await answers(session.client))
       throw new IncidentUnresponsiveError(session.address, timeoutMs, { cause: error });
