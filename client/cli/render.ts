@@ -8,9 +8,8 @@ import {
 import type { IncidentSummary } from '../incidents';
 
 const TIMELINE_ENTRIES_SHOWN = 15;
-const TERMINAL_PHASES: readonly Phase[] = ['closed', 'false-alarm', 'escalated'];
-/** Once users were told mail works again the incident closes by itself, and a close would be refused. */
-const NOTHING_TO_DO_PHASES: readonly Phase[] = [...TERMINAL_PHASES, 'resolution-notice', 'review'];
+/** Ended, or past the resolution notice: the incident closes by itself, and a close would be refused. */
+const NOTHING_TO_DO_PHASES: readonly Phase[] = ['closed', 'false-alarm', 'escalated', 'resolution-notice', 'review'];
 
 /** One line per incident, newest first, as a plain-text table; `-` where an older incident records nothing. */
 export function renderIncidentList(

@@ -1,34 +1,16 @@
-import { randomUUID } from 'node:crypto';
 import { approveUpdate, closeUpdate, type CloseSignal } from '../../workflows/messages';
-import { createFakeActivities, type FakeActivityOptions } from '../support/fake-activities';
-import { phasesVisited, raiseTestIncident, refusalOf, testInput, waitForState } from '../support/incidents';
-import { uniqueServerId, useSharedTemporal, withWorker } from '../support/temporal';
+import { runTestIncident, type IncidentHandle } from '../support/incident-runs';
+import { phasesVisited, refusalOf, waitForState } from '../support/incidents';
+import { useSharedTemporal } from '../support/temporal';
 
 const temporal = useSharedTemporal();
 
-async function runIncident(
-  options: FakeActivityOptions,
-  body: (
-    handle: Awaited<ReturnType<typeof raiseTestIncident>>,
-    fakes: ReturnType<typeof createFakeActivities>,
-  ) => Promise<void>,
-): Promise<void> {
-  const serverId = uniqueServerId('mx');
-  const taskQueue = `close-${randomUUID()}`;
-  const fakes = createFakeActivities(options);
-  temporal.terminateAfterTest(`incident-${serverId}`);
-  await withWorker(temporal.workerConnection, taskQueue, fakes.activities, async () => {
-    const handle = await raiseTestIncident(temporal.client, taskQueue, testInput(serverId));
-    await body(handle, fakes);
-  });
-}
-
-const closeAs = (handle: Awaited<ReturnType<typeof raiseTestIncident>>, closing: CloseSignal) =>
+const closeAs = (handle: IncidentHandle, closing: CloseSignal) =>
   handle.executeUpdate(closeUpdate, { args: [closing] });
 
 describe('closing an incident by hand', () => {
   test('an approver closes an incident awaiting approval: IT and management hear why, the review is written', async () => {
-    await runIncident({}, async (handle, fakes) => {
+    await runTestIncident(temporal, {}, async (handle, fakes) => {
       await waitForState(handle, (state) => state.phase === 'awaiting-approval');
 
       expect(await refusalOf(closeAs(handle, { by: 'mallory', reason: 'done' }))).toBe(
@@ -65,7 +47,7 @@ describe('closing an incident by hand', () => {
   });
 
   test('a close during the confirmation wait stops it, with no resolution notice', async () => {
-    await runIncident({}, async (handle, fakes) => {
+    await runTestIncident(temporal, {}, async (handle, fakes) => {
       await waitForState(handle, (state) => state.phase === 'awaiting-approval');
       await handle.executeUpdate(approveUpdate, { args: [{ by: 'bob' }] });
       await waitForState(handle, (state) => state.phase === 'verification' && state.roundTrip !== undefined);

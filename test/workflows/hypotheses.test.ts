@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   approveSignal,
   confirmSignal,
@@ -6,9 +5,9 @@ import {
   type CertificateSummary,
   type Hypothesis,
 } from '../../workflows/messages';
-import { createFakeActivities, type FakeActivityOptions } from '../support/fake-activities';
-import { raiseTestIncident, testInput, waitForState } from '../support/incidents';
-import { uniqueServerId, useSharedTemporal, withWorker } from '../support/temporal';
+import { runTestIncident } from '../support/incident-runs';
+import { waitForState } from '../support/incidents';
+import { useSharedTemporal } from '../support/temporal';
 
 const temporal = useSharedTemporal();
 
@@ -31,25 +30,9 @@ const RANKED: Hypothesis[] = [
   hypothesis('Something unlikely', 'restart-postfix', 0.1),
 ];
 
-async function runIncident(
-  options: FakeActivityOptions,
-  body: (
-    handle: Awaited<ReturnType<typeof raiseTestIncident>>,
-    fakes: ReturnType<typeof createFakeActivities>,
-  ) => Promise<void>,
-): Promise<void> {
-  const serverId = uniqueServerId('mx');
-  const taskQueue = `test-${randomUUID()}`;
-  const fakes = createFakeActivities(options);
-  await withWorker(temporal.workerConnection, taskQueue, fakes.activities, async () => {
-    const handle = await raiseTestIncident(temporal.client, taskQueue, testInput(serverId));
-    await body(handle, fakes);
-  });
-}
-
 describe('ranked hypotheses at approval', () => {
   test('the approval request shows the top three hypotheses to the IT team', async () => {
-    await runIncident({ hypotheses: RANKED }, async (handle, fakes) => {
+    await runTestIncident(temporal, { fakes: { hypotheses: RANKED } }, async (handle, fakes) => {
       const awaiting = await waitForState(handle, (state) => state.phase === 'awaiting-approval');
       expect(awaiting.pendingApproval?.hypotheses).toEqual(
         RANKED.slice(0, 3).map(({ cause, confidence, actionId }) => ({ cause, confidence, actionId })),
@@ -67,7 +50,7 @@ describe('ranked hypotheses at approval', () => {
   });
 
   test('an approver may ask for another offered hypothesis, and once another approves, that action runs', async () => {
-    await runIncident({ hypotheses: RANKED }, async (handle, fakes) => {
+    await runTestIncident(temporal, { fakes: { hypotheses: RANKED } }, async (handle, fakes) => {
       await waitForState(handle, (state) => state.phase === 'awaiting-approval');
       await handle.signal(approveSignal, { by: 'bob', actionId: 'postfix-set-permissions' });
       await waitForState(handle, (state) =>
@@ -90,7 +73,7 @@ describe('ranked hypotheses at approval', () => {
   });
 
   test('choosing an action that was not offered, or a handover, is recorded and ignored', async () => {
-    await runIncident({ hypotheses: RANKED }, async (handle, fakes) => {
+    await runTestIncident(temporal, { fakes: { hypotheses: RANKED } }, async (handle, fakes) => {
       await waitForState(handle, (state) => state.phase === 'awaiting-approval');
       await handle.signal(approveSignal, { by: 'alice', actionId: 'restart-postfix' });
       await handle.signal(approveSignal, { by: 'alice', actionId: NO_CATALOG_ACTION });
@@ -121,18 +104,22 @@ describe('certificate expiry on a healthy server', () => {
   };
 
   test('is a false alarm that warns the IT team with the date', async () => {
-    await runIncident({ host: { smtpUp: true }, certificateWarnings: [expiring] }, async (handle, fakes) => {
-      const final = await handle.result();
-      expect(final.outcome).toBe('false-alarm');
-      const warnings = fakes.notifications.filter((sent) => sent.message.kind === 'certificate-expiry');
-      expect(warnings.map((sent) => sent.audience)).toEqual(['itTeam', 'itTeam']);
-      expect(warnings[0]?.message.certificates).toEqual([expiring]);
-      expect(fakes.notifications.some((sent) => sent.audience === 'users')).toBe(false);
-    });
+    await runTestIncident(
+      temporal,
+      { fakes: { host: { smtpUp: true }, certificateWarnings: [expiring] } },
+      async (handle, fakes) => {
+        const final = await handle.result();
+        expect(final.outcome).toBe('false-alarm');
+        const warnings = fakes.notifications.filter((sent) => sent.message.kind === 'certificate-expiry');
+        expect(warnings.map((sent) => sent.audience)).toEqual(['itTeam', 'itTeam']);
+        expect(warnings[0]?.message.certificates).toEqual([expiring]);
+        expect(fakes.notifications.some((sent) => sent.audience === 'users')).toBe(false);
+      },
+    );
   });
 
   test('without warnings no certificate notice is sent', async () => {
-    await runIncident({ host: { smtpUp: true } }, async (handle, fakes) => {
+    await runTestIncident(temporal, { fakes: { host: { smtpUp: true } } }, async (handle, fakes) => {
       expect((await handle.result()).outcome).toBe('false-alarm');
       expect(fakes.notifications.some((sent) => sent.message.kind === 'certificate-expiry')).toBe(false);
     });

@@ -1,36 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import type { SendNotificationInput } from '../../workflows/activity-contract';
-import {
-  approveUpdate,
-  confirmUpdate,
-  rejectUpdate,
-  setEtaUpdate,
-  type Hypothesis,
-  type IncidentPolicies,
-} from '../../workflows/messages';
-import { createFakeActivities, type FakeActivityOptions } from '../support/fake-activities';
-import { raiseTestIncident, testInput, waitForState } from '../support/incidents';
-import { uniqueServerId, useSharedTemporal, withWorker } from '../support/temporal';
+import { approveUpdate, confirmUpdate, rejectUpdate, setEtaUpdate, type Hypothesis } from '../../workflows/messages';
+import { runTestIncident } from '../support/incident-runs';
+import { waitForState } from '../support/incidents';
+import { useSharedTemporal } from '../support/temporal';
 
 const temporal = useSharedTemporal();
-
-async function runIncident(
-  options: FakeActivityOptions,
-  policies: Partial<IncidentPolicies>,
-  body: (
-    handle: Awaited<ReturnType<typeof raiseTestIncident>>,
-    fakes: ReturnType<typeof createFakeActivities>,
-  ) => Promise<void>,
-): Promise<void> {
-  const serverId = uniqueServerId('mx');
-  const taskQueue = `notices-${randomUUID()}`;
-  const fakes = createFakeActivities(options);
-  temporal.terminateAfterTest(`incident-${serverId}`);
-  await withWorker(temporal.workerConnection, taskQueue, fakes.activities, async () => {
-    const handle = await raiseTestIncident(temporal.client, taskQueue, testInput(serverId, policies));
-    await body(handle, fakes);
-  });
-}
 
 const to = (notifications: SendNotificationInput[], audience: string, kind?: string) =>
   notifications.filter(
@@ -49,7 +23,7 @@ const NOT_RUNNING: Hypothesis = {
 
 describe('what each notice asks and tells', () => {
   test('the IT team is asked to act only while something waits for it, and every audience learns the cause class', async () => {
-    await runIncident({ hypotheses: [NOT_RUNNING] }, {}, async (handle, fakes) => {
+    await runTestIncident(temporal, { fakes: { hypotheses: [NOT_RUNNING] } }, async (handle, fakes) => {
       await waitForState(handle, (state) => state.phase === 'awaiting-approval');
       for (const outage of fakes.notifications.filter((sent) => sent.message.kind === 'outage')) {
         expect(outage.message.actionNeeded).toBeUndefined();
@@ -101,7 +75,7 @@ describe('what each notice asks and tells', () => {
   });
 
   test('an escalation carries its cause: rejected', async () => {
-    await runIncident({}, { maxRejections: 1 }, async (handle, fakes) => {
+    await runTestIncident(temporal, { policies: { maxRejections: 1 } }, async (handle, fakes) => {
       await waitForState(handle, (state) => state.phase === 'awaiting-approval');
       await handle.executeUpdate(rejectUpdate, { args: [{ by: 'bob', reason: 'not now' }] });
       expect((await handle.result()).outcome).toBe('escalated');
@@ -112,19 +86,23 @@ describe('what each notice asks and tells', () => {
   });
 
   test('the same approval request is not sent again within the update interval; the skip is on the timeline', async () => {
-    await runIncident({}, { maxRejections: 4, updateIntervalMs: 30_000 }, async (handle, fakes) => {
-      await waitForState(handle, (state) => state.phase === 'awaiting-approval');
-      for (let rejections = 1; rejections <= 3; rejections++) {
-        await handle.executeUpdate(rejectUpdate, { args: [{ by: 'bob', reason: `try ${rejections}` }] });
-        await waitForState(handle, (state) => state.phase === 'awaiting-approval' && state.rejections === rejections);
-      }
-      const state = await waitForState(handle, () => true);
-      expect(fakes.diagnoses).toHaveLength(4);
-      expect(to(fakes.notifications, 'itTeam', 'update')).toHaveLength(1);
-      const skips = state.timeline.filter((entry) => entry.event === 'notify itTeam');
-      expect(skips).toHaveLength(3);
-      expect(skips[0]?.outcome).toMatch(/^skipped: the same update went out at \d{4}-/);
-    });
+    await runTestIncident(
+      temporal,
+      { policies: { maxRejections: 4, updateIntervalMs: 30_000 } },
+      async (handle, fakes) => {
+        await waitForState(handle, (state) => state.phase === 'awaiting-approval');
+        for (let rejections = 1; rejections <= 3; rejections++) {
+          await handle.executeUpdate(rejectUpdate, { args: [{ by: 'bob', reason: `try ${rejections}` }] });
+          await waitForState(handle, (state) => state.phase === 'awaiting-approval' && state.rejections === rejections);
+        }
+        const state = await waitForState(handle, () => true);
+        expect(fakes.diagnoses).toHaveLength(4);
+        expect(to(fakes.notifications, 'itTeam', 'update')).toHaveLength(1);
+        const skips = state.timeline.filter((entry) => entry.event === 'notify itTeam');
+        expect(skips).toHaveLength(3);
+        expect(skips[0]?.outcome).toMatch(/^skipped: the same update went out at \d{4}-/);
+      },
+    );
   });
 });
 
