@@ -21,6 +21,7 @@ export function incidentInputFor(config: MailmendConfig, serverId: string): Inci
       maxVerificationAttempts: policies.maxVerificationAttempts,
       maxRejections: policies.maxRejections,
       verificationSettleMs: policies.verificationSettle,
+      assessmentDeadlineMs: policies.assessmentDeadline,
       approvalsRequired: { ...policies.approvalsRequired },
       ...(policies.initialEta !== undefined ? { initialEtaMs: policies.initialEta } : {}),
     },

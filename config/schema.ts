@@ -125,6 +125,11 @@ const policiesSchema = z.strictObject({
   probeTimeout: durationSchema
     .pipe(z.number().max(12_000, 'must be at most 12s: step 1 must finish within its one-minute activity timeout'))
     .default(5_000),
+  /** Step 1's hard deadline: what has not answered by then is reported as unchecked, and past it the incident goes on
+   * as an outage of unknown scope. */
+  assessmentDeadline: durationSchema
+    .pipe(z.number().min(5_000, 'must be at least 5s').max(60_000, 'must be at most 60s: users wait on the assessment'))
+    .default(30_000),
   /** How long verification keeps probing a just-fixed server (a queue draining, a daemon binding) before it fails. */
   verificationSettle: durationSchema.default(30_000),
   /** How long the verification's test message may take from SMTP submission to the canary's INBOX. */

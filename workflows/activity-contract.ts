@@ -13,6 +13,8 @@ import type {
 
 export interface ProbeServerInput {
   context: IncidentStepContext;
+  /** Report by then with what has answered; what has not becomes `unchecked`. Absent: the activity's own default. */
+  deadlineMs?: number;
 }
 
 export interface DiagnoseOutageInput {

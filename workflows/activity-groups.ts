@@ -2,6 +2,17 @@ import { proxyActivities } from '@temporalio/workflow';
 import type { MailmendActivities } from './activity-contract';
 
 // One group per retry policy: what an activity does decides how often it may be tried.
+/**
+ * Step 1 has a hard deadline: every attempt, retries included, must fit in it, and what has not answered by then is
+ * no reason to stall the procedure.
+ */
+export function assessmentProbes(deadlineMs: number) {
+  return proxyActivities<MailmendActivities>({
+    scheduleToCloseTimeout: deadlineMs,
+    startToCloseTimeout: deadlineMs,
+    retry: { maximumAttempts: 3, initialInterval: '1 second' },
+  });
+}
 export const probes = proxyActivities<MailmendActivities>({
   startToCloseTimeout: '1 minute',
   retry: { maximumAttempts: 3, initialInterval: '2 seconds' },

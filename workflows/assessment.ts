@@ -1,5 +1,11 @@
 import { patched } from '@temporalio/workflow';
-import type { CheckResult, ProbeReport, Scope, Severity } from './messages';
+import type { CheckResult, ProbeReport, Scope, Severity, UncheckedProbe } from './messages';
+
+/**
+ * What step 1 concluded: every check passed; an outage; every check that could be made passed but some could not
+ * (`incomplete`); or the probes gave no report at all by the deadline (`no-answer`).
+ */
+export type Assessment = { outcome: 'healthy' | 'outage' } | { outcome: 'incomplete' | 'no-answer'; reason: string };
 
 interface Classification {
   severity: Severity;
@@ -119,8 +125,14 @@ export function failingChecks(probes: ProbeReport): string[] {
 export function describeProbes(probes: ProbeReport): string {
   const checks = everyCheck(probes);
   const described = checks.map(([name, check]) => `${name} ${check.ok ? 'ok' : `FAILED (${check.detail})`}`);
+  const unchecked = (probes.unchecked ?? []).map(({ check, reason }) => `${check} NOT CHECKED (${reason})`);
   const warnings = (probes.certificateWarnings ?? []).map(
     (certificate) => `${certificate.service} certificate expires ${certificate.validTo} (${certificate.daysLeft} days)`,
   );
-  return [...described, ...warnings].join(', ');
+  return [...described, ...unchecked, ...warnings].join(', ');
+}
+
+/** The checks that could not be made, each with why, for a person to read. */
+export function describeUnchecked(unchecked: readonly UncheckedProbe[]): string {
+  return unchecked.map(({ check, reason }) => `${check} (${reason})`).join('; ');
 }

@@ -89,6 +89,7 @@ export class Incident {
   readonly countsDistinctApprovers: boolean;
   readonly publishesSearchAttributes: boolean;
   readonly skipsUnchangedRepeats: boolean;
+  readonly escalatesUndeliveredNotices: boolean;
   /** Set by an approver's close: the procedure stops at its next wait or after the step in flight. */
   closeRequest: CloseSignal | undefined;
   /** The procedure is handing over or closing as a false alarm: too late for a person to close it. */
@@ -101,6 +102,8 @@ export class Incident {
   firingAlertsSinceProbe = 0;
   nextReprobeAt = 0;
   private readonly lastSent: Partial<Record<AudienceName, SentNotification>>;
+  /** Channels whose failure the IT team and management already heard of in this run: once is enough. */
+  private readonly undeliverableChannels = new Set<string>();
   private publishedSearchAttributes = '';
 
   constructor(readonly input: IncidentInput) {
@@ -108,6 +111,7 @@ export class Incident {
     this.countsDistinctApprovers = patched('m-of-n-approvals');
     this.publishesSearchAttributes = patched('search-attributes');
     this.skipsUnchangedRepeats = patched('skip-unchanged-repeats');
+    this.escalatesUndeliveredNotices = patched('escalate-undelivered-notices');
     const carried = input.carried;
     const now = Date.now();
     this.resumeAt = carried?.resumeAt;
@@ -301,10 +305,12 @@ export class Incident {
   }
 
   /**
-   * Sends one notification per channel; a failed channel is recorded and never stops the procedure. An audience is
-   * not sent what it was already told less than an update interval ago.
+   * Sends one notification per channel; a failed channel is recorded and never stops the procedure, and the IT team
+   * and management hear of it on their channels that work, so someone reaches that audience another way. An
+   * audience is not sent what it was already told less than an update interval ago.
    */
   async notify(audiences: readonly AudienceName[], kind: NotificationKind, details: NoticeDetails = {}): Promise<void> {
+    const undelivered: string[] = [];
     const sends = audiences.flatMap((audience) => {
       const previous = this.lastSent[audience];
       const message = noticeFor(
@@ -343,10 +349,21 @@ export class Incident {
             error: failure,
           });
           this.record(`notify ${audience} via ${channel}`, `failed: ${failure}`);
+          if (!this.undeliverableChannels.has(channel)) {
+            this.undeliverableChannels.add(channel);
+            undelivered.push(
+              `the ${kind} notice to ${audience} via ${channel} failed (${failure}: ${causeMessage(error)})`,
+            );
+          }
         }
       });
     });
     await Promise.all(sends);
+    const aboutUndelivered = kind === 'escalation' && details.escalation === 'notification-failed';
+    if (undelivered.length === 0 || aboutUndelivered || !this.escalatesUndeliveredNotices) return;
+    const reason = `${undelivered.join('; ')}: reach them another way`;
+    this.record('a notice was not delivered: told the IT team and management', reason);
+    await this.notify(['itTeam', 'management'], 'escalation', { reason, escalation: 'notification-failed' });
   }
 
   acknowledge(): void {
@@ -368,7 +385,8 @@ export function escalationCauseOf(type: string): EscalationCause {
   }
 }
 
-function causeMessage(error: unknown): string {
+/** The message of what went wrong, from an activity's failure or any other error. */
+export function causeMessage(error: unknown): string {
   const cause = error instanceof ActivityFailure ? error.cause : error;
   return cause instanceof Error ? cause.message : String(cause);
 }

@@ -1,9 +1,34 @@
-import { ActivityFailure, allHandlersFinished, condition, continueAsNew, patched } from '@temporalio/workflow';
-import { probes, remediation, reporting, roundTrips, troubleshooting } from './activity-groups';
-import { allServicesAnswer, classifyOutage, describeProbes, failingChecks } from './assessment';
+import {
+  ActivityFailure,
+  allHandlersFinished,
+  CancellationScope,
+  condition,
+  ContinueAsNew,
+  continueAsNew,
+  isCancellation,
+  patched,
+  WorkflowError,
+} from '@temporalio/workflow';
+import { assessmentProbes, probes, remediation, reporting, roundTrips, troubleshooting } from './activity-groups';
+import {
+  allServicesAnswer,
+  classifyOutage,
+  describeProbes,
+  describeUnchecked,
+  failingChecks,
+  type Assessment,
+} from './assessment';
 import { FailureType } from './failure-types';
 import { registerIncidentHandlers } from './incident-handlers';
-import { ClosedByPerson, Escalation, escalationCauseOf, failureType, Incident, type Decision } from './incident-record';
+import {
+  causeMessage,
+  ClosedByPerson,
+  Escalation,
+  escalationCauseOf,
+  failureType,
+  Incident,
+  type Decision,
+} from './incident-record';
 import {
   AUDIENCES,
   NO_CATALOG_ACTION,
@@ -11,6 +36,7 @@ import {
   type Diagnosis,
   type HypothesisSummary,
   type IncidentInput,
+  type IncidentReport,
   type IncidentState,
   type Outcome,
   type PendingApproval,
@@ -38,37 +64,119 @@ export async function mailOutageIncident(input: IncidentInput): Promise<Incident
   registerIncidentHandlers(incident);
 
   try {
-    if (incident.resumeAt === undefined) {
-      const classification = await assessOutage(incident);
-      if (classification.healthy) return await closeAsFalseAlarm(incident);
-      await notifyStakeholders(incident);
-    } else {
-      incident.publishPhase();
-    }
-    const userUpdates = keepUsersInformed(incident);
-    try {
-      await troubleshootFixAndVerify(incident);
-    } finally {
-      incident.stopUserUpdates();
-      await userUpdates;
-    }
-    await sendResolutionNotice(incident);
-    incident.stopIfClosed();
-    return await reviewAndClose(incident, 'closed', 'verified and confirmed');
+    return await runProcedure(incident);
   } catch (error) {
-    if (error instanceof HistoryFull) {
-      await condition(allHandlersFinished);
-      return await continueAsNew<typeof mailOutageIncident>(incident.carryOver(error.resumeAt));
-    }
-    if (error instanceof ClosedByPerson) return await closeByPerson(incident, error.request);
-    if (error instanceof ActivityFailure && patched('escalate-failed-activity')) {
-      const type = failureType(error) ?? 'activity failed';
-      const detail = error.cause?.message ?? error.message;
-      return await handOverToPeople(incident, new Escalation(escalationCauseOf(type), `${type}: ${detail}`));
-    }
-    if (!(error instanceof Escalation)) throw error;
-    return await handOverToPeople(incident, error);
+    return await endSafely(incident, error, () => endAfter(incident, error));
   }
+}
+
+/** Steps 1 to 7 as they go when nothing interrupts them; whatever does is thrown for {@link endAfter}. */
+async function runProcedure(incident: Incident): Promise<IncidentState> {
+  if (incident.resumeAt === undefined) {
+    const assessment = await assessOutage(incident);
+    if (assessment.outcome === 'healthy') return await closeAsFalseAlarm(incident);
+    // Mail answers every check that could be made: users have nothing to hear, but a person must see the host.
+    if (assessment.outcome === 'incomplete') throw new Escalation('assessment-incomplete', assessment.reason);
+    await notifyStakeholders(incident);
+    if (assessment.outcome === 'no-answer') throw new Escalation('assessment-incomplete', assessment.reason);
+  } else {
+    incident.publishPhase();
+  }
+  const userUpdates = keepUsersInformed(incident);
+  try {
+    await troubleshootFixAndVerify(incident);
+  } finally {
+    incident.stopUserUpdates();
+    await userUpdates;
+  }
+  await sendResolutionNotice(incident);
+  incident.stopIfClosed();
+  return await reviewAndClose(incident, 'closed', 'verified and confirmed');
+}
+
+/** How the procedure ends once something interrupted it: a new run, a person's close, or people taking over. */
+async function endAfter(incident: Incident, error: unknown): Promise<IncidentState> {
+  if (error instanceof HistoryFull) {
+    await condition(allHandlersFinished);
+    return await continueAsNew<typeof mailOutageIncident>(incident.carryOver(error.resumeAt));
+  }
+  if (error instanceof ClosedByPerson) return await closeByPerson(incident, error.request);
+  if (error instanceof ActivityFailure && patched('escalate-failed-activity')) {
+    const type = failureType(error) ?? 'activity failed';
+    const detail = error.cause?.message ?? error.message;
+    return await handOverToPeople(incident, new Escalation(escalationCauseOf(type), `${type}: ${detail}`));
+  }
+  if (error instanceof Escalation) return await handOverToPeople(incident, error);
+  if (isSdkControl(error) || !patched(NO_SILENT_FAILURE)) throw error;
+  if (isCancellation(error)) {
+    // Cancelled from the Temporal UI or CLI: the procedure stops as a person's close would, and says so to everyone.
+    const request = { by: 'a Temporal cancel request', reason: 'the incident workflow was cancelled in Temporal' };
+    return await CancellationScope.nonCancellable(() => closeByPerson(incident, request));
+  }
+  return await handOverToPeople(
+    incident,
+    new Escalation('unexpected-failure', `the procedure failed unexpectedly: ${causeMessage(error)}`),
+  );
+}
+
+/** Incidents started before this let an unexpected error fail the workflow; their histories replay that. */
+const NO_SILENT_FAILURE = 'no-silent-failure';
+
+/** Errors the SDK itself throws to steer the run (a new run, a non-determinism): never the procedure's to handle. */
+function isSdkControl(error: unknown): boolean {
+  return error instanceof ContinueAsNew || error instanceof WorkflowError;
+}
+
+/**
+ * Runs the ending; if the ending itself fails, the incident still ends escalated: the timeline says why, and the IT
+ * team and management hear it on every channel that still works. A workflow that fails would tell nobody.
+ */
+async function endSafely(
+  incident: Incident,
+  original: unknown,
+  end: () => Promise<IncidentState>,
+): Promise<IncidentState> {
+  try {
+    return await end();
+  } catch (error) {
+    if (isSdkControl(error) || error === original || !patched(NO_SILENT_FAILURE)) throw error;
+    return await CancellationScope.nonCancellable(() => escalateAsLastResort(incident, original, error));
+  }
+}
+
+async function escalateAsLastResort(incident: Incident, original: unknown, error: unknown): Promise<IncidentState> {
+  incident.finishing = true;
+  const reason = `the procedure stopped (${causeMessage(original)}) and could not end normally: ${causeMessage(error)}`;
+  incident.record('escalated to people', reason);
+  try {
+    await incident.notify(['itTeam', 'management'], 'escalation', { reason, escalation: 'unexpected-failure' });
+  } catch (notifyError) {
+    incident.record('could not notify anyone', causeMessage(notifyError));
+  }
+  incident.state.outcome = 'escalated';
+  incident.state.outcomeReason = reason;
+  let report: IncidentReport;
+  try {
+    report = buildReview(
+      incident.state,
+      computeResponseTimes(incident.milestones, incident.input.policies.responseTimeTargetMs),
+    );
+  } catch (reviewError) {
+    incident.record('could not build the review', causeMessage(reviewError));
+    incident.enter('escalated');
+    await condition(allHandlersFinished);
+    return incident.state;
+  }
+  try {
+    incident.state.report = await reporting.writeIncidentReport({ context: incident.context(), report });
+    incident.record('wrote the post-incident report', incident.state.report.markdownPath);
+  } catch (reportError) {
+    incident.state.unwrittenReview = { responseTimes: report.responseTimes, review: report.review };
+    incident.record('could not write the post-incident report', causeMessage(reportError));
+  }
+  incident.enter('escalated');
+  await condition(allHandlersFinished);
+  return incident.state;
 }
 
 /**
@@ -93,10 +201,47 @@ async function pause(incident: Incident, ms: number): Promise<void> {
 }
 
 /** Step 1: is the server really down, and for whom? */
-async function assessOutage(incident: Incident) {
+async function assessOutage(incident: Incident): Promise<Assessment> {
   incident.enter('assessment');
-  const report = await probes.probeServer({ context: incident.context() });
-  const classification = classifyOutage(report, incident.alertedMailbox());
+  if (!patched(BOUNDED_ASSESSMENT)) {
+    const report = await probes.probeServer({ context: incident.context() });
+    const { healthy } = classifyAssessment(incident, report, false);
+    return healthy ? { outcome: 'healthy' } : { outcome: 'outage' };
+  }
+  const deadlineMs = incident.input.policies.assessmentDeadlineMs ?? DEFAULT_ASSESSMENT_DEADLINE_MS;
+  let report: ProbeReport;
+  try {
+    report = await assessmentProbes(deadlineMs).probeServer({
+      context: incident.context(),
+      deadlineMs: Math.max(deadlineMs / 2, deadlineMs - REPORT_MARGIN_MS),
+    });
+  } catch (error) {
+    if (!(error instanceof ActivityFailure)) throw error;
+    return assessedWithoutAnswer(incident, deadlineMs, error);
+  }
+  const unchecked = report.unchecked ?? [];
+  const { healthy } = classifyAssessment(incident, report, unchecked.length > 0);
+  if (healthy) return { outcome: 'healthy' };
+  if (incident.state.scope !== 'unknown' || unchecked.length === 0) return { outcome: 'outage' };
+  return {
+    outcome: 'incomplete',
+    reason: `every check that could be made passed, but these could not: ${describeUnchecked(unchecked)}; a person must look at the host`,
+  };
+}
+
+/** Incidents started before the deadline waited on the probes' own timeouts and retries; their histories replay that. */
+const BOUNDED_ASSESSMENT = 'bounded-assessment';
+const DEFAULT_ASSESSMENT_DEADLINE_MS = 30_000;
+/** The probes report this long before the deadline, so their partial report reaches the workflow in time. */
+const REPORT_MARGIN_MS = 3_000;
+
+/**
+ * Classifies what the probes saw. When some checks could not be made, passing all the others proves nothing: the
+ * alert cannot be called false, and who is affected is not known.
+ */
+function classifyAssessment(incident: Incident, report: ProbeReport, someUnchecked: boolean) {
+  const measured = classifyOutage(report, incident.alertedMailbox());
+  const classification = measured.healthy && someUnchecked ? UNSIZED : measured;
   incident.state.assessment = report;
   incident.state.severity = classification.severity;
   incident.state.scope = classification.scope;
@@ -105,6 +250,24 @@ async function assessOutage(incident: Incident) {
   incident.record('classified the outage', `severity ${classification.severity}, scope ${classification.scope}`);
   incident.stopIfClosed();
   return classification;
+}
+
+const UNSIZED = { severity: 'minor', scope: 'unknown', healthy: false } as const;
+
+/** The probes gave nothing back by the deadline: the alert stands, as an outage nobody can size yet. */
+function assessedWithoutAnswer(incident: Incident, deadlineMs: number, error: ActivityFailure): Assessment {
+  const why = `${failureType(error) ?? error.cause?.name ?? 'failure'}: ${causeMessage(error)}`;
+  const seconds = Math.round(deadlineMs / 1000);
+  incident.state.severity = 'major';
+  incident.state.scope = 'unknown';
+  incident.publishSearchAttributes();
+  incident.record('probed the server', `no report within the ${seconds} s deadline (${why})`);
+  incident.record('classified the outage', 'severity major, scope unknown: the checks did not answer');
+  incident.stopIfClosed();
+  return {
+    outcome: 'no-answer',
+    reason: `the checks of the mail server gave no report within ${seconds} s (${why}), so nothing could be diagnosed; a person must look at the host`,
+  };
 }
 
 /** Step 2: tell everyone, each audience in its own words. */
@@ -512,11 +675,31 @@ async function reviewAndClose(incident: Incident, outcome: Outcome, reason: stri
   incident.state.outcomeReason = reason;
   const times = computeResponseTimes(incident.milestones, incident.input.policies.responseTimeTargetMs);
   const report = buildReview(incident.state, times);
-  incident.state.report = await reporting.writeIncidentReport({ context: incident.context(), report });
-  incident.record('wrote the post-incident report', incident.state.report.markdownPath);
+  try {
+    incident.state.report = await reporting.writeIncidentReport({ context: incident.context(), report });
+    incident.record('wrote the post-incident report', incident.state.report.markdownPath);
+  } catch (error) {
+    if (!(error instanceof ActivityFailure) || !patched(NO_SILENT_FAILURE)) throw error;
+    await keepUnwrittenReview(incident, report, error);
+  }
   incident.enter(outcome);
   await condition(allHandlersFinished);
   return incident.state;
+}
+
+/** The review is kept in the incident's result instead, and the IT team and management hear where to find it. */
+async function keepUnwrittenReview(
+  incident: Incident,
+  { responseTimes, review }: IncidentReport,
+  error: ActivityFailure,
+) {
+  incident.state.unwrittenReview = { responseTimes, review };
+  const detail = `${failureType(error) ?? 'failure'}: ${causeMessage(error)}`;
+  incident.record('could not write the post-incident report', detail);
+  await incident.notify(['itTeam', 'management'], 'escalation', {
+    reason: `the post-incident report could not be written (${detail}); the review is kept in the result of workflow ${incident.context().incidentId}`,
+    escalation: 'unexpected-failure',
+  });
 }
 
 async function closeAsFalseAlarm(incident: Incident): Promise<IncidentState> {

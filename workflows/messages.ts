@@ -27,7 +27,8 @@ export type Outcome = Extract<Phase, 'closed' | 'false-alarm' | 'escalated'>;
 
 export type Severity = 'critical' | 'major' | 'minor' | 'none';
 /** `delivery-delayed`: the services answer, but outbound mail waits in the queue. */
-export type Scope = 'all-users' | 'one-protocol' | 'single-user' | 'delivery-delayed' | 'none';
+/** `unknown`: the assessment could not finish, so nobody can yet say who is affected. */
+export type Scope = 'all-users' | 'one-protocol' | 'single-user' | 'delivery-delayed' | 'unknown' | 'none';
 export type AudienceName = 'itTeam' | 'management' | 'users';
 export const AUDIENCES: readonly AudienceName[] = ['itTeam', 'management', 'users'];
 
@@ -141,6 +142,8 @@ export interface IncidentPolicies {
   approvalsRequired?: Record<Risk, number>;
   /** A run continues as new once its history holds this many events; Temporal refuses signals after 10,000. */
   historyEventLimit?: number;
+  /** Step 1's hard deadline: past it the incident goes on as an outage of unknown scope. Absent in old histories. */
+  assessmentDeadlineMs?: number;
 }
 
 /** Holds only references and policy, never secrets: channels are named, credentials are resolved by activities. */
@@ -217,9 +220,18 @@ export interface CertificateSummary {
   daysLeft: number;
 }
 
+/** A check the probes could not make, and why: a hung SSH handshake, a probe past the assessment's deadline. */
+export interface UncheckedProbe {
+  /** The check's name as the timeline writes it: `deferred-queue`, `imap-login`, `smtp-delivery`, `smtp-tls`... */
+  check: string;
+  reason: string;
+}
+
 export interface ProbeReport {
   serverId: string;
   checkedAt: string;
+  /** Checks that were due but gave no answer; what they would have told is unknown, neither passed nor failed. */
+  unchecked?: UncheckedProbe[];
   /** How long the whole assessment took, every probe in parallel. */
   elapsedMs?: number;
   tcpSmtp: CheckResult;
@@ -381,6 +393,10 @@ export type EscalationCause =
   | 'no-automatic-fix'
   | 'remediation-unavailable'
   | 'host-unreachable'
+  /** Some checks could not be made (a host that hangs), and the ones that could pass: a person must look. */
+  | 'assessment-incomplete'
+  /** A notice could not be delivered on one of its channels: people must reach that audience some other way. */
+  | 'notification-failed'
   | 'unexpected-failure';
 
 export interface TimelineEntry {
@@ -431,6 +447,8 @@ export interface IncidentState {
   /** Runs of the workflow so far: a long incident continues as new to keep its history bounded. */
   runs?: number;
   report?: ReportLocation;
+  /** The review when its report could not be written, so the incident's result holds it; its state is this one. */
+  unwrittenReview?: Pick<IncidentReport, 'responseTimes' | 'review'>;
 }
 
 export interface ReportLocation {

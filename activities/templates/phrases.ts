@@ -18,6 +18,7 @@ const SCOPES: Record<Scope, true> = {
   'one-protocol': true,
   'single-user': true,
   'delivery-delayed': true,
+  unknown: true,
   none: true,
 };
 const RISKS: Record<Risk, true> = { low: true, medium: true, high: true };
@@ -39,6 +40,8 @@ const ESCALATION_CAUSES: Record<EscalationCause, true> = {
   'no-automatic-fix': true,
   'remediation-unavailable': true,
   'host-unreachable': true,
+  'assessment-incomplete': true,
+  'notification-failed': true,
   'unexpected-failure': true,
 };
 
