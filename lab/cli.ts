@@ -17,6 +17,7 @@ import {
   type LabScenario,
   type LabStatus,
   type LabUpOptions,
+  type ServiceState,
 } from './index';
 
 const DEFAULT_STATE_DIR = '.mailmend/lab';
@@ -92,13 +93,20 @@ function renderLabInfo(info: LabInfo): string {
   ].join('');
 }
 
+function serviceStateText(state: ServiceState): string {
+  if (state.up) return 'up';
+  if (state.pid === undefined) return 'down';
+  if (state.stopped) return 'down (stopped, state T: the port connects but nothing answers)';
+  return 'down (running, but the port refuses connections)';
+}
+
 function renderLabStatus(status: LabStatus): string {
   if (!status.configured) return `no lab in ${status.stateDir}: start one with \`npx mailmend lab up\`\n`;
   const rows = status.services.map((state) => [
     state.service,
     `127.0.0.1:${state.port}`,
     state.pid === undefined ? '-' : String(state.pid),
-    state.up ? 'up' : state.pid === undefined ? 'down' : 'down (running, but the port refuses connections)',
+    serviceStateText(state),
   ]);
   const summary = status.allUp ? 'all up' : `${status.services.filter((state) => !state.up).length} down`;
   return `lab "${status.serverId}" in ${status.stateDir}: ${summary}\n${table([['SERVICE', 'PORT', 'PID', 'STATE'], ...rows])}`;

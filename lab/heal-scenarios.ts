@@ -3,10 +3,10 @@ import path from 'node:path';
 import type { LabContext } from './context';
 import { stopForeignListener } from './foreign-listener';
 import { postfixCommand } from './postfix';
-import { processGroupStates, runCommand, runOrThrow, stopPids } from './processes';
+import { processGroupStates, resumeStoppedGroup, runCommand, runOrThrow, stopPids } from './processes';
 import { MAIL_FILLER_DIR, QUEUE_FILLER, mailStagingDir, queueStagingDir } from './scenarios/disk-full';
 import { scenarioStateDir } from './scenarios/types';
-import { servicePid } from './services';
+import { LAB_SERVICES, servicePid } from './services';
 import { ensureMailUser, lookupGroupId } from './state-dir';
 import { isMountPoint, moveOffTmpfs } from './tmpfs';
 
@@ -19,10 +19,10 @@ const POSTFIX_OWNED_QUEUE_DIRS = ['active', 'bounce', 'corrupt', 'defer', 'defer
  * checks the lab's state, not which scenario ran, so a partial break is undone too.
  */
 export async function undoRuntimeFaults(context: LabContext, actions: string[]): Promise<void> {
-  for (const service of ['postfix', 'dovecot'] as const) {
+  // Each lab daemon leads its own process group; none of this needs SSH, so a frozen sshd is resumed like the rest.
+  for (const service of LAB_SERVICES) {
     const pid = await servicePid(context.layout, service);
-    if (pid === undefined || !processGroupStates(pid).some((process) => process.state === 'T')) continue;
-    process.kill(-pid, 'SIGCONT');
+    if (pid === undefined || !resumeStoppedGroup(pid)) continue;
     actions.push(`resume the stopped ${service} processes (kill -CONT -- -${pid})`);
   }
   const foreign = await stopForeignListener(scenarioStateDir(context.layout));

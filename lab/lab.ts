@@ -15,7 +15,7 @@ import {
   writePostfixConfig,
 } from './postfix';
 import { findLabPrerequisites, requireLabTools, type LabTools } from './prerequisites';
-import { descendantPids, isListening, runOrThrow, stopPids, waitUntil } from './processes';
+import { descendantPids, isListening, resumeStoppedGroup, runOrThrow, stopPids, waitUntil } from './processes';
 import { relayPid, stopRelay } from './relay';
 import { runScenario, type LabBreakResult, type LabScenario } from './scenarios';
 import {
@@ -249,10 +249,12 @@ export async function labStatus(stateDir: string): Promise<LabStatus> {
 export async function labBreak(stateDir: string, scenario: LabScenario): Promise<LabBreakResult> {
   const context = await loadLabContext(stateDir);
   const states = await serviceStates(context.layout, context.settings);
-  const down = states.filter((state) => !state.up).map((state) => state.service);
+  const down = states
+    .filter((state) => !state.up)
+    .map((state) => `${state.service} ${state.stopped ? 'stopped' : 'down'}`);
   if (down.length > 0) {
     throw new LabStateError(
-      `the lab is not healthy (${down.join(', ')} down), so "${scenario}" would not be the only fault: ` +
+      `the lab is not healthy (${down.join(', ')}), so "${scenario}" would not be the only fault: ` +
         'run `npx mailmend lab heal` first',
     );
   }
@@ -322,10 +324,8 @@ async function stopEverything(layout: LabLayout): Promise<LabDownResult> {
   const stopped = found.filter((entry): entry is { service: LabService; pid: number } => entry.pid !== undefined);
   const roots = stopped.map((entry) => entry.pid);
   const children = descendantPids(roots);
-  // A stopped (SIGSTOP) daemon would never act on SIGTERM; Postfix's and Dovecot's masters lead their process groups.
-  for (const { service, pid } of stopped) {
-    if (service === 'postfix' || service === 'dovecot') process.kill(-pid, 'SIGCONT');
-  }
+  // A stopped (SIGSTOP) daemon would not act on SIGTERM before a SIGCONT; each lab daemon leads its process group.
+  for (const { pid } of stopped) resumeStoppedGroup(pid);
   // The daemons stop their own children; only what outlives them (ssh sessions) is signalled directly.
   await stopPids(roots);
   await stopPids(children, 3_000);

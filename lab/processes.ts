@@ -109,6 +109,11 @@ export function isProcessAlive(pid: number): boolean {
   return stat !== undefined && stat.state !== 'Z' && stat.state !== 'X';
 }
 
+/** Stopped by a signal (state `T`, as after SIGSTOP): alive, but it runs nothing until it gets SIGCONT. */
+export function isProcessStopped(pid: number): boolean {
+  return procStat(pid)?.state === 'T';
+}
+
 /** The state letter (`S`, `R`, `T` for stopped, …) of every live process in the process group `pgid`. */
 export function processGroupStates(pgid: number): { pid: number; state: string }[] {
   const found: { pid: number; state: string }[] = [];
@@ -118,6 +123,13 @@ export function processGroupStates(pgid: number): { pid: number; state: string }
     if (stat && stat.pgrp === pgid && stat.state !== 'Z') found.push({ pid: Number(entry), state: stat.state });
   }
   return found;
+}
+
+/** Sends SIGCONT to process group `pgid` when any process of it is stopped; says whether it did. */
+export function resumeStoppedGroup(pgid: number): boolean {
+  if (!processGroupStates(pgid).some((process) => process.state === 'T')) return false;
+  signalProcess(-pgid, 'SIGCONT');
+  return true;
 }
 
 function processCommandLine(pid: number): string | undefined {

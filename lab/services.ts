@@ -3,7 +3,7 @@ import { dovecotMasterPid, startDovecot } from './dovecot';
 import { LabServiceError } from './errors';
 import type { LabLayout, LabPorts, LabSettings } from './layout';
 import { postfixMasterPid, startPostfix } from './postfix';
-import { isListening, tailFile, waitUntil } from './processes';
+import { isListening, isProcessStopped, tailFile, waitUntil } from './processes';
 import { relayPid, startRelay } from './relay';
 import { sshdPid, startSshd } from './sshd';
 
@@ -47,7 +47,9 @@ export interface ServiceState {
   port: number;
   pid?: number;
   listening: boolean;
-  /** The process is alive and its port accepts connections. */
+  /** The process is stopped (SIGSTOP): its port may still accept connections, but nothing answers on them. */
+  stopped: boolean;
+  /** The process is alive and not stopped, and its port accepts connections. */
   up: boolean;
 }
 
@@ -64,7 +66,15 @@ export async function serviceState(layout: LabLayout, settings: LabSettings, ser
   const control = CONTROLS[service];
   const port = settings.ports[control.port];
   const [pid, listening] = await Promise.all([control.pid(layout), isListening(port)]);
-  return { service, port, pid, listening, up: pid !== undefined && listening } satisfies ServiceState;
+  const stopped = pid !== undefined && isProcessStopped(pid);
+  return {
+    service,
+    port,
+    pid,
+    listening,
+    stopped,
+    up: pid !== undefined && !stopped && listening,
+  } satisfies ServiceState;
 }
 
 export function serviceStates(layout: LabLayout, settings: LabSettings): Promise<ServiceState[]> {

@@ -3,7 +3,7 @@ import type { CommandResult } from '../processes';
 import { deferredBacklog } from './backlog';
 import { dovecotConfigBroken, postfixConfigBroken } from './config';
 import { mailDiskFull, queueDiskFull } from './disk-full';
-import { dovecotFrozen, postfixFrozen } from './frozen';
+import { dovecotFrozen, postfixFrozen, sshdFrozen } from './frozen';
 import { mailboxPermissions, passdbUnreadable, queuePermissions } from './permissions';
 import { postfixPortTaken } from './port-taken';
 import { dovecotStopped, postfixStopped } from './stopped';
@@ -27,6 +27,8 @@ export const LAB_SCENARIO_SUMMARIES = {
   'passdb-unreadable': "Dovecot's passwd-file is readable by root only; logins fail",
   'postfix-frozen': 'every Postfix process is stopped (SIGSTOP); SMTP connects but never greets',
   'dovecot-frozen': 'every Dovecot process is stopped (SIGSTOP); IMAP connects but never greets',
+  'sshd-frozen':
+    "sshd's listener is stopped (SIGSTOP); the SSH port accepts connections but never sends its banner, so mailmend cannot reach the host",
   'mail-disk-full': 'the Maildirs file system is full; delivery defers with No space left on device',
   'tls-cert-expired': 'Postfix and Dovecot present a certificate that expired yesterday; STARTTLS clients refuse it',
 } as const;
@@ -59,6 +61,7 @@ const SCENARIOS: Record<LabScenario, ScenarioRun> = {
   'passdb-unreadable': passdbUnreadable,
   'postfix-frozen': postfixFrozen,
   'dovecot-frozen': dovecotFrozen,
+  'sshd-frozen': sshdFrozen,
   'mail-disk-full': mailDiskFull,
   'tls-cert-expired': tlsCertExpired,
 };

@@ -136,8 +136,13 @@ interface SshRun {
   hostKeyMatched: boolean;
 }
 
-/** Logs in over the lab's sshd with the generated key, trusting only the pinned host key, and runs one command. */
-async function sshRun(command: string): Promise<SshRun> {
+interface SshLogin {
+  client: SshClient;
+  hostKeyMatched: boolean;
+}
+
+/** Logs in over the lab's sshd with the generated key, trusting only the pinned host key. */
+async function sshLogin(readyTimeoutMs = 10_000): Promise<SshLogin> {
   const ssh = lab.server.ssh;
   if (!ssh || !('file' in ssh.privateKey)) throw new Error('the lab entry has no ssh key file');
   const pinned = Buffer.from(ssh.hostKey.split(' ')[1] ?? '', 'base64');
@@ -146,27 +151,44 @@ async function sshRun(command: string): Promise<SshRun> {
   let hostKeyMatched = false;
   try {
     await new Promise<void>((resolve, reject) => {
-      client.once('ready', resolve).once('error', reject);
+      // A handshake that times out is followed by a second error when ssh2 drops the socket.
+      client.once('ready', resolve).on('error', reject);
       client.connect({
         host: ssh.host,
         port: ssh.port,
         username: ssh.user,
         privateKey,
-        readyTimeout: 10_000,
+        readyTimeout: readyTimeoutMs,
         hostVerifier: (key: Buffer) => (hostKeyMatched = key.equals(pinned)),
       });
     });
-    return await new Promise<SshRun>((resolve, reject) => {
-      client.exec(command, (error, channel) => {
-        if (error) return reject(error);
-        let output = '';
-        channel.on('data', (chunk: Buffer) => (output += chunk.toString()));
-        channel.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-        channel.once('close', (code: number | null) => resolve({ code, output, hostKeyMatched }));
-      });
-    });
-  } finally {
+  } catch (error) {
     client.end();
+    throw error;
+  }
+  return { client, hostKeyMatched };
+}
+
+/** Runs one command on an open login and resolves with its exit code and output. */
+function sshExec({ client, hostKeyMatched }: SshLogin, command: string): Promise<SshRun> {
+  return new Promise<SshRun>((resolve, reject) => {
+    client.exec(command, (error, channel) => {
+      if (error) return reject(error);
+      let output = '';
+      channel.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      channel.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      channel.once('close', (code: number | null) => resolve({ code, output, hostKeyMatched }));
+    });
+  });
+}
+
+/** Logs in as mailmend does, runs one command and logs out. */
+async function sshRun(command: string, readyTimeoutMs?: number): Promise<SshRun> {
+  const login = await sshLogin(readyTimeoutMs);
+  try {
+    return await sshExec(login, command);
+  } finally {
+    login.client.end();
   }
 }
 
@@ -257,7 +279,7 @@ describe('mailmend lab up', () => {
 
 describe('mailmend lab break and heal', () => {
   afterEach(async () => {
-    // A failed test must not leave the next one a broken lab; a frozen or unwritable lab still counts as up.
+    // A failed test must not leave the next one a broken lab; an unwritable lab still counts as up.
     await labHeal(stateDir);
   }, 120_000);
 
@@ -275,6 +297,40 @@ describe('mailmend lab break and heal', () => {
     expect(await connectError(lab.ports.imap)).toBe('ECONNREFUSED');
     expect(await connectError(lab.ports.smtp)).toBeUndefined();
     expect((await labHeal(stateDir)).actions).toContainEqual(expect.stringMatching(/^start dovecot/));
+    await expectHealthy();
+  });
+
+  test('sshd-frozen: the SSH port accepts connections but sends no banner until heal resumes sshd', async () => {
+    const sshdPid = (await labStatus(stateDir)).services.find((service) => service.service === 'sshd')?.pid;
+    expect(sshdPid).toEqual(expect.any(Number));
+    const openLogin = await sshLogin();
+    try {
+      const broken = await labBreak(stateDir, 'sshd-frozen');
+      expect(broken.steps).toContain(`127.0.0.1:${lab.ports.ssh} accepts the connection but sends no SSH banner`);
+
+      expect(await connectError(lab.ports.ssh)).toBeUndefined();
+      expect(await firstLineWithin(lab.ports.ssh)).toBeUndefined();
+      expect((await exitCodeOf('ps', ['-o', 'stat=', '-p', String(sshdPid)])).output).toMatch(/^T/);
+      await expect(sshRun('true', 4_000)).rejects.toThrow(/Timed out while waiting for handshake/);
+      // Only the listener is stopped: a login opened before carries on, as it would on the real host.
+      expect(await sshExec(openLogin, 'echo still here')).toMatchObject({ code: 0, output: 'still here\n' });
+      expect((await labStatus(stateDir)).services.find((service) => service.service === 'sshd')).toMatchObject({
+        listening: true,
+        stopped: true,
+        up: false,
+      });
+      const status = await mailmend('lab', 'status', '--state-dir', stateDir);
+      expect(status.stdout).toMatch(/^\s+sshd\s+127\.0\.0\.1:\d+\s+\d+\s+down \(stopped, state T/m);
+      await expect(labBreak(stateDir, 'postfix-stopped')).rejects.toThrow(/not healthy \(sshd stopped\)/);
+    } finally {
+      openLogin.client.end();
+    }
+
+    expect((await labHeal(stateDir)).actions).toContain(
+      `resume the stopped sshd processes (kill -CONT -- -${sshdPid})`,
+    );
+    expect(await firstLineWithin(lab.ports.ssh)).toMatch(/^SSH-2\.0-OpenSSH/);
+    expect(await sshRun('postfix status')).toEqual({ code: 0, output: '', hostKeyMatched: true });
     await expectHealthy();
   });
 
@@ -570,6 +626,15 @@ describe('mailmend lab down', () => {
     await expectHealthy();
     await labDown(stateDir);
     expect(await labProcesses()).toEqual([]);
+  });
+
+  test('stops a frozen sshd too: resumed first, it acts on SIGTERM and logs so', async () => {
+    lab = await labUp({ stateDir });
+    const sshdLog = (await readFile(lab.paths.sshdLog, 'utf8')).length;
+    await labBreak(stateDir, 'sshd-frozen');
+    await labDown(stateDir);
+    expect(await labProcesses()).toEqual([]);
+    expect(await logSince(lab.paths.sshdLog, sshdLog)).toContain('Received signal 15; terminating.');
   });
 });
 
