@@ -27,6 +27,28 @@ interface Scenario {
 }
 
 const SCENARIOS: Record<string, Scenario> = {
+  'unchecked-queue': {
+    fakes: {
+      host: { smtpUp: true },
+      unchecked: [
+        {
+          check: 'deferred-queue',
+          reason: 'SSH to mx-recorded:22 accepted the connection but did not finish its handshake within 10 s',
+        },
+      ],
+    },
+    drive: async () => undefined,
+  },
+  'users-channel-down': {
+    fakes: { failingChannels: ['users-mail'] },
+    async drive(handle) {
+      await waitForState(handle, (state) => state.phase === 'awaiting-approval');
+      await handle.signal(approveSignal, { by: 'alice' });
+      await waitForState(handle, (state) => state.phase === 'verification' && state.verification !== undefined);
+      await handle.signal(confirmSignal, { by: 'alice' });
+      await handle.signal(confirmSignal, { by: 'bob' });
+    },
+  },
   'happy-path': {
     fakes: {},
     async drive(handle) {

@@ -28,6 +28,8 @@ describe('replay of recorded incident histories', () => {
       'happy-path-round-trip.json',
       'happy-path.json',
       'two-approvers.json',
+      'unchecked-queue.json',
+      'users-channel-down.json',
     ]);
   });
 

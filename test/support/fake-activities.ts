@@ -9,7 +9,9 @@ import {
   type Hypothesis,
   type ProbeReport,
   type Risk,
+  type UncheckedProbe,
 } from '../../workflows/messages';
+import { ApplicationFailure } from '@temporalio/common';
 
 const up: CheckResult = { ok: true, latencyMs: 3, detail: '220 mail.test ESMTP' };
 const refused: CheckResult = { ok: false, latencyMs: 1, detail: 'ECONNREFUSED', errorCode: 'ECONNREFUSED' };
@@ -34,6 +36,10 @@ export interface FakeActivityOptions {
   hypotheses?: Hypothesis[];
   /** Certificates the probes see expiring soon. */
   certificateWarnings?: CertificateSummary[];
+  /** Checks the probes report they could not make, as when SSH to the host hangs. */
+  unchecked?: UncheckedProbe[];
+  /** Channels whose every send is refused, as when a relay or chat service is down. */
+  failingChannels?: string[];
 }
 
 /** Typed like the real activities; records what the workflow asked for and simulates a host that a fix repairs. */
@@ -49,6 +55,7 @@ export function createFakeActivities(options: FakeActivityOptions = {}) {
       const report = {
         ...probeReportFor(context.serverId, host),
         ...(options.certificateWarnings ? { certificateWarnings: options.certificateWarnings } : {}),
+        ...(options.unchecked ? { unchecked: options.unchecked } : {}),
       };
       probes.push(report);
       return report;
@@ -73,6 +80,13 @@ export function createFakeActivities(options: FakeActivityOptions = {}) {
       detail: 'delivered to canary@example.org in 5 ms',
     }),
     async sendNotification(input) {
+      if (options.failingChannels?.includes(input.channel)) {
+        throw ApplicationFailure.create({
+          type: 'NotificationRejected',
+          message: `${input.channel} refused the message`,
+          nonRetryable: true,
+        });
+      }
       notifications.push(input);
       const { channel, audience } = input;
       return { channel, audience, kind: input.message.kind, sentAt: new Date().toISOString(), ok: true };
