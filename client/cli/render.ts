@@ -89,6 +89,7 @@ export function renderIncidentState(state: IncidentState, now: Date): string {
   if (state.outcome) field('outcome', `${state.outcome}${state.outcomeReason ? ` (${state.outcomeReason})` : ''}`);
   field('severity', state.severity);
   field('scope', state.scope);
+  for (const { check, reason } of state.assessment?.unchecked ?? []) field('not checked', `${check}: ${reason}`);
   field('opened', `${state.openedAt} (${describeDistance(new Date(state.openedAt), now)})`);
   field('ETA', state.eta ? `${state.eta} (${describeDistance(new Date(state.eta), now)})` : 'not set');
   if (state.diagnosis) field('root cause', state.diagnosis.rootCause);
@@ -106,6 +107,7 @@ export function renderIncidentState(state: IncidentState, now: Date): string {
   field('notifications', `${sent} sent${failed > 0 ? `, ${failed} failed` : ''}`);
   field('alerts', `${state.alertsReceived} received, ${state.alerts.length} distinct`);
   if (state.report) field('report', state.report.markdownPath);
+  else if (state.unwrittenReview) field('report', 'not written: the review is in the workflow result');
 
   lines.push(...evidenceSections(state));
 
