@@ -111,38 +111,47 @@ const fallbackRelaySchema = z.strictObject({
   auth: z.strictObject({ user: z.string().min(1), password: secretRefSchema }).optional(),
 });
 
-const policiesSchema = z.strictObject({
-  updateInterval: durationSchema.default(30 * 60_000),
-  approvalTimeout: durationSchema.default(15 * 60_000),
-  confirmationTimeout: durationSchema.default(30 * 60_000),
-  confirmationsRequired: z.number().int().min(1).max(10).default(2),
-  responseTimeTarget: durationSchema.default(60 * 60_000),
-  maxVerificationAttempts: z.number().int().min(1).max(10).default(3),
-  maxRejections: z.number().int().min(1).max(10).default(2),
-  initialEta: durationSchema.optional(),
-  // Step 1 waits for login, the token and the logout one after another, about four probe timeouts, and all of it
-  // must fit in the probe activity's one minute.
-  probeTimeout: durationSchema
-    .pipe(z.number().max(12_000, 'must be at most 12s: step 1 must finish within its one-minute activity timeout'))
-    .default(5_000),
-  /** Step 1's hard deadline: what has not answered by then is reported as unchecked, and past it the incident goes on
-   * as an outage of unknown scope. */
-  assessmentDeadline: durationSchema
-    .pipe(z.number().min(5_000, 'must be at least 5s').max(60_000, 'must be at most 60s: users wait on the assessment'))
-    .default(30_000),
-  /** How long verification keeps probing a just-fixed server (a queue draining, a daemon binding) before it fails. */
-  verificationSettle: durationSchema.default(30_000),
-  /** How long the verification's test message may take from SMTP submission to the canary's INBOX. */
-  roundTripTimeout: durationSchema.default(60_000),
-  /** Distinct approvers each risk level of fix needs before it runs. */
-  approvalsRequired: z
-    .strictObject({
-      low: z.number().int().min(1).max(10).default(1),
-      medium: z.number().int().min(1).max(10).default(1),
-      high: z.number().int().min(1).max(10).default(1),
-    })
-    .prefault({}),
-});
+const policiesSchema = z
+  .strictObject({
+    updateInterval: durationSchema.default(30 * 60_000),
+    approvalTimeout: durationSchema.default(15 * 60_000),
+    confirmationTimeout: durationSchema.default(30 * 60_000),
+    confirmationsRequired: z.number().int().min(1).max(10).default(2),
+    responseTimeTarget: durationSchema.default(60 * 60_000),
+    maxVerificationAttempts: z.number().int().min(1).max(10).default(3),
+    maxRejections: z.number().int().min(1).max(10).default(2),
+    initialEta: durationSchema.optional(),
+    // Step 1 waits for login, the token and the logout one after another, about four probe timeouts, and all of it
+    // must fit in the probe activity's one minute.
+    probeTimeout: durationSchema
+      .pipe(z.number().max(12_000, 'must be at most 12s: step 1 must finish within its one-minute activity timeout'))
+      .default(5_000),
+    /** Step 1's hard deadline: what has not answered by then is reported as unchecked, and past it the incident goes on
+     * as an outage of unknown scope. */
+    assessmentDeadline: durationSchema
+      .pipe(
+        z.number().min(5_000, 'must be at least 5s').max(60_000, 'must be at most 60s: users wait on the assessment'),
+      )
+      .default(30_000),
+    /** How long verification keeps probing a just-fixed server (a queue draining, a daemon binding) before it fails. */
+    verificationSettle: durationSchema.default(30_000),
+    /** How long the verification's test message may take from SMTP submission to the canary's INBOX. */
+    roundTripTimeout: durationSchema.default(60_000),
+    /** Distinct approvers each risk level of fix needs before it runs. */
+    approvalsRequired: z
+      .strictObject({
+        low: z.number().int().min(1).max(10).default(1),
+        medium: z.number().int().min(1).max(10).default(1),
+        high: z.number().int().min(1).max(10).default(1),
+      })
+      .prefault({}),
+  })
+  .refine((policies) => policies.assessmentDeadline >= 2 * policies.probeTimeout, {
+    path: ['assessmentDeadline'],
+    message: 'must be at least twice policies.probeTimeout, so the ports and banners can answer before it',
+    // A probe timeout already refused on its own would only repeat the same mistake here.
+    when: (payload) => payload.issues.length === 0,
+  });
 
 /** The languages mailmend ships message templates for. */
 export const LOCALES = ['en', 'fr'] as const;

@@ -161,6 +161,22 @@ describe('config', () => {
     expect(config.policies.probeTimeout).toBe(5_000);
   });
 
+  test('an assessment deadline the probes cannot answer within is refused, and 30s is the default', () => {
+    expect(
+      problemsOf(() =>
+        parseConfig(
+          minimalConfig({ policies: { probeTimeout: '10s', assessmentDeadline: '15s' } }),
+          'test.yaml',
+          { HOOK: 'http://x' },
+          '/',
+        ),
+      ),
+    ).toEqual([expect.stringMatching(/policies\.assessmentDeadline.*at least twice policies\.probeTimeout/)]);
+    const { config } = parseConfig(minimalConfig(), 'test.yaml', { HOOK: 'http://x' }, '/');
+    expect(config.policies.assessmentDeadline).toBe(30_000);
+    expect(incidentInputFor(config, config.servers[0]?.id ?? '').policies.assessmentDeadlineMs).toBe(30_000);
+  });
+
   test('an unknown key is named on its own line, with the key probably meant', () => {
     const problems = problemsOf(() =>
       parseConfig(
