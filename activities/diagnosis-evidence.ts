@@ -3,6 +3,7 @@ import type { CheckResult, ProbeReport } from '../workflows/messages';
 import type { FollowUpResult } from './follow-up-evidence';
 import type { HostEvidence } from './host-evidence-types';
 import type { SignatureMatch } from './signatures/classify';
+import type { UnansweredRun } from './unanswered-commands';
 
 /** Everything one diagnosis saw on the mail host, for the rules and the signatures to reason from. */
 export interface DiagnosisEvidence {
@@ -15,6 +16,8 @@ export interface DiagnosisEvidence {
   followUps: FollowUpResult[];
   /** The certificate files the daemons are configured with, read when a TLS probe failed. */
   certificateFiles: { smtp?: string; imap?: string };
+  /** Every command of the visit that outlived its timeout and was killed, in the order they ran. */
+  unanswered: UnansweredRun[];
 }
 
 export type MailDaemon = 'postfix' | 'dovecot';

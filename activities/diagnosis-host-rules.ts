@@ -4,7 +4,9 @@ import type { DiagnosisEvidence } from './diagnosis-evidence';
 import type { FollowUpResult } from './follow-up-evidence';
 import type { CommandRun, ConfigChange, HostEvidence, QueueState } from './host-evidence-types';
 import { splitPackageChanges } from './host-evidence-parsers';
+import { processGroupListing } from './remediation-host-commands';
 import { shellQuote } from './ssh';
+import { daemonAskedBy, describeUnanswered, isUnanswered, type UnansweredRun } from './unanswered-commands';
 
 // The rules that read what the mail host itself shows: processes, config checks, config changes, queue, disk. Each
 // gives a finding with a base confidence; the ranking in hypotheses.ts weighs them against the log signatures.
@@ -20,8 +22,9 @@ function firstLines(text: string, count = QUOTED_LINES): string[] {
     .slice(0, count);
 }
 
-/** How a command run is quoted: `label: \`argv\` exit N: first lines`. */
+/** How a command run is quoted: `label: \`argv\` exit N: first lines`, or `label: \`argv\` did not answer within N s`. */
 export function quoteRun(label: string, run: CommandRun): string {
+  if (isUnanswered(run)) return `${label}: ${describeUnanswered(run)}`;
   const output = firstLines(run.output, 2).join(' | ');
   return `${label}: \`${run.argv.join(' ')}\` exit ${run.exitCode}${output ? `: ${output}` : ''}`;
 }
@@ -109,7 +112,8 @@ function fullDisks({ host, followUps }: DiagnosisEvidence): Finding[] {
 
 /** Postfix is down: started when its check passes, restored when it drifted from the known-good copy. */
 function stoppedPostfix({ host }: DiagnosisEvidence): Finding[] {
-  if (host.postfix.running) return [];
+  // A status that hung says nothing about whether Postfix runs; the rule for hangs quotes it.
+  if (host.postfix.running || isUnanswered(host.postfix.status)) return [];
   const drifted = driftedConfig(host, 'postfix');
   const evidence = [
     quoteRun('postfix status', host.postfix.status),
@@ -118,6 +122,7 @@ function stoppedPostfix({ host }: DiagnosisEvidence): Finding[] {
     ...recentPackageChanges(host),
   ];
   const base = { evidence, daemon: 'postfix' as const, source: 'host-postfix-stopped' };
+  if (isUnanswered(host.postfix.check)) return [uncheckedConfig(base, 'Postfix', host.postfix.check)];
   if (host.postfix.check.exitCode === 0) {
     return [
       {
@@ -165,6 +170,26 @@ function brokenConfig(base: Pick<Finding, 'evidence' | 'daemon' | 'source'>, roo
   };
 }
 
+/** A stopped daemon whose config check hung: nobody knows whether starting it would work, so people decide. */
+function uncheckedConfig(
+  base: Pick<Finding, 'evidence' | 'daemon' | 'source'>,
+  name: 'Postfix' | 'Dovecot',
+  check: UnansweredRun,
+): Finding {
+  return {
+    ...base,
+    rootCause: `${name} is not running, and whether its configuration is sound is unknown: ${describeUnanswered(check)}`,
+    actionId: NO_CATALOG_ACTION,
+    prevention: [...PREVENTION.serviceStopped(name)],
+    failureClass: 'not-running',
+    confidence: 0.5,
+    handover: {
+      reason: `The configuration check hangs on the host, so mailmend does not start ${name} on a configuration nobody checked`,
+      suggestedCommands: [shellQuote(check.argv)],
+    },
+  };
+}
+
 /** Dovecot is down: started when `doveconf -n` accepts its configuration, restored or handed over when it does not. */
 function stoppedDovecot({ host }: DiagnosisEvidence): Finding[] {
   if (host.dovecot.running) return [];
@@ -175,6 +200,7 @@ function stoppedDovecot({ host }: DiagnosisEvidence): Finding[] {
     ...recentPackageChanges(host),
   ];
   const base = { evidence, daemon: 'dovecot' as const, source: 'host-dovecot-stopped' };
+  if (isUnanswered(host.dovecot.config)) return [uncheckedConfig(base, 'Dovecot', host.dovecot.config)];
   if (host.dovecot.config.exitCode === 0) {
     return [
       {
@@ -232,26 +258,43 @@ function deferredBacklog({ host, server }: DiagnosisEvidence): Finding[] {
 
 const RESUME = { postfix: 'resume-postfix', dovecot: 'resume-dovecot' } as const;
 const NAMES = { postfix: 'Postfix', dovecot: 'Dovecot' } as const;
+const DAEMONS = ['postfix', 'dovecot'] as const;
+/** ps states of a master that cannot answer: stopped (`T`, e.g. SIGSTOP; `t`, traced) or in uninterruptible I/O. */
+const CANNOT_ANSWER_STATE = /^[TtD]/;
+
+/** The master's `ps` row from the process-state follow-up, with its state column. */
+function masterState(followUps: readonly FollowUpResult[], pid: number) {
+  const state = followUp(followUps, 'process-state', pid);
+  const row = state?.values.processState;
+  if (!state || !row) return undefined;
+  return { row, stat: row.split(/\s+/)[1] ?? '', runs: state.runs };
+}
+
+/** The commands of the visit that waited for this daemon's answer and got none, as quoted. */
+function hangsOf(unanswered: readonly UnansweredRun[], daemon: 'postfix' | 'dovecot'): string[] {
+  return unanswered.filter((run) => daemonAskedBy(run) === daemon).map(describeUnanswered);
+}
 
 /**
  * A master process that is alive but stopped (`T`, e.g. SIGSTOP) or stuck in uninterruptible I/O (`D`): the port
- * still accepts connections, but nothing answers on them.
+ * still accepts connections, but nothing answers on them, and neither do the daemon's own clients.
  */
-function frozenDaemons({ host, followUps }: DiagnosisEvidence): Finding[] {
-  return (['postfix', 'dovecot'] as const).flatMap((daemon): Finding[] => {
+function frozenDaemons({ host, followUps, unanswered }: DiagnosisEvidence): Finding[] {
+  return DAEMONS.flatMap((daemon): Finding[] => {
     const pid = host[daemon].masterPid;
-    const state = pid === undefined ? undefined : followUp(followUps, 'process-state', pid);
-    const row = state?.values.processState;
-    const stat = row?.split(/\s+/)[1] ?? '';
-    if (!state || !row || !/^[TtD]/.test(stat)) return [];
+    const state = pid === undefined ? undefined : masterState(followUps, pid);
+    if (!state || !CANNOT_ANSWER_STATE.test(state.stat)) return [];
+    const { row, stat } = state;
     const stopped = /^[Tt]/.test(stat);
     const name = NAMES[daemon];
+    const hangs = hangsOf(unanswered, daemon);
+    const unansweredClients = hangs.length > 0 ? `; ${hangs.join('; ')}` : '';
     return [
       {
         rootCause: stopped
-          ? `${name} is frozen: its master process (pid ${pid}) is stopped (ps state ${stat}), so connections are accepted but never answered`
-          : `${name} hangs: its master process (pid ${pid}) is blocked in uninterruptible I/O (ps state ${stat}: ${row})`,
-        evidence: state.runs.map((run) => quoteRun('master process', run)),
+          ? `${name} is frozen: its master process (pid ${pid}) is stopped (ps state ${stat}), so connections are accepted but never answered${unansweredClients}`
+          : `${name} hangs: its master process (pid ${pid}) is blocked in uninterruptible I/O (ps state ${stat}: ${row})${unansweredClients}`,
+        evidence: [...state.runs.map((run) => quoteRun('master process', run)), ...hangs],
         actionId: stopped ? RESUME[daemon] : NO_CATALOG_ACTION,
         failureClass: 'frozen',
         source: `host-${daemon}-frozen`,
@@ -268,6 +311,78 @@ function frozenDaemons({ host, followUps }: DiagnosisEvidence): Finding[] {
       },
     ];
   });
+}
+
+/** The client whose answer shows that a daemon answers, as the prevention advice names it. */
+const CLIENT_NAMES = { postfix: 'postqueue', dovecot: 'doveadm' } as const;
+
+/**
+ * A daemon's own client waited for it in vain while its master is alive and neither stopped nor blocked: the daemon
+ * runs but does not answer. Postfix is restarted (stop and start signal the master, they need no answer from it); the
+ * catalog has no restart of Dovecot that does without the master's answer, so people take over.
+ */
+function unresponsiveDaemons({ host, followUps, unanswered, server }: DiagnosisEvidence): Finding[] {
+  return DAEMONS.flatMap((daemon): Finding[] => {
+    const pid = host[daemon].masterPid;
+    const hangs = hangsOf(unanswered, daemon);
+    const state = pid === undefined || hangs.length === 0 ? undefined : masterState(followUps, pid);
+    if (pid === undefined || !state || CANNOT_ANSWER_STATE.test(state.stat)) return [];
+    const name = NAMES[daemon];
+    const base = {
+      rootCause: `${name} does not answer: ${hangs.join('; ')}, while its master process (pid ${pid}) is alive and not stopped (ps state ${state.stat})`,
+      evidence: [...hangs, ...state.runs.map((run) => quoteRun('master process', run))],
+      prevention: [...PREVENTION.daemonUnresponsive(name, CLIENT_NAMES[daemon])],
+      failureClass: 'not-answering',
+      source: `host-${daemon}-unresponsive`,
+      // Two measurements agree: the daemon's own client timed out, and ps shows its master alive.
+      confidence: 0.8,
+      daemon,
+    };
+    if (daemon === 'postfix') return [{ ...base, actionId: 'restart-postfix' }];
+    return [
+      {
+        ...base,
+        actionId: NO_CATALOG_ACTION,
+        handover: {
+          reason: `Dovecot's master (pid ${pid}) is alive but does not answer; \`doveadm reload\` would wait on it too, so restart Dovecot by hand`,
+          suggestedCommands: [
+            processGroupListing(String(pid)),
+            ['kill', '-TERM', String(pid)],
+            ['dovecot', '-c', server.host.dovecotConfig],
+          ].map(shellQuote),
+        },
+      },
+    ];
+  });
+}
+
+/**
+ * Commands that hung and that no finding about a frozen or unresponsive daemon explains: a stuck filesystem, a host
+ * under too much load, a daemon whose state could not be read. Quoted so no conclusion passes over them.
+ */
+function unexplainedHangs(evidence: DiagnosisEvidence, explained: ReadonlySet<string>): Finding[] {
+  const hangs = evidence.unanswered.filter((run) => {
+    const daemon = daemonAskedBy(run);
+    return daemon === undefined || !explained.has(daemon);
+  });
+  if (hangs.length === 0) return [];
+  const quoted = hangs.map(describeUnanswered);
+  return [
+    {
+      rootCause: `Commands on the mail host do not answer: ${quoted.join('; ')}`,
+      evidence: quoted,
+      actionId: NO_CATALOG_ACTION,
+      failureClass: 'host-unresponsive',
+      source: 'host-commands-unanswered',
+      confidence: 0.4,
+      daemon: 'system',
+      handover: {
+        reason:
+          'Commands hang on the mail host; find what they wait on (a stuck filesystem, a daemon that does not answer)',
+        suggestedCommands: [shellQuote(['ps', '-eo', 'pid,stat,wchan:32,args']), shellQuote(['cat', '/proc/loadavg'])],
+      },
+    },
+  ];
 }
 
 function certificateExpired(check: { ok: boolean; detail: string; errorCode?: string } | undefined): boolean {
@@ -312,13 +427,17 @@ function expiredCertificates({ probes, certificateFiles, followUps, server }: Di
 }
 
 /**
- * Every finding the mail host's own state supports: a full disk, a stopped or frozen daemon, a configuration that
- * drifted or does not parse, a deferred backlog, an expired certificate. Empty when the host shows nothing wrong.
+ * Every finding the mail host's own state supports: a full disk, a stopped, frozen or unresponsive daemon, commands
+ * that hung, a configuration that drifted or does not parse, a deferred backlog, an expired certificate. Empty when
+ * the host shows nothing wrong.
  */
 export function hostFindings(evidence: DiagnosisEvidence): Finding[] {
+  const silentDaemons = [...frozenDaemons(evidence), ...unresponsiveDaemons(evidence)];
+  const explained = new Set(silentDaemons.map((finding) => finding.daemon ?? 'system'));
   return [
     ...fullDisks(evidence),
-    ...frozenDaemons(evidence),
+    ...silentDaemons,
+    ...unexplainedHangs(evidence, explained),
     ...stoppedPostfix(evidence),
     ...stoppedDovecot(evidence),
     ...deferredBacklog(evidence),

@@ -47,6 +47,10 @@ export const PREVENTION = {
     'Configure a second relay (smtp_fallback_relay) so one unreachable upstream does not stop outbound mail.',
     'Alert on the size and age of the deferred queue, not only on SMTP answering.',
   ],
+  daemonUnresponsive: (service: string, client: string) => [
+    `Alert on ${service} answering its own client (\`${client}\`), not only on its port and process: a daemon can run and accept connections while it answers nothing.`,
+    `Before the next restart, read what the master waits on (\`ps -o stat,wchan\`, its log): a hang that recurs points at storage, DNS or a lock.`,
+  ],
   diskFull: [
     'Alert on disk and inode use of the queue and mail directories at 80%, and rotate or expire old mail and logs.',
   ],

@@ -30,6 +30,8 @@ import { probeTcp } from './probes';
 import { findCatalogAction } from './remediation-catalog';
 import { backupStamp } from './ssh-remediation';
 import { shellQuote, type SshSession } from './ssh';
+import { describeSshFailure } from './ssh-failures';
+import { describeUnanswered, isUnanswered, recordUnanswered } from './unanswered-commands';
 import type { DiagnoseOutageInput } from '../workflows/activity-contract';
 
 export interface DiagnosisDeps extends MailHostDeps {
@@ -97,8 +99,9 @@ function handOverWhatCannotRun(diagnosis: Diagnosis, server: ServerConfig, whyNo
 /** The lines signatures are matched against: the logs' lines in the window, and what failing config checks printed. */
 function evidenceLines(host: HostEvidence): EvidenceLine[] {
   const fromLogs = host.logs.flatMap(({ file, lines }) => lines.map((line) => ({ source: file, ...line })));
+  // A check killed at its timeout printed only part of its answer, and the hang is quoted on its own.
   const fromChecks = [host.postfix.check, host.dovecot.config]
-    .filter((run) => run.exitCode !== 0)
+    .filter((run) => run.exitCode !== 0 && !isUnanswered(run))
     .flatMap((run) =>
       run.output
         .split('\n')
@@ -108,7 +111,13 @@ function evidenceLines(host: HostEvidence): EvidenceLine[] {
   return [...fromLogs, ...fromChecks];
 }
 
-type HostLook = Pick<DiagnosisEvidence, 'host' | 'matches' | 'followUps' | 'certificateFiles'>;
+type HostLook = Pick<DiagnosisEvidence, 'host' | 'matches' | 'followUps' | 'certificateFiles' | 'unanswered'>;
+
+/**
+ * A visit where command after command hangs still ends well inside the troubleshooting group's three-minute
+ * start-to-close, with what it saw.
+ */
+const HOST_VISIT_BUDGET_MS = 120_000;
 
 /** The diffs behind the config evidence, whole, so `incidents show` can put them before the approver. */
 function configDiffsOf(host: HostEvidence): ConfigDiff[] {
@@ -117,13 +126,17 @@ function configDiffsOf(host: HostEvidence): ConfigDiff[] {
   );
 }
 
-/** Everything one SSH visit sees: the host's state, the signatures its logs match, and the follow-ups they call for. */
+/**
+ * Everything one SSH visit sees: the host's state, the signatures its logs match, the follow-ups they call for, and
+ * every command that did not answer in time.
+ */
 async function lookAtHost(
-  session: SshSession,
+  connection: SshSession,
   server: ServerConfig,
   probes: ProbeReport,
   catalog: SignatureCatalog,
 ): Promise<HostLook> {
+  const { session, unanswered } = recordUnanswered(connection, HOST_VISIT_BUDGET_MS);
   const now = new Date();
   const alertedAt = new Date(Math.min(Date.parse(probes.checkedAt) || now.getTime(), now.getTime()));
   const host = await collectHostEvidence(session, server.host, now, alertedAt);
@@ -132,32 +145,64 @@ async function lookAtHost(
   const certificateFiles = await readCertificateFiles(session, server, probes);
   const requests = planFollowUps(matches, server, host, Object.values(certificateFiles));
   const followUps = await gatherFollowUps(session, requests, Math.ceil(server.host.logWindow / 60_000));
-  return { host, matches, followUps, certificateFiles };
+  return { host, matches, followUps, certificateFiles, unanswered };
 }
 
-/** The findings of the host, its logs and the network, ranked; the host's top finding cites the network too. */
+/**
+ * The findings of the host, its logs and the network, ranked. The host's top finding cites the network too, and the
+ * top finding, whichever it is, quotes every command that did not answer: a hang is never left out of the evidence.
+ */
 function rankWithHost(look: HostLook, evidence: DiagnosisEvidence, network: Finding[]): Finding[] {
   const findings = [...signatureFindings(evidence), ...hostFindings(evidence), ...network];
   const ranked = rankFindings(withContradictions(findings, look.matches));
   const [top, ...rest] = ranked;
-  if (!top || network.includes(top)) return ranked;
-  const networkLines = network[0]?.evidence.slice(0, 2) ?? [];
-  return [{ ...top, evidence: [...top.evidence, ...networkLines] }, ...rest];
+  if (!top) return ranked;
+  const networkLines = network.includes(top) ? [] : (network[0]?.evidence.slice(0, 2) ?? []);
+  const hangs = look.unanswered.map(describeUnanswered).filter((line) => !top.evidence.includes(line));
+  return [{ ...top, evidence: [...top.evidence, ...hangs, ...networkLines] }, ...rest];
+}
+
+/**
+ * The diagnosis from the network alone, saying why the host was not looked at. When every service answers from the
+ * network but SSH failed, the SSH failure is the one fault in sight, so it is the cause, not "no fault".
+ */
+function diagnoseWithoutHost(network: Finding[], server: ServerConfig, whyNoHost: string, diagnosedAt: string) {
+  const ranked = rankFindings(network).map((finding): Finding => {
+    if (finding.failureClass !== 'no-fault' || !server.ssh) return finding;
+    return {
+      ...finding,
+      rootCause: `Every service answers from the network, but mailmend cannot look at the host: ${whyNoHost}`,
+      failureClass: 'host-uninspectable',
+      source: 'network-host-uninspectable',
+      confidence: 0.3,
+      handover: { reason: whyNoHost, suggestedCommands: [] },
+    };
+  });
+  const withWhy = ranked.map((finding, index) =>
+    index === 0 ? { ...finding, evidence: [...finding.evidence, whyNoHost] } : finding,
+  );
+  return handOverWhatCannotRun(toDiagnosis(withWhy, diagnosedAt), server, whyNoHost);
+}
+
+/** One SSH visit per diagnosis; a host mailmend cannot reach leaves the network evidence to decide, and says why. */
+async function inspectHost(
+  deps: DiagnosisDeps,
+  server: ServerConfig,
+  probes: ProbeReport,
+  log: Logger,
+): Promise<HostLook | string> {
+  if (!server.ssh) return 'no SSH access configured: diagnosis from the network only';
+  try {
+    return await deps.mailHost.withSsh(server, (session) => lookAtHost(session, server, probes, deps.signatures));
+  } catch (error) {
+    if (error instanceof ApplicationFailure && error.type === FailureType.HostKeyMismatch) throw error;
+    const why = describeSshFailure(server.ssh, error);
+    log.warn({ err: error }, `could not inspect the host: ${why}`);
+    return `${why}: diagnosis from the network only`;
+  }
 }
 
 export function createDiagnosisActivities(deps: DiagnosisDeps) {
-  /** One SSH visit per diagnosis; a host mailmend cannot reach leaves the network evidence to decide. */
-  async function inspectHost(server: ServerConfig, probes: ProbeReport, log: Logger): Promise<HostLook | string> {
-    if (!server.ssh) return 'no SSH access configured: diagnosis from the network only';
-    try {
-      return await deps.mailHost.withSsh(server, (session) => lookAtHost(session, server, probes, deps.signatures));
-    } catch (error) {
-      if (error instanceof ApplicationFailure && error.type === FailureType.HostKeyMismatch) throw error;
-      log.warn({ err: error }, 'could not inspect the host over SSH');
-      return `SSH to ${server.ssh.host}:${server.ssh.port} failed (${(error as Error).message}): diagnosis from the network only`;
-    }
-  }
-
   return {
     /** Gathers evidence about the outage (network, and the host over SSH) and ranks the causes it supports. */
     async diagnoseOutage({ context, probes }: DiagnoseOutageInput): Promise<Diagnosis> {
@@ -166,7 +211,7 @@ export function createDiagnosisActivities(deps: DiagnosisDeps) {
       const [dns, imapTcp, look] = await Promise.all([
         resolveHost(server.smtp.host, deps.probeTimeoutMs),
         probeTcp(server.imap.host, server.imap.port, deps.probeTimeoutMs),
-        inspectHost(server, probes, log),
+        inspectHost(deps, server, probes, log),
       ]);
       const network = networkFindings({
         smtpEndpoint: `${server.smtp.host}:${server.smtp.port}`,
@@ -177,11 +222,7 @@ export function createDiagnosisActivities(deps: DiagnosisDeps) {
       });
       const diagnosedAt = new Date().toISOString();
       if (typeof look === 'string') {
-        const ranked = rankFindings(network);
-        const withWhy = ranked.map((finding, index) =>
-          index === 0 ? { ...finding, evidence: [...finding.evidence, look] } : finding,
-        );
-        const diagnosis = handOverWhatCannotRun(toDiagnosis(withWhy, diagnosedAt), server, look);
+        const diagnosis = diagnoseWithoutHost(network, server, look, diagnosedAt);
         log.info({ rootCause: diagnosis.rootCause, handover: diagnosis.handover }, 'diagnosed without the host');
         return diagnosis;
       }

@@ -1,3 +1,4 @@
+import { HOST_COMMAND_TIMEOUTS } from './host-command-timeouts';
 import type { CommandRun } from './host-evidence-types';
 import type { SshSession } from './ssh';
 import { safePath } from './signatures/placeholders';
@@ -10,7 +11,7 @@ import { safePath } from './signatures/placeholders';
 export const MAX_FOLLOW_UPS = 8;
 const LARGEST_FILES = 5;
 const FIND_OUTPUT_BYTES = 2 * 1024 * 1024;
-const FIND_TIMEOUT_MS = 20_000;
+const TIMEOUTS = HOST_COMMAND_TIMEOUTS;
 
 export type FollowUpRequest =
   | { kind: 'listeners'; port: number }
@@ -84,7 +85,7 @@ export function largestFiles(output: string, count = LARGEST_FILES): string[] {
 }
 
 async function listeners(session: SshSession, port: number): Promise<Omit<FollowUpResult, 'request'>> {
-  const run = await session.run(['ss', '-ltnp']);
+  const run = await session.run(['ss', '-ltnp'], { timeoutMs: TIMEOUTS.quickRead });
   const found = run.exitCode === 0 ? parseListeners(run.output, port) : undefined;
   const values: Record<string, string> = found
     ? { holder: found.holder, ...(found.holderPid ? { holderPid: found.holderPid } : {}) }
@@ -93,13 +94,15 @@ async function listeners(session: SshSession, port: number): Promise<Omit<Follow
 }
 
 async function processState(session: SshSession, pid: number): Promise<Omit<FollowUpResult, 'request'>> {
-  const run = await session.run(['ps', '-o', 'pid,stat,wchan,args', '-p', String(pid)]);
+  const run = await session.run(['ps', '-o', 'pid,stat,wchan,args', '-p', String(pid)], {
+    timeoutMs: TIMEOUTS.quickRead,
+  });
   const row = outputLines(run).find((line) => line.startsWith(`${pid} `));
   return { runs: [run], values: row ? { processState: row } : {} };
 }
 
 async function mountOf(session: SshSession, path: string): Promise<{ run: CommandRun; mount?: string; used?: string }> {
-  const run = await session.run(['df', '-P', path]);
+  const run = await session.run(['df', '-P', path], { timeoutMs: TIMEOUTS.quickRead });
   const row = run.exitCode === 0 ? parseDfRow(run.output) : undefined;
   // The mount point is the host's output and becomes part of a later argv, so it must be a plain absolute path.
   const mount = row ? safePath(row.mount) : undefined;
@@ -108,7 +111,7 @@ async function mountOf(session: SshSession, path: string): Promise<{ run: Comman
 
 async function disk(session: SshSession, path: string): Promise<Omit<FollowUpResult, 'request'>> {
   const space = await mountOf(session, path);
-  const inodes = await session.run(['df', '-Pi', path]);
+  const inodes = await session.run(['df', '-Pi', path], { timeoutMs: TIMEOUTS.quickRead });
   const inodeUse = inodes.exitCode === 0 ? parseDfRow(inodes.output)?.percent : undefined;
   const values: Record<string, string> = {};
   if (space.mount) values.mount = space.mount;
@@ -125,7 +128,7 @@ async function largestRecentFiles(
   if (!mount) return { runs: [df], values: {} };
   const find = await session.run(
     ['find', mount, '-xdev', '-type', 'f', '-mmin', `-${windowMinutes}`, '-printf', '%s %p\\n'],
-    { maxOutputBytes: FIND_OUTPUT_BYTES, timeoutMs: FIND_TIMEOUT_MS },
+    { maxOutputBytes: FIND_OUTPUT_BYTES, timeoutMs: TIMEOUTS.listing },
   );
   const files = largestFiles(find.output);
   // find's output is quoted as the answer, not its thousands of lines.
@@ -142,12 +145,16 @@ async function largestRecentFiles(
 async function fileStatus(session: SshSession, path: string): Promise<Omit<FollowUpResult, 'request'>> {
   const parent = path.replace(/\/[^/]*\/?$/, '') || '/';
   const grandparent = parent.replace(/\/[^/]*$/, '') || '/';
-  const run = await session.run(['stat', '-c', '%U:%G %a %n', path, parent, grandparent]);
+  const run = await session.run(['stat', '-c', '%U:%G %a %n', path, parent, grandparent], {
+    timeoutMs: TIMEOUTS.quickRead,
+  });
   return { runs: [run], values: { fileStatus: outputLines(run).slice(0, 3).join('; ') } };
 }
 
 async function certificateDates(session: SshSession, path: string): Promise<Omit<FollowUpResult, 'request'>> {
-  const run = await session.run(['openssl', 'x509', '-noout', '-subject', '-enddate', '-in', path]);
+  const run = await session.run(['openssl', 'x509', '-noout', '-subject', '-enddate', '-in', path], {
+    timeoutMs: TIMEOUTS.configRead,
+  });
   const lines = outputLines(run);
   if (run.exitCode !== 0)
     return { runs: [run], values: { certificateDates: `unreadable: ${lines[0] ?? 'no output'}` } };

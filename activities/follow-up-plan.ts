@@ -1,6 +1,7 @@
 import type { ServerConfig } from '../config/schema';
 import type { ProbeReport } from '../workflows/messages';
 import { DISK_FULL_PERCENT } from './diagnosis-host-rules';
+import { HOST_COMMAND_TIMEOUTS } from './host-command-timeouts';
 import type { FollowUpRequest } from './follow-up-evidence';
 import { parseConfigValue } from './host-evidence-parsers';
 import type { HostEvidence } from './host-evidence-types';
@@ -90,12 +91,14 @@ export async function readCertificateFiles(
   const files: { smtp?: string; imap?: string } = {};
   if (expired(probes.smtpTls)) {
     const argv = ['postconf', '-c', server.host.postfixConfigDir, '-h', 'smtpd_tls_cert_file'];
-    const run = await session.run(argv);
+    const run = await session.run(argv, { timeoutMs: HOST_COMMAND_TIMEOUTS.configRead });
     const file = run.exitCode === 0 ? safePath(parseConfigValue(run.output, 'postconf')) : undefined;
     if (file) files.smtp = file;
   }
   if (expired(probes.imapTls)) {
-    const run = await session.run(['doveconf', '-c', server.host.dovecotConfig, '-h', 'ssl_cert']);
+    const run = await session.run(['doveconf', '-c', server.host.dovecotConfig, '-h', 'ssl_cert'], {
+      timeoutMs: HOST_COMMAND_TIMEOUTS.configRead,
+    });
     const value = run.exitCode === 0 ? parseConfigValue(run.output, 'doveconf').replace(/^</, '') : '';
     const file = safePath(value);
     if (file) files.imap = file;

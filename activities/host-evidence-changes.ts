@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { HostLayout } from '../config/schema';
+import { HOST_COMMAND_TIMEOUTS } from './host-command-timeouts';
 import {
   parseBackupListing,
   parseEpochSeconds,
@@ -18,6 +19,7 @@ const BACKUP_LISTING_BYTES = 256 * 1024;
 const PACKAGE_LOG_BYTES = 64 * 1024;
 
 const remote = path.posix;
+const TIMEOUTS = HOST_COMMAND_TIMEOUTS;
 
 /** Backups editors and package tools leave beside a file: `main.cf~`, `.orig`, `.bak`, `.bak-<stamp>`, `.dpkg-old`. */
 async function listBackups(session: SshSession, liveFile: string): Promise<string[]> {
@@ -27,7 +29,7 @@ async function listBackups(session: SshSession, liveFile: string): Promise<strin
   const pattern = ['(', ...names.flatMap((backup, index) => [...(index > 0 ? ['-o'] : []), '-name', backup]), ')'];
   const listing = await session.run(
     ['find', remote.dirname(liveFile), '-maxdepth', '1', '-type', 'f', ...pattern, '-printf', '%T@ %p\\n'],
-    { maxOutputBytes: BACKUP_LISTING_BYTES },
+    { maxOutputBytes: BACKUP_LISTING_BYTES, timeoutMs: TIMEOUTS.listing },
   );
   return listing.exitCode === 0 ? parseBackupListing(listing.output) : [];
 }
@@ -45,12 +47,12 @@ async function compare(
   liveFile: string,
   liveExists: boolean,
 ): Promise<Comparison> {
-  const run = await session.run(['diff', '-u', baseline, liveFile]);
+  const run = await session.run(['diff', '-u', baseline, liveFile], { timeoutMs: TIMEOUTS.listing });
   if (run.exitCode === 0) return { changed: false, diff: '', usable: true };
   if (run.exitCode === 1) return { changed: true, diff: trimDiff(run.output), usable: true };
   if (liveExists) return { changed: false, diff: '', usable: false };
   // The live file is gone while the baseline may still be there: that is a change too.
-  const baselineStat = await session.run(['stat', '-c', '%Y', baseline]);
+  const baselineStat = await session.run(['stat', '-c', '%Y', baseline], { timeoutMs: TIMEOUTS.quickRead });
   const usable = baselineStat.exitCode === 0;
   return { changed: usable, diff: usable ? trimDiff(run.output) : '', usable };
 }
@@ -62,7 +64,7 @@ async function configChange(
   now: Date,
   windowMs: number,
 ): Promise<ConfigChange> {
-  const stat = await session.run(['stat', '-c', '%Y', liveFile]);
+  const stat = await session.run(['stat', '-c', '%Y', liveFile], { timeoutMs: TIMEOUTS.quickRead });
   const modified = stat.exitCode === 0 ? parseEpochSeconds(stat.output) : undefined;
   const backups = await listBackups(session, liveFile);
   const knownGood = knownGoodFile ? await compare(session, knownGoodFile, liveFile, stat.exitCode === 0) : undefined;
@@ -100,14 +102,14 @@ export async function readConfigChanges(session: SshSession, layout: HostLayout,
 
 /** Installs, upgrades and removals in the dpkg and apt logs within the change window, in the host's local time. */
 export async function readPackageChanges(session: SshSession, layout: HostLayout, now: Date): Promise<string[]> {
-  const offset = await session.run(['date', '+%z']);
+  const offset = await session.run(['date', '+%z'], { timeoutMs: TIMEOUTS.quickRead });
   const utcOffsetMinutes = (offset.exitCode === 0 ? parseUtcOffsetMinutes(offset.output) : undefined) ?? 0;
   const packageChanges: string[] = [];
   for (const file of layout.packageLogs) {
     // grep, not tail: a large upgrade writes hundreds of status lines that would push the changes out of a tail.
     const grep = await session.run(
       ['grep', '-E', '-e', '^(Start-Date|Commandline): ', '-e', ' (install|upgrade|remove|purge) ', file],
-      { maxOutputBytes: PACKAGE_LOG_BYTES },
+      { maxOutputBytes: PACKAGE_LOG_BYTES, timeoutMs: TIMEOUTS.listing },
     );
     // grep exits 1 for no match and 2 for a missing log: either way there is nothing to report from that file.
     if (grep.exitCode !== 0) continue;

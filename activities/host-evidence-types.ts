@@ -6,6 +6,8 @@ export interface CommandRun {
   exitCode: number;
   /** stdout and stderr together, trimmed to the last few KiB. */
   output: string;
+  /** Set when the command outlived its timeout and was killed: it did not answer within this many ms. */
+  timedOutAfterMs?: number;
 }
 
 export interface QueueState {

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { HostLayout } from '../config/schema';
+import { HOST_COMMAND_TIMEOUTS } from './host-command-timeouts';
 import { readConfigChanges, readPackageChanges } from './host-evidence-changes';
 import {
   countPrintedDots,
@@ -14,25 +15,26 @@ import {
 import type { CommandRun, DiskUse, HostEvidence, LogWindowFile, QueueState } from './host-evidence-types';
 import { HOST_CLOCK_COMMAND, linesInWindow, parseHostClock, windowStart } from './log-window';
 import type { SshSession } from './ssh';
+import { describeUnanswered, isUnanswered } from './unanswered-commands';
 
 // Outputs that are parsed rather than quoted need more than the default tail: a cut listing would miscount.
 const LISTING_BYTES = 256 * 1024;
 const QUEUE_JSON_BYTES = 16 * 1024 * 1024;
 const QUEUE_FILE_DOTS = 1024 * 1024;
-const QUEUE_LISTING_TIMEOUT_MS = 10_000;
 // The window is cut from the end of each log: a host logging more than this in the window shows only its newest lines.
 const LOG_TAIL_LINES = '20000';
 const LOG_TAIL_BYTES = 4 * 1024 * 1024;
 const MAX_WINDOW_LINES = 5000;
 
 const remote = path.posix;
+const TIMEOUTS = HOST_COMMAND_TIMEOUTS;
 
 async function configValue(
   session: SshSession,
   argv: readonly string[],
   program: 'postconf' | 'doveconf',
 ): Promise<string | undefined> {
-  const run = await session.run(argv);
+  const run = await session.run(argv, { timeoutMs: TIMEOUTS.configRead });
   return run.exitCode === 0 ? parseConfigValue(run.output, program) : undefined;
 }
 
@@ -43,8 +45,15 @@ async function postfixQueueDirectory(session: SshSession, postfixConfigDir: stri
 
 async function postfixMasterPid(session: SshSession, queueDirectory: string | undefined): Promise<number | undefined> {
   if (!queueDirectory) return undefined;
-  const run = await session.run(['cat', remote.join(queueDirectory, 'pid', 'master.pid')]);
+  const run = await session.run(['cat', remote.join(queueDirectory, 'pid', 'master.pid')], {
+    timeoutMs: TIMEOUTS.quickRead,
+  });
   return run.exitCode === 0 ? parsePidFile(run.output) : undefined;
+}
+
+/** Asks the running Dovecot master itself, over its socket: a frozen or wedged master never answers. */
+function dovecotAnswerCommand(layout: HostLayout): string[] {
+  return ['doveadm', '-c', layout.dovecotConfig, 'process', 'status'];
 }
 
 async function dovecotState(
@@ -52,48 +61,55 @@ async function dovecotState(
   layout: HostLayout,
   processes: readonly ProcessLine[],
 ): Promise<{ running: boolean; masterPid?: number }> {
-  const baseDir = await configValue(session, ['doveconf', '-c', layout.dovecotConfig, '-h', 'base_dir'], 'doveconf');
-  if (!baseDir) {
-    // A config doveconf cannot read does not stop a Dovecot started earlier; ps still sees its master.
+  // A config doveconf cannot read, or a pid file that does not come back, does not stop a Dovecot started earlier; ps
+  // still sees its master.
+  const seenByPs = () => {
     const master = findDovecotMaster(processes);
     return master ? { running: true, masterPid: master.pid } : { running: false };
-  }
-  const pidFile = await session.run(['cat', remote.join(baseDir, 'master.pid')]);
+  };
+  const baseDir = await configValue(session, ['doveconf', '-c', layout.dovecotConfig, '-h', 'base_dir'], 'doveconf');
+  if (!baseDir) return seenByPs();
+  const pidFile = await session.run(['cat', remote.join(baseDir, 'master.pid')], { timeoutMs: TIMEOUTS.quickRead });
+  if (isUnanswered(pidFile)) return seenByPs();
   const pid = pidFile.exitCode === 0 ? parsePidFile(pidFile.output) : undefined;
   if (pid === undefined) return { running: false };
-  const alive = await session.run(['kill', '-0', String(pid)]);
-  return alive.exitCode === 0 ? { running: true, masterPid: pid } : { running: false };
+  const alive = await session.run(['kill', '-0', String(pid)], { timeoutMs: TIMEOUTS.quickRead });
+  if (isUnanswered(alive)) return seenByPs();
+  if (alive.exitCode !== 0) return { running: false };
+  // Asked for its hang, not its answer: a master that does not answer is recorded by the visit as unanswered.
+  await session.run(dovecotAnswerCommand(layout), { timeoutMs: TIMEOUTS.daemonAnswer });
+  return { running: true, masterPid: pid };
 }
 
 function failure(run: CommandRun): string {
+  if (isUnanswered(run)) return describeUnanswered(run);
   const output = run.output.trim().split('\n').slice(-3).join(' | ');
   return `\`${run.argv.join(' ')}\` exited ${run.exitCode}${output ? `: ${output}` : ''}`;
 }
 
 /**
- * The Postfix queue: counts and delay reasons from `postqueue -j`, or, when Postfix is down and showq with it, the
- * number of files in the deferred and active queue directories. Pass `queueDirectory` when it is already known.
+ * The Postfix queue: counts and delay reasons from `postqueue -j`, or, when Postfix is down or does not answer (and
+ * showq with it), the number of files in the deferred and active queue directories. A postqueue that hung is killed at
+ * its timeout and stays on the session's record. Pass `queueDirectory` when it is already known.
  */
 export async function readQueueState(
   session: SshSession,
   postfixConfigDir: string,
   now: Date,
   queueDirectory?: string,
-  listingTimeoutMs = QUEUE_LISTING_TIMEOUT_MS,
 ): Promise<QueueState | { error: string }> {
-  // A frozen showq never answers postqueue; the files below still tell the size, so the wait stays short.
   const json = await session.run(['postqueue', '-c', postfixConfigDir, '-j'], {
     maxOutputBytes: QUEUE_JSON_BYTES,
-    timeoutMs: listingTimeoutMs,
+    timeoutMs: TIMEOUTS.daemonAnswer,
   });
   if (json.exitCode === 0) return parsePostqueueJson(json.output, now);
-  // With Postfix down, showq is gone and postqueue -j fails; the queue files themselves still tell the size.
+  // Without an answer from showq, the queue files themselves still tell the size.
   const directory = queueDirectory ?? (await postfixQueueDirectory(session, postfixConfigDir));
   if (!directory) return { error: `${failure(json)}; queue_directory unknown` };
   const countFiles = (queue: string) =>
     session.run(['find', remote.join(directory, queue), '-type', 'f', '-printf', '.'], {
       maxOutputBytes: QUEUE_FILE_DOTS,
-      timeoutMs: listingTimeoutMs,
+      timeoutMs: TIMEOUTS.listing,
     });
   const deferred = await countFiles('deferred');
   if (deferred.exitCode !== 0) return { error: `${failure(json)}; ${failure(deferred)}` };
@@ -108,8 +124,8 @@ export async function readQueueState(
 async function diskUse(session: SshSession, paths: readonly string[]): Promise<DiskUse[]> {
   const uses: DiskUse[] = [];
   for (const diskPath of paths) {
-    const space = await session.run(['df', '-P', diskPath]);
-    const inodes = await session.run(['df', '-Pi', diskPath]);
+    const space = await session.run(['df', '-P', diskPath], { timeoutMs: TIMEOUTS.quickRead });
+    const inodes = await session.run(['df', '-Pi', diskPath], { timeoutMs: TIMEOUTS.quickRead });
     const usedPercent = space.exitCode === 0 ? parseDfPercent(space.output) : undefined;
     const inodesUsedPercent = inodes.exitCode === 0 ? parseDfPercent(inodes.output) : undefined;
     if (usedPercent === undefined || inodesUsedPercent === undefined) continue;
@@ -128,11 +144,12 @@ interface PostfixState {
 }
 
 async function postfixState(session: SshSession, postfixDir: string): Promise<PostfixState> {
-  const status = await session.run(['postfix', '-c', postfixDir, 'status']);
+  // postfix-script reads the master's pid file and signals it with kill -0; it does not wait for the master to answer.
+  const status = await session.run(['postfix', '-c', postfixDir, 'status'], { timeoutMs: TIMEOUTS.quickRead });
   const queueDirectory = await postfixQueueDirectory(session, postfixDir);
   const running = status.exitCode === 0;
   const masterPid = running ? await postfixMasterPid(session, queueDirectory) : undefined;
-  const check = await session.run(['postfix', '-c', postfixDir, 'check']);
+  const check = await session.run(['postfix', '-c', postfixDir, 'check'], { timeoutMs: TIMEOUTS.configCheck });
   return {
     running,
     status,
@@ -152,7 +169,7 @@ async function readLogWindow(
   reference: Date,
 ): Promise<Pick<HostEvidence, 'logs' | 'logWindow'>> {
   const workerNow = new Date();
-  const date = await session.run(HOST_CLOCK_COMMAND);
+  const date = await session.run(HOST_CLOCK_COMMAND, { timeoutMs: TIMEOUTS.quickRead });
   const clock = (date.exitCode === 0 ? parseHostClock(date.output) : undefined) ?? {
     now: workerNow,
     utcOffsetMinutes: 0,
@@ -160,7 +177,10 @@ async function readLogWindow(
   const since = windowStart(reference, layout.logWindow, clock, workerNow);
   const logs: LogWindowFile[] = [];
   for (const file of layout.logFiles) {
-    const tail = await session.run(['tail', '-n', LOG_TAIL_LINES, file], { maxOutputBytes: LOG_TAIL_BYTES });
+    const tail = await session.run(['tail', '-n', LOG_TAIL_LINES, file], {
+      maxOutputBytes: LOG_TAIL_BYTES,
+      timeoutMs: TIMEOUTS.listing,
+    });
     if (tail.exitCode !== 0) {
       logs.push({ file, lines: [], unreadable: failure(tail) });
       continue;
@@ -176,9 +196,11 @@ async function readLogWindow(
 }
 
 /**
- * Looks at the mail host over an open SSH session without changing anything: Postfix and Dovecot state, queue,
- * the mail logs' lines within `layout.logWindow` before `reference` (the alert), disk, config drift from the known-good copy, and recent package changes. Every command is fixed and built
- * only from `layout` paths. A command that fails becomes evidence; only a broken connection rejects.
+ * Looks at the mail host over an open SSH session without changing anything: Postfix and Dovecot state (and whether
+ * each answers its own client), queue, the mail logs' lines within `layout.logWindow` before `reference` (the alert),
+ * disk, config drift from the known-good copy, and recent package changes. Every command is fixed, built only from
+ * `layout` paths, and bounded by its HOST_COMMAND_TIMEOUTS limit. A command that fails or hangs becomes evidence (wrap
+ * the session with recordUnanswered to keep the hangs); only a broken connection rejects.
  */
 export async function collectHostEvidence(
   session: SshSession,
@@ -189,8 +211,13 @@ export async function collectHostEvidence(
   const postfixDir = layout.postfixConfigDir;
   const { queueDirectory, ...postfix } = await postfixState(session, postfixDir);
 
-  const dovecotConfig = await session.run(['doveconf', '-c', layout.dovecotConfig, '-n']);
-  const ps = await session.run(['ps', '-ww', '-eo', 'pid,user,args'], { maxOutputBytes: LISTING_BYTES });
+  const dovecotConfig = await session.run(['doveconf', '-c', layout.dovecotConfig, '-n'], {
+    timeoutMs: TIMEOUTS.configRead,
+  });
+  const ps = await session.run(['ps', '-ww', '-eo', 'pid,user,args'], {
+    maxOutputBytes: LISTING_BYTES,
+    timeoutMs: TIMEOUTS.quickRead,
+  });
   const processes = ps.exitCode === 0 ? selectMailProcesses(ps.output) : [];
   const dovecot = await dovecotState(session, layout, processes);
 

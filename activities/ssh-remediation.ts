@@ -1,5 +1,6 @@
 import type { ServerConfig } from '../config/schema';
 import type { CommandRecord } from '../workflows/messages';
+import { HOST_COMMAND_TIMEOUTS } from './host-command-timeouts';
 import type { MailHostAccess } from './mail-host';
 import type { ActionOutcome, RemediationExecutor } from './remediation';
 import type { CatalogAction } from './remediation-catalog';
@@ -7,6 +8,16 @@ import { stepArgv, type Argv, type CatalogCheck, type CatalogStep, type HostFact
 import { shellQuote, type SshSession } from './ssh';
 
 const MAX_RECORDED_OUTPUT = 1_500;
+/** Well inside the remediation group's one-minute heartbeat timeout, so a long step is not taken for a dead worker. */
+const HEARTBEAT_EVERY_MS = 10_000;
+
+/** What a command of an action does decides how long it may take. */
+type CommandKind = 'fact' | 'check' | 'step';
+const TIMEOUT_OF: Record<CommandKind, number> = {
+  fact: HOST_COMMAND_TIMEOUTS.configRead,
+  check: HOST_COMMAND_TIMEOUTS.remediationCheck,
+  step: HOST_COMMAND_TIMEOUTS.remediationStep,
+};
 
 function record(argv: Argv, exitCode: number, output: string): CommandRecord {
   return { command: shellQuote(argv), exitCode, output: output.trim().slice(-MAX_RECORDED_OUTPUT) };
@@ -18,16 +29,22 @@ interface ActionRun {
   onProgress: () => void;
 }
 
-async function runRecorded({ session, onProgress }: ActionRun, argv: Argv): Promise<CommandRecord> {
+/** Runs one command within the limit of its kind, and keeps heartbeating while it runs. */
+async function runRecorded({ session, onProgress }: ActionRun, argv: Argv, kind: CommandKind): Promise<CommandRecord> {
   onProgress();
-  const run = await session.run(argv);
-  return record(argv, run.exitCode, run.output);
+  const beating = setInterval(onProgress, HEARTBEAT_EVERY_MS);
+  try {
+    const run = await session.run(argv, { timeoutMs: TIMEOUT_OF[kind] });
+    return record(argv, run.exitCode, run.output);
+  } finally {
+    clearInterval(beating);
+  }
 }
 
 /** Runs read-only commands one after another, whatever each answers. */
 async function runAll(run: ActionRun, commands: Argv[]): Promise<CommandRecord[]> {
   const records: CommandRecord[] = [];
-  for (const argv of commands) records.push(await runRecorded(run, argv));
+  for (const argv of commands) records.push(await runRecorded(run, argv, 'check'));
   return records;
 }
 
@@ -38,7 +55,7 @@ async function readHostFacts(run: ActionRun, server: ServerConfig, action: Catal
   const facts: Record<string, string> = {};
   const records: CommandRecord[] = [];
   for (const reader of action.facts ?? []) {
-    const read = await runRecorded(run, reader.read(server, facts));
+    const read = await runRecorded(run, reader.read(server, facts), 'fact');
     records.push(read);
     const value = read.output.trim();
     if (read.exitCode !== 0 || !reader.isValid(value)) {
@@ -53,7 +70,7 @@ async function readHostFacts(run: ActionRun, server: ServerConfig, action: Catal
 async function alreadyInEffect(run: ActionRun, checks: CatalogCheck[]): Promise<CommandRecord[] | undefined> {
   const records: CommandRecord[] = [];
   for (const check of checks) {
-    const checked = await runRecorded(run, stepArgv(check));
+    const checked = await runRecorded(run, stepArgv(check), 'check');
     records.push(checked);
     const passesOn = Array.isArray(check) ? 0 : check.passesOnExitCode;
     if (checked.exitCode !== passesOn) return undefined;
@@ -72,7 +89,7 @@ async function runSteps(run: ActionRun, steps: CatalogStep[]): Promise<{ exitCod
     if (!Array.isArray(step) && 'when' in step) {
       if (probePassed === undefined || probePassed !== (step.when === 'probe-passed')) continue;
     }
-    const ran = await runRecorded(run, stepArgv(step));
+    const ran = await runRecorded(run, stepArgv(step), 'step');
     records.push(ran);
     if (!Array.isArray(step) && 'probe' in step) probePassed = ran.exitCode === 0;
     else if (ran.exitCode !== 0) return { exitCode: ran.exitCode, records };

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { constants } from 'node:os';
 import { Client, type ClientChannel, type ConnectConfig, type ServerHostKeyAlgorithm } from 'ssh2';
+import { inSeconds } from './host-command-timeouts';
 import type { CommandRun } from './host-evidence-types';
 
 /** Where to connect and as whom. `privateKey` is the resolved secret; it is handed to ssh2 and never printed. */
@@ -20,7 +21,8 @@ export interface SshOptions {
   commandTimeoutMs: number;
 }
 
-interface RunOptions {
+export interface RunOptions {
+  /** How long the command may run before it is killed; see HOST_COMMAND_TIMEOUTS for the limits activities use. */
   timeoutMs?: number;
   /** How much output to keep, from the end. Defaults to 8 KiB; listings that are parsed ask for more. */
   maxOutputBytes?: number;
@@ -30,8 +32,9 @@ export interface SshSession {
   /**
    * Runs one command on its own exec channel and resolves with its exit code and combined output, whatever the exit
    * code (127: no such program; 128 + N: killed by signal N). A command that outlives its timeout is killed with its
-   * process group (SIGKILL), its channel is closed, and it resolves with exit code -1 and output ending in
-   * `timed out after N ms`. Rejects only when the connection itself fails, with that failure as the cause.
+   * process group (SIGKILL), its channel is closed, and it resolves with exit code -1, `timedOutAfterMs` set and
+   * output ending in `timed out after N ms`. Rejects only when the connection itself fails, with that failure as the
+   * cause.
    */
   run(argv: readonly string[], options?: RunOptions): Promise<CommandRun>;
 }
@@ -49,6 +52,30 @@ export class HostKeyMismatchError extends Error {
       options,
     );
     this.name = 'HostKeyMismatchError';
+  }
+}
+
+/**
+ * The SSH handshake did not finish within `readyTimeoutMs`: nothing was authenticated and nothing ran. `connected`
+ * tells a server that took the TCP connection and then said nothing (a stopped sshd) from one that never took it.
+ */
+export class SshHandshakeTimeoutError extends Error {
+  /** What ssh2 calls its own timeouts, so a caller that looks at `level` still sees one. */
+  readonly level = 'client-timeout';
+
+  constructor(
+    readonly endpoint: string,
+    readonly timeoutMs: number,
+    readonly connected: boolean,
+    options: { cause: unknown },
+  ) {
+    super(
+      connected
+        ? `SSH to ${endpoint} accepted the connection but did not finish its handshake within ${inSeconds(timeoutMs)}`
+        : `SSH to ${endpoint} did not accept a connection within ${inSeconds(timeoutMs)}`,
+      options,
+    );
+    this.name = 'SshHandshakeTimeoutError';
   }
 }
 
@@ -232,6 +259,7 @@ class ChannelCommand {
         argv: [...this.argv],
         exitCode: -1,
         output: `${before}${before && !before.endsWith('\n') ? '\n' : ''}timed out after ${timeoutMs} ms`,
+        timedOutAfterMs: timeoutMs,
       });
     });
   }
@@ -353,11 +381,15 @@ async function connectPinned(
   const endpoint = `${target.host}:${target.port}`;
   let presentedKey: Buffer | undefined;
   let connectionError: unknown;
+  let tcpConnected = false;
   const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
 
   await new Promise<void>((resolve, reject) => {
     client.once('ready', () => resolve());
-    client.on('error', (error) => {
+    client.once('connect', () => {
+      tcpConnected = true;
+    });
+    client.on('error', (error: Error & { level?: string }) => {
       connectionError ??= error;
       if (presentedKey) {
         reject(
@@ -365,6 +397,8 @@ async function connectPinned(
             cause: error,
           }),
         );
+      } else if (error.level === 'client-timeout') {
+        reject(new SshHandshakeTimeoutError(endpoint, options.readyTimeoutMs, tcpConnected, { cause: error }));
       } else {
         reject(error);
       }

@@ -6,15 +6,18 @@ import { ImapFlow } from 'imapflow';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { SecretResolver } from '../config/secrets';
 import type { ServerConfig } from '../config/schema';
+import { HOST_COMMAND_TIMEOUTS } from '../activities/host-command-timeouts';
 import type { CertificateTrust, MailHostAccess } from '../activities/mail-host';
 import { HostKeyMismatchError, withSshSession, type SshOptions, type SshTarget } from '../activities/ssh';
 import type { TlsTrust } from '../activities/tls-certificate';
 import { FailureType } from '../workflows/failure-types';
 
 const DEFAULT_SSH_OPTIONS: SshOptions = {
+  // A host whose sshd takes the connection and then says nothing is reported after this, not waited on.
   readyTimeoutMs: 10_000,
   keepaliveIntervalMs: 5_000,
-  commandTimeoutMs: 60_000,
+  // Every activity command names its own limit; this only bounds one that forgot to.
+  commandTimeoutMs: HOST_COMMAND_TIMEOUTS.remediationStep,
 };
 
 /** Builds the mail-host clients from the config, resolving the SSH key and canary password once, here. */

@@ -41,9 +41,15 @@ export function scriptedSession(script: Script): SshSession & { ran: string[] } 
         (pattern) => pattern.endsWith('*') && key.startsWith(pattern.slice(0, -1)),
       );
       const answer = script[key] ?? (prefix ? script[prefix] : undefined) ?? {};
-      return { argv: [...argv], exitCode: answer.exitCode ?? 0, output: answer.output ?? '' };
+      const timedOut = answer.timedOutAfterMs !== undefined ? { timedOutAfterMs: answer.timedOutAfterMs } : {};
+      return { argv: [...argv], exitCode: answer.exitCode ?? 0, output: answer.output ?? '', ...timedOut };
     },
   };
+}
+
+/** What the SSH session answers for a command it killed at its timeout. */
+export function hungFor(timedOutAfterMs: number): Partial<CommandRun> {
+  return { exitCode: -1, output: `timed out after ${timedOutAfterMs} ms`, timedOutAfterMs };
 }
 
 export const POSTFIX_DOWN: Script = {

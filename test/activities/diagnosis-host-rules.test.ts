@@ -1,6 +1,8 @@
 import { hostFindings } from '../../activities/diagnosis-host-rules';
 import type { DiagnosisEvidence } from '../../activities/diagnosis-evidence';
+import type { FollowUpResult } from '../../activities/follow-up-evidence';
 import type { CommandRun, HostEvidence } from '../../activities/host-evidence-types';
+import type { UnansweredRun } from '../../activities/unanswered-commands';
 import { rankFindings } from '../../activities/hypotheses';
 import { serverSchema } from '../../config/schema';
 
@@ -32,8 +34,17 @@ function healthyHost(): HostEvidence {
   };
 }
 
+interface SeenAlongside {
+  followUps?: FollowUpResult[];
+  unanswered?: UnansweredRun[];
+}
+
 /** The host's best finding, as the ranking orders them. */
-function reasonFromHost(host: HostEvidence, deferredThreshold = 0) {
+function reasonFromHost(
+  host: HostEvidence,
+  deferredThreshold = 0,
+  { followUps = [], unanswered = [] }: SeenAlongside = {},
+) {
   const server = serverSchema.parse({
     id: 'mx1',
     smtp: { host: 'mx1', port: 25 },
@@ -46,8 +57,9 @@ function reasonFromHost(host: HostEvidence, deferredThreshold = 0) {
     probes: { serverId: 'mx1', checkedAt: host.collectedAt, tcpSmtp: ok, smtp: ok, imap: ok },
     imapTcp: ok,
     matches: [],
-    followUps: [],
+    followUps,
     certificateFiles: {},
+    unanswered,
   };
   return rankFindings(hostFindings(evidence))[0];
 }
@@ -167,6 +179,135 @@ describe('reasoning from the mail host', () => {
     expect(reasonFromHost(host)).toMatchObject({
       failureClass: 'inodes-exhausted',
       rootCause: expect.stringMatching(/is out of inodes/),
+    });
+  });
+});
+
+describe('reasoning from commands that did not answer', () => {
+  const POSTQUEUE = ['postqueue', '-c', '/etc/postfix', '-j'];
+  const DOVEADM = ['doveadm', '-c', '/etc/dovecot/dovecot.conf', 'process', 'status'];
+  const hung = (argv: string[], timedOutAfterMs: number): UnansweredRun => ({
+    argv,
+    exitCode: -1,
+    output: `timed out after ${timedOutAfterMs} ms`,
+    timedOutAfterMs,
+  });
+  /** The process-state follow-up of a master, as `ps -o pid,stat,wchan,args -p <pid>` printed it. */
+  const masterRow = (pid: number, stat: string, args: string): FollowUpResult => {
+    const row = `${pid} ${stat}   do_sig ${args}`;
+    return {
+      request: { kind: 'process-state', pid },
+      runs: [ran(['ps', '-o', 'pid,stat,wchan,args', '-p', String(pid)], 0, `  PID STAT WCHAN  COMMAND\n  ${row}\n`)],
+      values: { processState: row },
+    };
+  };
+
+  test('a frozen Postfix cites the postqueue that did not answer, and names its stopped master', () => {
+    const finding = reasonFromHost(healthyHost(), 0, {
+      followUps: [masterRow(100, 'Ts', '/usr/lib/postfix/sbin/master -w')],
+      unanswered: [hung(POSTQUEUE, 10_000)],
+    });
+
+    expect(finding).toMatchObject({ source: 'host-postfix-frozen', actionId: 'resume-postfix' });
+    expect(finding?.rootCause).toBe(
+      'Postfix is frozen: its master process (pid 100) is stopped (ps state Ts), so connections are accepted but ' +
+        'never answered; `postqueue -c /etc/postfix -j` did not answer within 10 s',
+    );
+    expect(finding?.evidence).toEqual([
+      'master process: `ps -o pid,stat,wchan,args -p 100` exit 0: PID STAT WCHAN  COMMAND | 100 Ts   do_sig /usr/lib/postfix/sbin/master -w',
+      '`postqueue -c /etc/postfix -j` did not answer within 10 s',
+    ]);
+  });
+
+  test('a frozen Dovecot cites the doveadm that did not answer', () => {
+    const finding = reasonFromHost(healthyHost(), 0, {
+      followUps: [masterRow(200, 'T', '/usr/sbin/dovecot')],
+      unanswered: [hung(DOVEADM, 10_000)],
+    });
+
+    expect(finding).toMatchObject({ source: 'host-dovecot-frozen', actionId: 'resume-dovecot' });
+    expect(finding?.rootCause).toMatch(/^Dovecot is frozen: its master process \(pid 200\) is stopped \(ps state T\)/);
+    expect(finding?.evidence).toContain(
+      '`doveadm -c /etc/dovecot/dovecot.conf process status` did not answer within 10 s',
+    );
+  });
+
+  test('a Postfix whose master sleeps but whose postqueue times out does not answer, and is restarted', () => {
+    const finding = reasonFromHost(healthyHost(), 0, {
+      followUps: [masterRow(100, 'Ss', '/usr/lib/postfix/sbin/master -w')],
+      unanswered: [hung(POSTQUEUE, 10_000)],
+    });
+
+    expect(finding).toMatchObject({
+      source: 'host-postfix-unresponsive',
+      actionId: 'restart-postfix',
+      failureClass: 'not-answering',
+      rootCause:
+        'Postfix does not answer: `postqueue -c /etc/postfix -j` did not answer within 10 s, while its master ' +
+        'process (pid 100) is alive and not stopped (ps state Ss)',
+    });
+    expect(finding?.evidence[0]).toBe('`postqueue -c /etc/postfix -j` did not answer within 10 s');
+    expect(finding?.evidence[1]).toMatch(/^master process: .*100 Ss/);
+  });
+
+  test('a Dovecot that runs but does not answer doveadm is handed over: the catalog has no restart for it', () => {
+    const finding = reasonFromHost(healthyHost(), 0, {
+      followUps: [masterRow(200, 'S', '/usr/sbin/dovecot')],
+      unanswered: [hung(DOVEADM, 10_000)],
+    });
+
+    expect(finding).toMatchObject({
+      source: 'host-dovecot-unresponsive',
+      actionId: 'none',
+      rootCause:
+        'Dovecot does not answer: `doveadm -c /etc/dovecot/dovecot.conf process status` did not answer within ' +
+        '10 s, while its master process (pid 200) is alive and not stopped (ps state S)',
+    });
+    expect(finding?.handover?.suggestedCommands).toEqual([
+      "'ps' '-o' 'pid,pgid,stat,wchan:32,args' '--sid' '200'",
+      "'kill' '-TERM' '200'",
+      "'dovecot' '-c' '/etc/dovecot/dovecot.conf'",
+    ]);
+  });
+
+  test('a client that timed out while nobody could read its daemon state is still quoted, without a cause claimed', () => {
+    const df = hung(['df', '-P', '/var/mail'], 5_000);
+    const finding = reasonFromHost(healthyHost(), 0, { unanswered: [hung(POSTQUEUE, 10_000), df] });
+
+    expect(finding).toMatchObject({
+      source: 'host-commands-unanswered',
+      actionId: 'none',
+      evidence: [
+        '`postqueue -c /etc/postfix -j` did not answer within 10 s',
+        '`df -P /var/mail` did not answer within 5 s',
+      ],
+    });
+  });
+
+  test('a status that hung does not read as a stopped Postfix, and a check that hung is not called a pass', () => {
+    const host = healthyHost();
+    host.postfix = {
+      ...host.postfix,
+      running: false,
+      status: hung(['postfix', '-c', '/etc/postfix', 'status'], 5_000),
+    };
+    expect(reasonFromHost(host, 0, { unanswered: [host.postfix.status as UnansweredRun] })).toMatchObject({
+      source: 'host-commands-unanswered',
+      rootCause: 'Commands on the mail host do not answer: `postfix -c /etc/postfix status` did not answer within 5 s',
+    });
+
+    const stopped = healthyHost();
+    const check = hung(['postfix', '-c', '/etc/postfix', 'check'], 15_000);
+    stopped.postfix = { ...stopped.postfix, running: false, status: ran(['postfix', 'status'], 1), check };
+    expect(reasonFromHost(stopped, 0, { unanswered: [check] })).toMatchObject({
+      source: 'host-postfix-stopped',
+      actionId: 'none',
+      rootCause:
+        'Postfix is not running, and whether its configuration is sound is unknown: ' +
+        '`postfix -c /etc/postfix check` did not answer within 15 s',
+      evidence: expect.arrayContaining([
+        'postfix check: `postfix -c /etc/postfix check` did not answer within 15 s',
+      ]) as unknown,
     });
   });
 });

@@ -6,6 +6,7 @@ import {
   POSTFIX_UP,
   SHIPPED,
   diagnoseFixture,
+  hungFor,
   refused,
   silent,
   syslogTime,
@@ -191,6 +192,11 @@ const STOPPED_POSTFIX_MASTER = {
     output: '  PID STAT WCHAN  COMMAND\n  812 Ts   do_sig /usr/lib/postfix/sbin/master -w\n',
   },
 };
+const STOPPED_DOVECOT_MASTER = {
+  'ps -o pid,stat,wchan,args -p 803': { output: '  PID STAT WCHAN  COMMAND\n  803 T    do_sig /usr/sbin/dovecot\n' },
+};
+const POSTQUEUE_HUNG = { 'postqueue -c /etc/postfix -j': hungFor(10_000) };
+const DOVEADM_HUNG = { 'doveadm -c /etc/dovecot/dovecot.conf process status': hungFor(10_000) };
 
 MATRIX.push(
   {
@@ -243,20 +249,61 @@ MATRIX.push(
     },
   },
   {
-    name: 'frozen Dovecot',
-    script: {
-      ...POSTFIX_UP,
-      ...DOVECOT_UP,
-      'ps -o pid,stat,wchan,args -p 803': {
-        output: '  PID STAT WCHAN  COMMAND\n  803 T    do_sig /usr/sbin/dovecot\n',
-      },
+    name: 'frozen Postfix whose postqueue timed out: the hang is quoted in the cause',
+    script: { ...POSTFIX_UP, ...DOVECOT_UP, ...STOPPED_POSTFIX_MASTER, ...POSTQUEUE_HUNG },
+    probes: { smtp: silent },
+    failing: ['postfix'],
+    expect: {
+      source: 'host-postfix-frozen',
+      actionId: 'resume-postfix',
+      rootCause:
+        /^Postfix is frozen: its master process \(pid 812\) is stopped \(ps state Ts\), .*; `postqueue -c \/etc\/postfix -j` did not answer within 10 s$/,
     },
+  },
+  {
+    name: 'frozen Dovecot',
+    script: { ...POSTFIX_UP, ...DOVECOT_UP, ...STOPPED_DOVECOT_MASTER },
     probes: { imap: silent },
     failing: ['dovecot'],
     expect: {
       source: 'host-dovecot-frozen',
       actionId: 'resume-dovecot',
       rootCause: /^Dovecot is frozen: its master process \(pid 803\) is stopped \(ps state T\)/,
+    },
+  },
+  {
+    name: 'frozen Dovecot whose doveadm timed out: the hang is quoted in the cause',
+    script: { ...POSTFIX_UP, ...DOVECOT_UP, ...STOPPED_DOVECOT_MASTER, ...DOVEADM_HUNG },
+    probes: { imap: silent },
+    failing: ['dovecot'],
+    expect: {
+      source: 'host-dovecot-frozen',
+      actionId: 'resume-dovecot',
+      rootCause:
+        /^Dovecot is frozen: .*\(ps state T\).*; `doveadm -c \/etc\/dovecot\/dovecot\.conf process status` did not answer within 10 s$/,
+    },
+  },
+  {
+    name: 'Postfix runs (master sleeping) but postqueue times out: it does not answer, and is restarted',
+    script: { ...POSTFIX_UP, ...DOVECOT_UP, ...POSTQUEUE_HUNG },
+    probes: { smtp: silent },
+    failing: ['postfix'],
+    expect: {
+      source: 'host-postfix-unresponsive',
+      actionId: 'restart-postfix',
+      rootCause:
+        /^Postfix does not answer: `postqueue -c \/etc\/postfix -j` did not answer within 10 s, while its master process \(pid 812\) is alive and not stopped \(ps state Ss\)$/,
+    },
+  },
+  {
+    name: 'Dovecot runs (master sleeping) but doveadm times out: it does not answer, and people restart it',
+    script: { ...POSTFIX_UP, ...DOVECOT_UP, ...DOVEADM_HUNG },
+    probes: { imap: silent },
+    failing: ['dovecot'],
+    expect: {
+      source: 'host-dovecot-unresponsive',
+      actionId: 'none',
+      rootCause: /^Dovecot does not answer: `doveadm .*` did not answer within 10 s, while .*\(ps state Ss\)$/,
     },
   },
   {
@@ -404,6 +451,13 @@ MATRIX.push(
     expect: { source: 'host-postfix-frozen', actionId: 'resume-postfix', rootCause: /^Postfix is frozen/ },
   },
   {
+    name: 'a hang beside the cause: a stopped Postfix is started, and the df that hung is quoted all the same',
+    script: { ...POSTFIX_DOWN, ...DOVECOT_UP, 'df -P /var/mail': hungFor(5_000) },
+    probes: { tcpSmtp: refused, smtp: refused },
+    failing: ['postfix'],
+    expect: { source: 'host-postfix-stopped', actionId: 'start-postfix', rootCause: /^Postfix is not running/ },
+  },
+  {
     name: 'a healthy host',
     script: { ...POSTFIX_UP, ...DOVECOT_UP },
     failing: [],
@@ -427,6 +481,10 @@ describe('diagnosis over a matrix of recorded hosts', () => {
     if (diagnosis.recommendation.actionId === 'none' && top?.source !== 'network-no-known-fault') {
       expect(diagnosis.handover?.reason).toEqual(expect.any(String));
     }
+    const hangs = Object.entries(fixture.script)
+      .filter(([, answer]) => answer?.timedOutAfterMs !== undefined)
+      .map(([argv, answer]) => `\`${argv}\` did not answer within ${(answer?.timedOutAfterMs ?? 0) / 1000} s`);
+    for (const hang of hangs) expect(diagnosis.evidence).toContain(hang);
   });
 
   test('real failure 1: the generic "not running" is offered, but below, with the fatal line against it', async () => {

@@ -1,11 +1,17 @@
+import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import pino from 'pino';
 import { createDiagnosisActivities } from '../../activities/diagnosis';
 import type { MailHostAccess } from '../../activities/mail-host';
 import { loadSignatureCatalog } from '../../activities/signatures/catalog';
 import { serverSchema, type ServerConfig } from '../../config/schema';
+import { SecretResolver } from '../../config/secrets';
+import { createMailHostAccess } from '../../worker/mail-host-access';
 import { NO_CATALOG_ACTION, type CheckResult, type ProbeReport } from '../../workflows/messages';
 import { freePort } from '../support/processes';
+import { generateEd25519KeyPair } from '../support/sshd';
 
 const refused: CheckResult = { ok: false, latencyMs: 1, detail: 'ECONNREFUSED', errorCode: 'ECONNREFUSED' };
 const answered: CheckResult = { ok: true, latencyMs: 2, detail: '* OK IMAP ready' };
@@ -38,7 +44,7 @@ function probesOf(server: ServerConfig): ProbeReport {
   };
 }
 
-function diagnose(server: ServerConfig, withSsh: MailHostAccess['withSsh']) {
+function diagnose(server: ServerConfig, withSsh: MailHostAccess['withSsh'], probes = probesOf(server)) {
   const mailHost = { withSsh } as MailHostAccess;
   const { diagnoseOutage } = createDiagnosisActivities({
     servers: new Map([[server.id, server]]),
@@ -48,32 +54,68 @@ function diagnose(server: ServerConfig, withSsh: MailHostAccess['withSsh']) {
     signatures: loadSignatureCatalog(),
   });
   const context = { incidentId: 'incident-mx1', serverId: server.id, step: 'troubleshooting' as const };
-  return diagnoseOutage({ context, probes: probesOf(server) });
+  return diagnoseOutage({ context, probes });
 }
 
 const SSH = {
   host: '127.0.0.1',
-  port: 2222,
   user: 'root',
   hostKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestHostKey',
-  privateKey: { file: 'id_ed25519' },
+  privateKey: { env: 'MAILMEND_TEST_SSH_KEY' },
 };
+const READY_TIMEOUT_MS = 500;
+
+/** The worker's own SSH access, with a real key, and a handshake timeout short enough for a test. */
+async function realSshAccess(): Promise<MailHostAccess['withSsh']> {
+  const scratch = await mkdtemp(path.join(os.tmpdir(), 'mailmend-diagnosis-ssh-'));
+  try {
+    const { privateKey } = await generateEd25519KeyPair(scratch, 'client_key');
+    const secrets = new SecretResolver({ MAILMEND_TEST_SSH_KEY: privateKey }, '/');
+    const access = createMailHostAccess(secrets, {
+      readyTimeoutMs: READY_TIMEOUT_MS,
+      keepaliveIntervalMs: 5_000,
+      commandTimeoutMs: 5_000,
+    });
+    return (server, use) => access.withSsh(server, use);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+/** A port that accepts TCP connections and never says a word, as an sshd whose processes are stopped. */
+async function silentPort(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets: net.Socket[] = [];
+  const server = net.createServer((socket) => {
+    socket.on('error', () => undefined);
+    sockets.push(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
 
 describe('diagnosis when mailmend cannot reach the host', () => {
-  test('SSH down: the network names the cause, nobody is asked to approve, and people get the commands to run', async () => {
-    const host = await postfixDownHost(SSH);
+  test('SSH refused: the network names the cause, nobody is asked to approve, and people get the commands to run', async () => {
+    const sshPort = await freePort();
+    const host = await postfixDownHost({ ...SSH, port: sshPort });
     try {
-      const diagnosis = await diagnose(host.server, () => Promise.reject(new Error('connect ECONNREFUSED')));
+      const diagnosis = await diagnose(host.server, await realSshAccess());
 
       expect(diagnosis.rootCause).toMatch(/Postfix is not running/);
       expect(diagnosis.recommendation.actionId).toBe(NO_CATALOG_ACTION);
       expect(diagnosis.recommendation.description).toMatch(/^Hand over to people: mailmend cannot run start-postfix/);
       expect(diagnosis.handover).toEqual({
-        reason:
-          'mailmend cannot run start-postfix: SSH to 127.0.0.1:2222 failed (connect ECONNREFUSED): diagnosis from the network only',
+        reason: `mailmend cannot run start-postfix: SSH to 127.0.0.1:${sshPort} refused the connection (ECONNREFUSED): diagnosis from the network only`,
         suggestedCommands: ["'postfix' '-c' '/etc/postfix' 'check'", "'postfix' '-c' '/etc/postfix' 'start'"],
       });
-      expect(diagnosis.evidence.at(-1)).toMatch(/^SSH to 127\.0\.0\.1:2222 failed/);
+      expect(diagnosis.evidence.at(-1)).toBe(
+        `SSH to 127.0.0.1:${sshPort} refused the connection (ECONNREFUSED): diagnosis from the network only`,
+      );
       expect(diagnosis.hypotheses?.[0]).toMatchObject({
         source: 'network-smtp-refused',
         actionId: NO_CATALOG_ACTION,
@@ -81,6 +123,49 @@ describe('diagnosis when mailmend cannot reach the host', () => {
       });
     } finally {
       await host.close();
+    }
+  });
+
+  test('an sshd that takes the connection and never finishes the handshake is named as such, and handed over', async () => {
+    const sshd = await silentPort();
+    const host = await postfixDownHost({ ...SSH, port: sshd.port });
+    try {
+      const started = Date.now();
+      const diagnosis = await diagnose(host.server, await realSshAccess());
+
+      const why = `SSH to 127.0.0.1:${sshd.port} accepted the connection but did not finish its handshake within 0.5 s`;
+      expect(diagnosis.evidence.at(-1)).toBe(`${why}: diagnosis from the network only`);
+      expect(diagnosis.recommendation.actionId).toBe(NO_CATALOG_ACTION);
+      expect(diagnosis.handover?.reason).toBe(
+        `mailmend cannot run start-postfix: ${why}: diagnosis from the network only`,
+      );
+      expect(Date.now() - started).toBeLessThan(READY_TIMEOUT_MS + 2_000);
+    } finally {
+      await Promise.all([host.close(), sshd.close()]);
+    }
+  });
+
+  test('every service answering while the sshd hangs: the hang is the fault in sight, not "no fault"', async () => {
+    const sshd = await silentPort();
+    const host = await postfixDownHost({ ...SSH, port: sshd.port });
+    try {
+      const diagnosis = await diagnose(host.server, await realSshAccess(), {
+        ...probesOf(host.server),
+        tcpSmtp: answered,
+        smtp: answered,
+      });
+
+      const why = `SSH to 127.0.0.1:${sshd.port} accepted the connection but did not finish its handshake within 0.5 s: diagnosis from the network only`;
+      expect(diagnosis.rootCause).toBe(
+        `Every service answers from the network, but mailmend cannot look at the host: ${why}`,
+      );
+      expect(diagnosis.recommendation).toMatchObject({
+        actionId: NO_CATALOG_ACTION,
+        description: `Hand over to people: ${why}`,
+      });
+      expect(diagnosis.handover).toEqual({ reason: why, suggestedCommands: [] });
+    } finally {
+      await Promise.all([host.close(), sshd.close()]);
     }
   });
 

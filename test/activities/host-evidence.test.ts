@@ -1,6 +1,7 @@
-import { collectHostEvidence } from '../../activities/host-evidence';
+import { collectHostEvidence, readQueueState } from '../../activities/host-evidence';
 import type { CommandRun } from '../../activities/host-evidence-types';
 import type { SshSession } from '../../activities/ssh';
+import { describeUnanswered, recordUnanswered } from '../../activities/unanswered-commands';
 import { layoutOf } from '../support/host-layout';
 
 describe('collectHostEvidence with a scripted session', () => {
@@ -20,7 +21,8 @@ describe('collectHostEvidence with a scripted session', () => {
         const key = argv.join(' ');
         ran.push(key);
         const answer = answers[key] ?? { exitCode: 127, output: `sh: 1: ${argv[0]}: not found\n` };
-        return { argv: [...argv], exitCode: answer.exitCode ?? 0, output: answer.output ?? '' };
+        const timedOut = answer.timedOutAfterMs !== undefined ? { timedOutAfterMs: answer.timedOutAfterMs } : {};
+        return { argv: [...argv], exitCode: answer.exitCode ?? 0, output: answer.output ?? '', ...timedOut };
       },
     };
   }
@@ -123,6 +125,7 @@ describe('collectHostEvidence with a scripted session', () => {
       'doveconf -c /etc/dovecot/dovecot.conf -h base_dir',
       'cat /run/dovecot/master.pid',
       'kill -0 803',
+      'doveadm -c /etc/dovecot/dovecot.conf process status',
       'postqueue -c /etc/postfix -j',
       'find /var/spool/postfix/deferred -type f -printf .',
       'find /var/spool/postfix/active -type f -printf .',
@@ -146,5 +149,75 @@ describe('collectHostEvidence with a scripted session', () => {
       'grep -E -e ^(Start-Date|Commandline):  -e  (install|upgrade|remove|purge)  /var/log/dpkg.log',
       'grep -E -e ^(Start-Date|Commandline):  -e  (install|upgrade|remove|purge)  /var/log/apt/history.log',
     ]);
+  });
+  test('a postqueue that hangs is kept as evidence, and the queue files are counted instead', async () => {
+    const queue = '/var/spool/postfix';
+    const hung = { exitCode: -1, output: 'timed out after 10000 ms', timedOutAfterMs: 10_000 };
+    const scripted = scriptedSession({
+      'postconf -c /etc/postfix -h queue_directory': { output: `${queue}\n` },
+      'postqueue -c /etc/postfix -j': hung,
+      [`find ${queue}/deferred -type f -printf .`]: { output: '...' },
+      [`find ${queue}/active -type f -printf .`]: { output: '' },
+    });
+    const { session, unanswered } = recordUnanswered(scripted);
+
+    expect(await readQueueState(session, '/etc/postfix', NOW)).toEqual({ deferred: 3, active: 0, delayReasons: [] });
+    expect(unanswered.map(describeUnanswered)).toEqual(['`postqueue -c /etc/postfix -j` did not answer within 10 s']);
+  });
+
+  test('a queue that cannot be read says which command did not answer', async () => {
+    const scripted = scriptedSession({
+      'postconf -c /etc/postfix -h queue_directory': { output: '/var/spool/postfix\n' },
+      'postqueue -c /etc/postfix -j': { exitCode: -1, output: 'timed out after 10000 ms', timedOutAfterMs: 10_000 },
+      'find /var/spool/postfix/deferred -type f -printf .': {
+        exitCode: -1,
+        output: 'timed out after 15000 ms',
+        timedOutAfterMs: 15_000,
+      },
+    });
+
+    expect(await readQueueState(scripted, '/etc/postfix', NOW)).toEqual({
+      error:
+        '`postqueue -c /etc/postfix -j` did not answer within 10 s; ' +
+        '`find /var/spool/postfix/deferred -type f -printf .` did not answer within 15 s',
+    });
+  });
+
+  test('a running Dovecot is asked over its master socket, and a doveadm that hangs is recorded', async () => {
+    const scripted = scriptedSession({
+      'doveconf -c /etc/dovecot/dovecot.conf -h base_dir': { output: '/run/dovecot\n' },
+      'cat /run/dovecot/master.pid': { output: '803\n' },
+      'kill -0 803': {},
+      'doveadm -c /etc/dovecot/dovecot.conf process status': {
+        exitCode: -1,
+        output: 'timed out after 10000 ms',
+        timedOutAfterMs: 10_000,
+      },
+    });
+    const { session, unanswered } = recordUnanswered(scripted);
+
+    const evidence = await collectHostEvidence(session, layout, NOW);
+
+    expect(evidence.dovecot).toMatchObject({ running: true, masterPid: 803 });
+    expect(unanswered.map(describeUnanswered)).toEqual([
+      '`doveadm -c /etc/dovecot/dovecot.conf process status` did not answer within 10 s',
+    ]);
+  });
+
+  test('a visit past its budget gives each further command what is left, never less than a second', async () => {
+    const asked: (number | undefined)[] = [];
+    const slow: SshSession = {
+      async run(argv, options) {
+        asked.push(options?.timeoutMs);
+        return { argv: [...argv], exitCode: 0, output: '' };
+      },
+    };
+    const { session } = recordUnanswered(slow, 0);
+
+    await session.run(['postqueue', '-j'], { timeoutMs: 10_000 });
+    const fresh = recordUnanswered(slow, 60_000).session;
+    await fresh.run(['df', '-P', '/'], { timeoutMs: 5_000 });
+
+    expect(asked).toEqual([1_000, 5_000]);
   });
 });

@@ -1,10 +1,21 @@
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import pino from 'pino';
+import { createDiagnosisActivities } from '../../activities/diagnosis';
 import { collectHostEvidence } from '../../activities/host-evidence';
+import { createProbeActivities } from '../../activities/probes';
+import { loadSignatureCatalog } from '../../activities/signatures/catalog';
 import { withSshSession } from '../../activities/ssh';
+import { recordUnanswered } from '../../activities/unanswered-commands';
+import { SecretResolver } from '../../config/secrets';
+import { labBreak, labDown, labHeal, labUp, type LabInfo } from '../../lab/lab';
+import { requireLabTools } from '../../lab/prerequisites';
+import { createMailHostAccess } from '../../worker/mail-host-access';
 import { layoutOf } from '../support/host-layout';
+import { freePorts } from '../support/processes';
 import { useTestSshd } from '../support/sshd';
 
 const execFileAsync = promisify(execFile);
@@ -264,4 +275,85 @@ describe('collectHostEvidence over a real sshd', () => {
     expect(mainDiff[0]).toMatch(/^--- .*known-good-drift\/postfix\/main\.cf/);
     expect(mainDiff).toContain('-relayhost = ');
   });
+});
+
+describe('a hung daemon on a real lab is evidence, never a stall', () => {
+  let stateDir: string;
+  let lab: LabInfo;
+  beforeAll(async () => {
+    requireLabTools();
+    if (process.getuid?.() !== 0) throw new Error('the lab tests need root: they start Postfix, Dovecot and sshd');
+    stateDir = await mkdtemp(path.join(os.tmpdir(), 'mailmend-hang-'));
+    const [smtpPort, imapPort, sshPort, relayPort] = (await freePorts(4)) as [number, number, number, number];
+    lab = await labUp({ stateDir, smtpPort, imapPort, sshPort, relayPort, serverId: 'lab-hang' });
+  }, 60_000);
+  afterAll(async () => {
+    if (!stateDir) return;
+    await labDown(stateDir);
+    await rm(stateDir, { recursive: true, force: true });
+  }, 60_000);
+  afterEach(() => labHeal(stateDir), 30_000);
+
+  const logger = pino({ level: 'silent' });
+  const mailHost = () => createMailHostAccess(new SecretResolver({}, '/'));
+  const postqueue = () => `\`postqueue -c ${lab.paths.postfixConfigDir} -j\` did not answer within 10 s`;
+  const doveadm = () => `\`doveadm -c ${lab.paths.dovecotConfig} process status\` did not answer within 10 s`;
+
+  /** The real probes, then the real diagnosis on their report, as the workflow runs them. */
+  async function assessAndDiagnose() {
+    const deps = {
+      servers: new Map([[lab.server.id, lab.server]]),
+      mailHost: mailHost(),
+      logger,
+      probeTimeoutMs: 3_000,
+    };
+    const context = { incidentId: 'incident-lab-hang', serverId: lab.server.id };
+    const started = Date.now();
+    const probes = await createProbeActivities(deps).probeServer({
+      context: { ...context, step: 'assessment' },
+      deadlineMs: 25_000,
+    });
+    const probedMs = Date.now() - started;
+    const diagnosis = await createDiagnosisActivities({ ...deps, signatures: loadSignatureCatalog() }).diagnoseOutage({
+      context: { ...context, step: 'troubleshooting' },
+      probes,
+    });
+    return { probes, probedMs, diagnosis };
+  }
+
+  test('a healthy lab answers every client at once: nothing is unanswered', async () => {
+    const started = Date.now();
+    const unanswered = await mailHost().withSsh(lab.server, async (raw) => {
+      const recording = recordUnanswered(raw);
+      await collectHostEvidence(recording.session, lab.server.host, new Date());
+      return recording.unanswered;
+    });
+    expect(unanswered).toEqual([]);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  test('frozen Postfix: postqueue is killed at 10 s, the queue is counted anyway, and the diagnosis quotes it', async () => {
+    await labBreak(stateDir, 'postfix-frozen');
+
+    const { probes, probedMs, diagnosis } = await assessAndDiagnose();
+
+    expect(probedMs).toBeLessThan(25_000);
+    expect(probes.smtp.ok).toBe(false);
+    expect(probes.deferredQueue?.detail).toContain(`${postqueue()}, so the queue files were counted`);
+    expect(diagnosis.hypotheses?.[0]?.source).toBe('host-postfix-frozen');
+    expect(diagnosis.rootCause).toMatch(/^Postfix is frozen: its master process \(pid \d+\) is stopped \(ps state T/);
+    expect(diagnosis.rootCause).toContain(postqueue());
+    expect(diagnosis.evidence).toContain(postqueue());
+  }, 90_000);
+
+  test('frozen Dovecot: doveadm is killed at 10 s and the diagnosis quotes it', async () => {
+    await labBreak(stateDir, 'dovecot-frozen');
+
+    const { probes, diagnosis } = await assessAndDiagnose();
+
+    expect(probes.imap.ok).toBe(false);
+    expect(diagnosis.hypotheses?.[0]?.source).toBe('host-dovecot-frozen');
+    expect(diagnosis.rootCause).toMatch(/^Dovecot is frozen: its master process \(pid \d+\) is stopped \(ps state T/);
+    expect(diagnosis.evidence).toContain(doveadm());
+  }, 90_000);
 });

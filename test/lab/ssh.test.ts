@@ -1,13 +1,21 @@
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import pino from 'pino';
+import { HOST_COMMAND_TIMEOUTS } from '../../activities/host-command-timeouts';
+import { checkDeferredQueue } from '../../activities/queue-check';
 import {
   HostKeyMismatchError,
+  SshHandshakeTimeoutError,
   shellQuote,
   sshFingerprint,
   withSshSession,
   type SshOptions,
 } from '../../activities/ssh';
+import { describeUnanswered, type UnansweredRun } from '../../activities/unanswered-commands';
+import { serverSchema, type ServerConfig } from '../../config/schema';
+import { SecretResolver } from '../../config/secrets';
+import { createMailHostAccess } from '../../worker/mail-host-access';
 import { freePort } from '../support/processes';
 import { generateEd25519KeyPair, useTestSshd } from '../support/sshd';
 
@@ -82,9 +90,34 @@ describe('withSshSession against a real sshd', () => {
       argv: ['sh', '-c', 'echo started; sleep 29.5; echo never'],
       exitCode: -1,
       output: 'started\ntimed out after 500 ms',
+      timedOutAfterMs: 500,
     });
     expect(leftover?.exitCode).toBe(1);
     expect(Date.now() - started).toBeLessThan(OPTIONS.readyTimeoutMs);
+  });
+
+  test('a command that hangs returns at its timeout, marked as timed out, and is gone from the host', async () => {
+    // A unique second argument (GNU sleep adds them up) so no other sleep on this machine is mistaken for ours.
+    const hang = ['sleep', '300', `0.${process.pid}`];
+    const timeoutMs = HOST_COMMAND_TIMEOUTS.quickRead;
+    const started = Date.now();
+    const [hung, elapsed, leftover] = await withSshSession(sshd.target, OPTIONS, async (session) => {
+      const run = await session.run(hang, { timeoutMs });
+      const took = Date.now() - started;
+      return [run, took, await session.run(['pgrep', '-f', '-x', hang.join(' ')], { timeoutMs })] as const;
+    });
+
+    expect(hung).toEqual({
+      argv: hang,
+      exitCode: -1,
+      output: `timed out after ${timeoutMs} ms`,
+      timedOutAfterMs: timeoutMs,
+    });
+    expect(describeUnanswered(hung as UnansweredRun)).toBe(`\`sleep 300 0.${process.pid}\` did not answer within 5 s`);
+    expect(elapsed).toBeGreaterThanOrEqual(timeoutMs);
+    // The kill goes over the same connection, and takes a round trip.
+    expect(elapsed).toBeLessThan(timeoutMs + 1_000);
+    expect(leftover).toMatchObject({ exitCode: 1, output: '' });
   });
 
   test('a command that leaves a daemon holding its output still returns its own exit status', async () => {
@@ -141,6 +174,35 @@ describe('withSshSession against a real sshd', () => {
     expect(sshd.log().slice(offset)).not.toContain(ACCEPTED);
   });
 
+  test('the queue check names a changed host key as why the queue was not checked', async () => {
+    const impostor = await generateEd25519KeyPair(sshd.scratch, 'impostor_queue_host_key');
+    const server = serverSchema.parse({
+      id: 'mx1',
+      smtp: { host: '127.0.0.1', port: 25 },
+      imap: { host: '127.0.0.1', port: 143 },
+      ssh: {
+        host: '127.0.0.1',
+        port: sshd.port,
+        user: sshd.user,
+        hostKey: impostor.publicKey,
+        privateKey: { env: 'MAILMEND_TEST_SSH_KEY' },
+      },
+    }) as ServerConfig & { ssh: NonNullable<ServerConfig['ssh']> };
+    const mailHost = createMailHostAccess(new SecretResolver({ MAILMEND_TEST_SSH_KEY: sshd.clientPrivateKey }, '/'));
+
+    const answer = await checkDeferredQueue(mailHost, server, pino({ level: 'silent' }));
+
+    expect(answer).toEqual({
+      unchecked: {
+        check: 'deferred-queue',
+        reason:
+          `SSH to 127.0.0.1:${sshd.port} stopped before logging in: host key of 127.0.0.1:${sshd.port} is ` +
+          `${sshFingerprint(blobOf(sshd.hostKey))}, but the config pins ${sshFingerprint(blobOf(impostor.publicKey))}; ` +
+          'refused to connect',
+      },
+    });
+  });
+
   test('a client key the server does not know fails authentication', async () => {
     const stranger = await generateEd25519KeyPair(sshd.scratch, 'stranger_client_key');
     const use = jest.fn(async () => undefined);
@@ -172,9 +234,16 @@ describe('withSshSession against a real sshd', () => {
     const { port } = silent.address() as net.AddressInfo;
     const started = Date.now();
     try {
-      await expect(
-        withSshSession({ ...sshd.target, port }, { ...OPTIONS, readyTimeoutMs: 700 }, async () => undefined),
-      ).rejects.toMatchObject({ level: 'client-timeout' });
+      const error = await withSshSession({ ...sshd.target, port }, { ...OPTIONS, readyTimeoutMs: 700 }, async () => {
+        throw new Error('must not be called');
+      }).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(SshHandshakeTimeoutError);
+      expect(error).toMatchObject({
+        level: 'client-timeout',
+        connected: true,
+        message: `SSH to 127.0.0.1:${port} accepted the connection but did not finish its handshake within 0.7 s`,
+        cause: { message: 'Timed out while waiting for handshake' },
+      });
       expect(Date.now() - started).toBeGreaterThanOrEqual(650);
       expect(Date.now() - started).toBeLessThan(OPTIONS.readyTimeoutMs);
     } finally {

@@ -1,0 +1,243 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import pino from 'pino';
+import type { CommandRun } from '../../activities/host-evidence-types';
+import type { MailHostAccess } from '../../activities/mail-host';
+import { createProbeActivities } from '../../activities/probes';
+import { checkDeferredQueue } from '../../activities/queue-check';
+import type { SshOptions, SshSession } from '../../activities/ssh';
+import { serverSchema, type ServerConfig } from '../../config/schema';
+import { SecretResolver } from '../../config/secrets';
+import type { IncidentStepContext } from '../../workflows/messages';
+import { createMailHostAccess } from '../../worker/mail-host-access';
+import { freePort } from '../support/processes';
+import { generateEd25519KeyPair } from '../support/sshd';
+import { startSmtpServer, type TestListener } from './probes-support';
+
+const silentLogger = pino({ level: 'silent' });
+const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestHostKey';
+
+/** A port that accepts every connection and never writes a byte: a frozen daemon, or an sshd that is stopped. */
+async function startSilentListener(): Promise<TestListener> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    host: '127.0.0.1',
+    port: (server.address() as net.AddressInfo).port,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** An IMAP greeting, enough for the reachability probe. */
+async function startImapGreeter(): Promise<TestListener> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.write('* OK [CAPABILITY IMAP4rev1] ready\r\n');
+    socket.on('data', (data) => {
+      if (String(data).startsWith('a1 LOGOUT')) socket.end('* BYE logging out\r\na1 OK LOGOUT completed\r\n');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    host: '127.0.0.1',
+    port: (server.address() as net.AddressInfo).port,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function context(serverId: string): IncidentStepContext {
+  return { incidentId: `incident-${serverId}`, serverId, step: 'assessment' };
+}
+
+const SECRETS_ENV = { MAILMEND_TEST_SSH_KEY: '', MAILMEND_TEST_CANARY: 'canary-password' };
+
+describe('probeServer reports what answered by its deadline', () => {
+  let sshKey: string;
+  beforeAll(async () => {
+    const scratch = await mkdtemp(path.join(os.tmpdir(), 'mailmend-probe-ssh-'));
+    try {
+      sshKey = (await generateEd25519KeyPair(scratch, 'client_key')).privateKey;
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  });
+
+  function mailHost(sshOptions: Partial<SshOptions> = {}) {
+    const secrets = new SecretResolver({ ...SECRETS_ENV, MAILMEND_TEST_SSH_KEY: sshKey }, '/');
+    return createMailHostAccess(secrets, {
+      readyTimeoutMs: 10_000,
+      keepaliveIntervalMs: 5_000,
+      commandTimeoutMs: 5_000,
+      ...sshOptions,
+    });
+  }
+
+  function server(id: string, ports: { smtp: number; imap: number; ssh: number }, extra: Record<string, unknown> = {}) {
+    return serverSchema.parse({
+      id,
+      smtp: { host: '127.0.0.1', port: ports.smtp },
+      imap: { host: '127.0.0.1', port: ports.imap, tls: false },
+      ssh: {
+        host: '127.0.0.1',
+        port: ports.ssh,
+        user: 'root',
+        hostKey: HOST_KEY,
+        privateKey: { env: 'MAILMEND_TEST_SSH_KEY' },
+      },
+      ...extra,
+    });
+  }
+
+  test('ports that accept and never answer fail as silent; the optional checks still waiting are unchecked', async () => {
+    const silent = await startSilentListener();
+    try {
+      const mx = server(
+        'mx-silent',
+        { smtp: silent.port, imap: silent.port, ssh: silent.port },
+        {
+          imap: { host: '127.0.0.1', port: silent.port, tls: false, starttls: true },
+          canary: {
+            mailbox: 'canary@example.test',
+            imapUser: 'canary@example.test',
+            imapPassword: { env: 'MAILMEND_TEST_CANARY' },
+          },
+        },
+      );
+      const { probeServer } = createProbeActivities({
+        servers: new Map([[mx.id, mx]]),
+        // Longer than the deadline: only the deadline can end these probes in time.
+        probeTimeoutMs: 5_000,
+        mailHost: mailHost(),
+        logger: silentLogger,
+      });
+
+      const started = performance.now();
+      const report = await probeServer({ context: context(mx.id), deadlineMs: 1_000 });
+
+      expect(performance.now() - started).toBeLessThan(1_000);
+      expect(report.tcpSmtp).toMatchObject({ ok: true });
+      const noAnswer = { ok: false, latencyMs: 500, detail: 'no answer within 0.5 s', errorCode: 'ETIMEDOUT' };
+      expect(report.smtp).toEqual(noAnswer);
+      expect(report.imap).toEqual(noAnswer);
+      expect(report.unchecked).toEqual(
+        ['imap-login', 'deferred-queue', 'smtp-delivery', 'smtp-tls', 'imap-tls'].map((check) => ({
+          check,
+          reason: 'no answer within 0.5 s',
+        })),
+      );
+      for (const check of ['imapLogin', 'deferredQueue', 'smtpDelivery', 'smtpTls', 'imapTls'] as const) {
+        expect(report[check]).toBeUndefined();
+      }
+    } finally {
+      await silent.close();
+    }
+  });
+
+  describe('with SMTP and IMAP answering', () => {
+    let smtp: TestListener;
+    let imap: TestListener;
+    beforeAll(async () => {
+      [smtp, imap] = await Promise.all([startSmtpServer({}), startImapGreeter()]);
+    });
+    afterAll(() => Promise.all([smtp.close(), imap.close()]));
+
+    async function probeWithSshOn(sshPort: number, sshOptions: Partial<SshOptions>) {
+      const mx = server('mx1', { smtp: smtp.port, imap: imap.port, ssh: sshPort });
+      const { probeServer } = createProbeActivities({
+        servers: new Map([[mx.id, mx]]),
+        probeTimeoutMs: 2_000,
+        mailHost: mailHost(sshOptions),
+        logger: silentLogger,
+      });
+      return probeServer({ context: context(mx.id), deadlineMs: 5_000 });
+    }
+
+    test('an sshd that never finishes its handshake leaves the queue unchecked, saying so', async () => {
+      const sshd = await startSilentListener();
+      try {
+        const report = await probeWithSshOn(sshd.port, { readyTimeoutMs: 300 });
+
+        expect([report.tcpSmtp.ok, report.smtp.ok, report.imap.ok]).toEqual([true, true, true]);
+        expect(report.deferredQueue).toBeUndefined();
+        expect(report.unchecked).toEqual([
+          {
+            check: 'deferred-queue',
+            reason: `SSH to 127.0.0.1:${sshd.port} accepted the connection but did not finish its handshake within 0.3 s`,
+          },
+        ]);
+      } finally {
+        await sshd.close();
+      }
+    });
+
+    test('a refused SSH port leaves the queue unchecked, saying it was refused', async () => {
+      const sshPort = await freePort();
+      const report = await probeWithSshOn(sshPort, {});
+
+      expect(report.unchecked).toEqual([
+        { check: 'deferred-queue', reason: `SSH to 127.0.0.1:${sshPort} refused the connection (ECONNREFUSED)` },
+      ]);
+    });
+  });
+});
+
+describe('checkDeferredQueue when postqueue hangs', () => {
+  const POSTQUEUE = 'postqueue -c /etc/postfix -j';
+  /** A host whose postqueue was killed at its timeout, and whose queue directories hold `deferred` files. */
+  function hostWithHungPostqueue(deferred: number): MailHostAccess {
+    const answers: Record<string, Partial<CommandRun>> = {
+      [POSTQUEUE]: { exitCode: -1, output: 'timed out after 10000 ms', timedOutAfterMs: 10_000 },
+      'postconf -c /etc/postfix -h queue_directory': { output: '/var/spool/postfix\n' },
+      'find /var/spool/postfix/deferred -type f -printf .': { output: '.'.repeat(deferred) },
+      'find /var/spool/postfix/active -type f -printf .': { output: '' },
+    };
+    const session: SshSession = {
+      async run(argv) {
+        const answer = answers[argv.join(' ')] ?? { exitCode: 127, output: 'not found' };
+        const timedOut = answer.timedOutAfterMs !== undefined ? { timedOutAfterMs: answer.timedOutAfterMs } : {};
+        return { argv: [...argv], exitCode: answer.exitCode ?? 0, output: answer.output ?? '', ...timedOut };
+      },
+    };
+    return { withSsh: (_server, use) => use(session) } as MailHostAccess;
+  }
+  const mx = (deferredThreshold: number) =>
+    serverSchema.parse({
+      id: 'mx1',
+      smtp: { host: 'mx1', port: 25 },
+      imap: { host: 'mx1', port: 143 },
+      ssh: { host: 'mx1', port: 22, user: 'root', hostKey: HOST_KEY, privateKey: { env: 'K' } },
+      host: { deferredThreshold },
+    }) as ServerConfig & { ssh: NonNullable<ServerConfig['ssh']> };
+
+  test('the queue files are counted, the check still answers by its threshold, and says postqueue did not', async () => {
+    expect(await checkDeferredQueue(hostWithHungPostqueue(3), mx(10), silentLogger)).toEqual({
+      check: {
+        ok: true,
+        latencyMs: expect.any(Number),
+        detail: `3 deferred (threshold 10); \`${POSTQUEUE}\` did not answer within 10 s, so the queue files were counted`,
+      },
+    });
+    expect(await checkDeferredQueue(hostWithHungPostqueue(3), mx(0), silentLogger)).toMatchObject({
+      check: {
+        ok: false,
+        errorCode: 'DEFERRED_BACKLOG',
+        detail: expect.stringMatching(/^3 deferred \(threshold 0\); `/),
+      },
+    });
+  });
+});
