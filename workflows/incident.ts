@@ -588,6 +588,10 @@ async function applyFix(incident: Incident, actionId: string): Promise<void> {
     if (type !== undefined && escalatingTypes.includes(type)) {
       throw new Escalation(escalationCauseOf(type), `remediation ${actionId} could not run: ${type}`);
     }
+    // An sshd that never finishes its handshake ran nothing, and verifying would only wait on the same hung host.
+    if (type === FailureType.SshHandshakeTimeout && patched(NO_SILENT_FAILURE)) {
+      throw new Escalation('host-unreachable', `remediation ${actionId} could not run: ${causeMessage(error)}`);
+    }
     // A failed fix is recorded and verification decides what happens next.
     incident.record(`ran ${actionId}`, `failed: ${type ?? 'unknown failure'}`);
   }

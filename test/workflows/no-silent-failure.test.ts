@@ -1,8 +1,9 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import type { MailmendActivities } from '../../activities';
+import { SshHandshakeTimeoutError } from '../../activities/ssh';
 import type { SendNotificationInput } from '../../workflows/activity-contract';
-import type { Diagnosis, IncidentState, ProbeReport } from '../../workflows/messages';
+import { approveUpdate, type Diagnosis, type IncidentState, type ProbeReport } from '../../workflows/messages';
 import { runTestIncident } from '../support/incident-runs';
 import { phasesVisited, waitForState } from '../support/incidents';
 import { useSharedTemporal } from '../support/temporal';
@@ -176,6 +177,26 @@ describe('no failure ends an incident silently', () => {
         reason: expect.stringContaining('the outage notice to users via users-mail failed'),
       });
       expect(state.notifications.filter((sent) => !sent.ok).map((sent) => sent.channel)).toEqual(['users-mail']);
+    });
+  });
+
+  test('a fix whose SSH handshake never finishes hands over at once instead of verifying a host that hangs', async () => {
+    const hungSshd: Partial<MailmendActivities> = {
+      runRemediation: async () => {
+        throw new SshHandshakeTimeoutError('mx:22', 10_000, true, {
+          cause: new Error('Timed out while waiting for handshake'),
+        });
+      },
+    };
+    await runTestIncident(temporal, { activities: hungSshd }, async (handle, fakes) => {
+      await waitForState(handle, (state) => state.phase === 'awaiting-approval');
+      await handle.executeUpdate(approveUpdate, { args: [{ by: 'alice' }] });
+      const final = await handle.result();
+      expect(final).toMatchObject({ outcome: 'escalated' });
+      expect(final.outcomeReason).toMatch(/did not finish its handshake within 10 s/);
+      expect(final.verificationAttempts).toBe(0);
+      const toIt = fakes.notifications.find((sent) => sent.audience === 'itTeam' && sent.message.kind === 'escalation');
+      expect(toIt?.message.escalation).toBe('host-unreachable');
     });
   });
 
