@@ -17,7 +17,11 @@ module.exports = {
     {
       ...shared,
       displayName: 'unit',
-      testMatch: ['<rootDir>/test/{activities,client,config,replay,platform,lab-setup}/**/*.test.ts'],
+      testMatch: [
+        '<rootDir>/test/{activities,client,config,replay,platform,lab-setup}/**/*.test.ts',
+        // Reads the lab's scenario list and the e2e files; needs neither root nor a lab.
+        '<rootDir>/test/lab/scenario-coverage.test.ts',
+      ],
     },
     {
       ...shared,
@@ -30,6 +34,7 @@ module.exports = {
       ...withDevServer,
       displayName: 'lab',
       testMatch: ['<rootDir>/test/lab/**/*.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', 'scenario-coverage'],
     },
     {
       // Starts its own dev server, with the Web UI, and drives it with headless Chromium.

@@ -29,8 +29,19 @@ interface ClassifyOptions {
   deliveryDelayed?: boolean;
 }
 
-/** Which users an outage touches follows from which protocols still answer, and whether the alert named a mailbox. */
+/** Every check that answered passed but some could not be made: that proves nothing, and who is affected is unknown. */
+const UNSIZED: Classification = { severity: 'minor', scope: 'unknown', healthy: false };
+
+/**
+ * Which users an outage touches follows from which protocols still answer, and whether the alert named a mailbox. A
+ * report with checks that could not be made is never healthy. Reports recorded before such checks existed have none.
+ */
 export function classifyOutage(probes: ProbeReport, alertedMailbox: string | undefined): Classification {
+  const measured = classifyMeasured(probes, alertedMailbox);
+  return measured.healthy && (probes.unchecked?.length ?? 0) > 0 ? UNSIZED : measured;
+}
+
+function classifyMeasured(probes: ProbeReport, alertedMailbox: string | undefined): Classification {
   const endToEnd = patched(END_TO_END_PATCH);
   const onlyQueueFails = endToEnd && deferredQueueOnly(probes);
   return classifyProbes(probes, alertedMailbox, {
@@ -102,6 +113,7 @@ export function allServicesAnswer(probes: ProbeReport): boolean {
 
 export function answersAll(probes: ProbeReport, { endToEnd }: ClassifyOptions): boolean {
   return (
+    (probes.unchecked?.length ?? 0) === 0 &&
     probes.tcpSmtp.ok &&
     probes.smtp.ok &&
     probes.imap.ok &&
@@ -115,10 +127,12 @@ function everyCheck(probes: ProbeReport): [string, CheckResult][] {
 
 /** The names of the checks that failed, sorted: two reports with the same list show the same failure. */
 export function failingChecks(probes: ProbeReport): string[] {
-  return everyCheck(probes)
+  const failing = everyCheck(probes)
     .filter(([, check]) => !check.ok)
-    .map(([name]) => name)
-    .sort();
+    .map(([name]) => name);
+  // A check that could not be made is neither passing nor failing: a change to or from it is still a change.
+  const unknown = (probes.unchecked ?? []).map(({ check }) => `${check}?`);
+  return [...failing, ...unknown].sort();
 }
 
 /** One line for the timeline: every check that ran, and what a failing one saw. */

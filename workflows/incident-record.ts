@@ -1,6 +1,7 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  isCancellation,
   log,
   patched,
   upsertMemo,
@@ -339,6 +340,7 @@ export class Incident {
           const sent = await notifications.sendNotification({ context: this.context(), audience, channel, message });
           this.keepNotification(sent);
         } catch (error) {
+          if (isCancellation(error)) throw error;
           const failure = failureType(error) ?? 'delivery failed';
           this.keepNotification({
             channel,

@@ -101,6 +101,11 @@ async function endAfter(incident: Incident, error: unknown): Promise<IncidentSta
     return await continueAsNew<typeof mailOutageIncident>(incident.carryOver(error.resumeAt));
   }
   if (error instanceof ClosedByPerson) return await closeByPerson(incident, error.request);
+  // Cancelled from the Temporal UI or CLI, whatever was running: the procedure stops as a person's close would.
+  if (isCancellation(error) && patched(NO_SILENT_FAILURE)) {
+    const request = { by: 'a Temporal cancel request', reason: 'the incident workflow was cancelled in Temporal' };
+    return await closeByPerson(incident, request);
+  }
   if (error instanceof ActivityFailure && patched('escalate-failed-activity')) {
     const type = failureType(error) ?? 'activity failed';
     const detail = error.cause?.message ?? error.message;
@@ -108,11 +113,6 @@ async function endAfter(incident: Incident, error: unknown): Promise<IncidentSta
   }
   if (error instanceof Escalation) return await handOverToPeople(incident, error);
   if (isSdkControl(error) || !patched(NO_SILENT_FAILURE)) throw error;
-  if (isCancellation(error)) {
-    // Cancelled from the Temporal UI or CLI: the procedure stops as a person's close would, and says so to everyone.
-    const request = { by: 'a Temporal cancel request', reason: 'the incident workflow was cancelled in Temporal' };
-    return await CancellationScope.nonCancellable(() => closeByPerson(incident, request));
-  }
   return await handOverToPeople(
     incident,
     new Escalation('unexpected-failure', `the procedure failed unexpectedly: ${causeMessage(error)}`),
@@ -137,7 +137,8 @@ async function endSafely(
   end: () => Promise<IncidentState>,
 ): Promise<IncidentState> {
   try {
-    return await end();
+    // Once ending, a cancel must not stop the notices and the report that tell people how it ended.
+    return await CancellationScope.nonCancellable(end);
   } catch (error) {
     if (isSdkControl(error) || error === original || !patched(NO_SILENT_FAILURE)) throw error;
     return await CancellationScope.nonCancellable(() => escalateAsLastResort(incident, original, error));
@@ -205,7 +206,7 @@ async function assessOutage(incident: Incident): Promise<Assessment> {
   incident.enter('assessment');
   if (!patched(BOUNDED_ASSESSMENT)) {
     const report = await probes.probeServer({ context: incident.context() });
-    const { healthy } = classifyAssessment(incident, report, false);
+    const { healthy } = classifyAssessment(incident, report);
     return healthy ? { outcome: 'healthy' } : { outcome: 'outage' };
   }
   const deadlineMs = incident.input.policies.assessmentDeadlineMs ?? DEFAULT_ASSESSMENT_DEADLINE_MS;
@@ -216,11 +217,11 @@ async function assessOutage(incident: Incident): Promise<Assessment> {
       deadlineMs: Math.max(deadlineMs / 2, deadlineMs - REPORT_MARGIN_MS),
     });
   } catch (error) {
-    if (!(error instanceof ActivityFailure)) throw error;
+    if (!(error instanceof ActivityFailure) || isCancellation(error)) throw error;
     return assessedWithoutAnswer(incident, deadlineMs, error);
   }
   const unchecked = report.unchecked ?? [];
-  const { healthy } = classifyAssessment(incident, report, unchecked.length > 0);
+  const { healthy } = classifyAssessment(incident, report);
   if (healthy) return { outcome: 'healthy' };
   if (incident.state.scope !== 'unknown' || unchecked.length === 0) return { outcome: 'outage' };
   return {
@@ -239,9 +240,8 @@ const REPORT_MARGIN_MS = 3_000;
  * Classifies what the probes saw. When some checks could not be made, passing all the others proves nothing: the
  * alert cannot be called false, and who is affected is not known.
  */
-function classifyAssessment(incident: Incident, report: ProbeReport, someUnchecked: boolean) {
-  const measured = classifyOutage(report, incident.alertedMailbox());
-  const classification = measured.healthy && someUnchecked ? UNSIZED : measured;
+function classifyAssessment(incident: Incident, report: ProbeReport) {
+  const classification = classifyOutage(report, incident.alertedMailbox());
   incident.state.assessment = report;
   incident.state.severity = classification.severity;
   incident.state.scope = classification.scope;
@@ -251,8 +251,6 @@ function classifyAssessment(incident: Incident, report: ProbeReport, someUncheck
   incident.stopIfClosed();
   return classification;
 }
-
-const UNSIZED = { severity: 'minor', scope: 'unknown', healthy: false } as const;
 
 /** The probes gave nothing back by the deadline: the alert stands, as an outage nobody can size yet. */
 function assessedWithoutAnswer(incident: Incident, deadlineMs: number, error: ActivityFailure): Assessment {
@@ -508,7 +506,7 @@ async function reprobe(incident: Incident): Promise<ProbeReport | undefined> {
   try {
     report = await probes.probeServer({ context: incident.context() });
   } catch (error) {
-    if (!(error instanceof ActivityFailure)) throw error;
+    if (!(error instanceof ActivityFailure) || isCancellation(error)) throw error;
     incident.record('re-probed after a new alert', `failed: ${failureType(error) ?? 'probe failed'}`);
     return undefined;
   }
@@ -579,6 +577,7 @@ async function applyFix(incident: Incident, actionId: string): Promise<void> {
       result.alreadyApplied ? 'already in effect, not repeated' : `exit ${result.exitCode}: ${result.output}`,
     );
   } catch (error) {
+    if (isCancellation(error)) throw error;
     const type = failureType(error);
     const escalatingTypes: (string | undefined)[] = [
       FailureType.HostKeyMismatch,
@@ -683,7 +682,7 @@ async function reviewAndClose(incident: Incident, outcome: Outcome, reason: stri
     incident.state.report = await reporting.writeIncidentReport({ context: incident.context(), report });
     incident.record('wrote the post-incident report', incident.state.report.markdownPath);
   } catch (error) {
-    if (!(error instanceof ActivityFailure) || !patched(NO_SILENT_FAILURE)) throw error;
+    if (!(error instanceof ActivityFailure) || isCancellation(error) || !patched(NO_SILENT_FAILURE)) throw error;
     await keepUnwrittenReview(incident, report, error);
   }
   incident.enter(outcome);

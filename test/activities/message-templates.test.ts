@@ -8,7 +8,7 @@ import {
 import { AUDIENCES, type Scope } from '../../workflows/messages';
 import { fullMessage, minimalMessage } from './message-fixtures';
 
-const SCOPES: Scope[] = ['all-users', 'one-protocol', 'single-user', 'delivery-delayed', 'none'];
+const SCOPES: Scope[] = ['all-users', 'one-protocol', 'single-user', 'delivery-delayed', 'unknown', 'none'];
 
 const templatesByLocale = new Map<string, MessageTemplates>(
   LOCALES.map((locale) => [locale, loadMessageTemplates({ locale, timeZone: 'Europe/Paris' })]),
@@ -41,5 +41,35 @@ describe('every shipped template', () => {
       expect(`${subject}\n${text}`).not.toMatch(/\{\{|\}\}|undefined|null|\[object/);
       expect(text).not.toMatch(/\n{3,}/);
     }
+  });
+});
+
+describe('when who is affected is not known', () => {
+  it.each(LOCALES)('management (%s) hears of a possible disruption, not of a certain one', (locale) => {
+    const templates = templatesByLocale.get(locale)!;
+    const outage = templates.renderNotification('management', minimalMessage('outage', { scope: 'unknown' }));
+    const certain = templates.renderNotification('management', minimalMessage('outage', { scope: 'all-users' }));
+    expect(outage.subject).not.toBe(certain.subject);
+    expect(`${outage.subject}\n${outage.text}`).toMatch(
+      locale === 'en' ? /Possible email disruption/ : /Perturbation possible/,
+    );
+    const escalation = templates.renderNotification(
+      'management',
+      minimalMessage('escalation', { scope: 'unknown', escalation: 'assessment-incomplete' }),
+    );
+    expect(escalation.subject).toMatch(locale === 'en' ? /could not be checked/ : /n’a pas pu être vérifiée/);
+    expect(escalation.text).not.toMatch(/email disruption|perturbation de la messagerie/i);
+  });
+
+  it.each(LOCALES)('the IT team (%s) reads an undelivered notice as such, not as a hand-over', (locale) => {
+    const templates = templatesByLocale.get(locale)!;
+    const { text } = templates.renderNotification(
+      'itTeam',
+      minimalMessage('escalation', { escalation: 'notification-failed', reason: 'the outage notice to users failed' }),
+    );
+    expect(text).toMatch(
+      locale === 'en' ? /could not be delivered: reach that audience another way/ : /prévenez ce public/,
+    );
+    expect(text).not.toMatch(/was escalated and needs a person|a fait l’objet d’une escalade/);
   });
 });

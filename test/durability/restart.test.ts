@@ -3,10 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { mailOutageIncident } from '../../workflows';
+import type { TemporalClientConnection } from '../../platform/temporal/connection';
 import { startEmbeddedServer, type EmbeddedServer } from '../../platform/temporal/dev-server';
 import { approveSignal, confirmSignal, incidentWorkflowId, stateQuery } from '../../workflows/messages';
 import { raiseTestIncident, testInput, waitForState } from '../support/incidents';
 import { freePort, killProcess, startTsProcess, type RunningProcess } from '../support/processes';
+import { testNoIncidentEndedBadly } from '../support/incident-outcomes';
 import { connectTestClient, temporalExecutable, uniqueServerId } from '../support/temporal';
 
 const WORKER_ENTRY = 'test/support/worker-process.ts';
@@ -15,10 +17,13 @@ const STICKY_QUEUE_RECOVERY_MS = 90_000;
 describe('durability', () => {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mailmend-restart-'));
   const dbFilename = path.join(dataDir, 'temporal.sqlite');
+  const taskQueue = `restart-${randomUUID()}`;
   let server: EmbeddedServer | undefined;
   let worker: RunningProcess | undefined;
+  let connection: TemporalClientConnection | undefined;
 
   afterAll(async () => {
+    await connection?.close();
     if (worker) await killProcess(worker);
     await server?.stop();
     rmSync(dataDir, { recursive: true, force: true });
@@ -26,7 +31,6 @@ describe('durability', () => {
 
   test('an incident survives a killed worker process and a restarted dev server', async () => {
     const port = await freePort();
-    const taskQueue = `restart-${randomUUID()}`;
     const serverId = uniqueServerId('mx-restart');
     const startServer = () => startEmbeddedServer({ executable: temporalExecutable(), dbFilename, port });
     const startWorker = (address: string) =>
@@ -34,7 +38,7 @@ describe('durability', () => {
 
     server = await startServer();
     worker = await startWorker(server.address);
-    let connection = await connectTestClient(server.address);
+    connection = await connectTestClient(server.address);
     const handle = await raiseTestIncident(connection.client, taskQueue, testInput(serverId));
     await waitForState(handle, (state) => state.phase === 'awaiting-approval');
 
@@ -51,6 +55,7 @@ describe('durability', () => {
 
     await killProcess(worker, 'SIGTERM');
     await connection.close();
+    connection = undefined;
     await server.stop();
     server = await startServer();
     worker = await startWorker(server.address);
@@ -65,6 +70,11 @@ describe('durability', () => {
     const final = await restored.result();
     expect(final.outcome).toBe('closed');
     expect(final.remediations.map((result) => result.actionId)).toEqual(['start-postfix']);
-    await connection.close();
+  });
+
+  // Against the restarted server, whose worker still runs: the incident's runs ended as the procedure ends them.
+  testNoIncidentEndedBadly(() => {
+    if (!connection) throw new Error('the restart test did not get as far as connecting');
+    return { client: connection.client, incidents: { taskQueues: [taskQueue] } };
   });
 });

@@ -1,37 +1,14 @@
 import { labHeal } from '../../lab';
-import { expectEscalated, startLabE2e, type E2eExpectation, type LabE2e } from '../support/lab-e2e';
-
-/** Outages no catalog action fixes: mailmend must name the cause and hand over, asking nobody to approve. */
-const escalated: Extract<E2eExpectation, { outcome: 'escalated' }>[] = [
-  {
-    scenario: 'postfix-port-taken',
-    outcome: 'escalated',
-    rootCause: /^Postfix cannot start: \S+ port \d+ is already in use by python3 \(pid \d+\)/,
-  },
-  {
-    scenario: 'queue-disk-full',
-    outcome: 'escalated',
-    rootCause: /^The filesystem of the Postfix queue \(\S+postfix-queue, .*\) has less free space than Postfix needs/,
-  },
-  {
-    scenario: 'passdb-unreadable',
-    outcome: 'escalated',
-    rootCause: /(passwd-file|passdb|password file).*(Permission denied|permission|unreadable)/i,
-  },
-  {
-    scenario: 'mail-disk-full',
-    outcome: 'escalated',
-    rootCause: /^The filesystem under \S+\/mail \(\S+\/mail\) is (full|out of inodes)/,
-  },
-  { scenario: 'tls-cert-expired', outcome: 'escalated', rootCause: /certificate.*expired|expired.*certificate/i },
-];
+import { testNoIncidentEndedBadly } from '../support/incident-outcomes';
+import { expectEscalated, startLabE2e, type LabE2e } from '../support/lab-e2e';
+import { ESCALATED_SCENARIOS } from './scenario-outcomes';
 
 let env: LabE2e;
 
 beforeAll(async () => {
   env = await startLabE2e(
     'e2e-escalated',
-    escalated.map(({ scenario }) => scenario),
+    ESCALATED_SCENARIOS.map(({ scenario }) => scenario),
   );
 }, 120_000);
 
@@ -44,7 +21,7 @@ afterAll(async () => {
 }, 120_000);
 
 describe('an outage handed over with its cause named', () => {
-  test.each(escalated)(
+  test.each(ESCALATED_SCENARIOS)(
     '$scenario',
     async (expected) => {
       await expectEscalated(env, expected);
@@ -52,3 +29,5 @@ describe('an outage handed over with its cause named', () => {
     300_000,
   );
 });
+
+testNoIncidentEndedBadly(() => ({ client: env.client, incidents: env.incidents() }));

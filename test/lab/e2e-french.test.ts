@@ -3,6 +3,7 @@ import { labBreak, labHeal } from '../../lab';
 import type { mailOutageIncident } from '../../workflows';
 import { incidentWorkflowId, type AudienceName } from '../../workflows/messages';
 import { waitForState } from '../support/incidents';
+import { testNoIncidentEndedBadly } from '../support/incident-outcomes';
 import { report, startLabE2e, type LabE2e } from '../support/lab-e2e';
 
 let env: LabE2e;
@@ -90,3 +91,5 @@ describe('a French-speaking team', () => {
     expect(itTeam.some((message) => message.text.includes(`npx mailmend incidents approve ${serverId}`))).toBe(true);
   });
 });
+
+testNoIncidentEndedBadly(() => ({ client: env.client, incidents: env.incidents() }));

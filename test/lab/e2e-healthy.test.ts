@@ -3,6 +3,7 @@ import { labHeal } from '../../lab';
 import { installNearExpiryCertificate } from '../../lab/tls';
 import type { mailOutageIncident } from '../../workflows';
 import { incidentWorkflowId, type IncidentState } from '../../workflows/messages';
+import { testNoIncidentEndedBadly } from '../support/incident-outcomes';
 import { report, startLabE2e, type LabE2e } from '../support/lab-e2e';
 
 let env: LabE2e;
@@ -70,3 +71,5 @@ describe('a healthy lab host', () => {
     report(`expiring certificate: alert->false alarm with warning ${alertToOutcomeMs} ms`);
   });
 });
+
+testNoIncidentEndedBadly(() => ({ client: env.client, incidents: env.incidents() }));

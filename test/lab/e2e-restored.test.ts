@@ -2,49 +2,16 @@ import { findCatalogAction, type CatalogAction, type CatalogActionId } from '../
 import { createSshRemediationExecutor } from '../../activities/ssh-remediation';
 import { labBreak, labHeal, labStatus, type LabScenario } from '../../lab';
 import { createMailHostAccess } from '../../worker/mail-host-access';
-import { expectRestored, roundTripThroughLab, startLabE2e, type E2eExpectation, type LabE2e } from '../support/lab-e2e';
-
-/** Outages one catalog action fixes: the cause a competent operator would name, and the fix. */
-const restored: Extract<E2eExpectation, { outcome: 'closed' }>[] = [
-  {
-    scenario: 'dovecot-config-broken',
-    outcome: 'closed',
-    actionId: 'restore-dovecot-config',
-    rootCause: /dovecot\.conf.*(line \d+|Unknown setting)|(line \d+|Unknown setting).*dovecot\.conf/i,
-  },
-  {
-    scenario: 'queue-permissions',
-    outcome: 'closed',
-    actionId: 'postfix-set-permissions',
-    rootCause:
-      /queue.*(permission|denied|owner|queue file write error)|(permission|denied|queue file write error).*queue/i,
-  },
-  {
-    scenario: 'mailbox-permissions',
-    outcome: 'closed',
-    actionId: 'fix-mailbox-ownership',
-    rootCause: /(mailbox|maildir).*(owner|permission|denied)|(owner|permission|denied).*(mailbox|maildir)/i,
-  },
-  {
-    scenario: 'postfix-frozen',
-    outcome: 'closed',
-    actionId: 'resume-postfix',
-    rootCause: /Postfix.*(frozen|stopped \(T\))/i,
-  },
-  {
-    scenario: 'dovecot-frozen',
-    outcome: 'closed',
-    actionId: 'resume-dovecot',
-    rootCause: /Dovecot.*(frozen|stopped \(T\))/i,
-  },
-];
+import { testNoIncidentEndedBadly } from '../support/incident-outcomes';
+import { expectRestored, roundTripThroughLab, startLabE2e, type LabE2e } from '../support/lab-e2e';
+import { RESTORED_SCENARIOS } from './scenario-outcomes';
 
 let env: LabE2e;
 
 beforeAll(async () => {
   env = await startLabE2e(
     'e2e-restored',
-    restored.map(({ scenario }) => scenario),
+    RESTORED_SCENARIOS.map(({ scenario }) => scenario),
   );
 }, 120_000);
 
@@ -57,7 +24,7 @@ afterAll(async () => {
 }, 120_000);
 
 describe('an outage fixed end to end on the lab', () => {
-  test.each(restored)(
+  test.each(RESTORED_SCENARIOS)(
     '$scenario',
     async (expected) => {
       await expectRestored(env, expected);
@@ -74,7 +41,7 @@ function catalogAction(id: CatalogActionId): CatalogAction {
 
 /** The catalog action alone, over real SSH, against the real outage: no diagnosis, no workflow. */
 describe('each new catalog action fixes its outage on the lab', () => {
-  test.each(restored.map(({ scenario, actionId }) => [scenario, actionId] as [LabScenario, CatalogActionId]))(
+  test.each(RESTORED_SCENARIOS.map(({ scenario, actionId }) => [scenario, actionId] as [LabScenario, CatalogActionId]))(
     '%s: %s',
     async (scenario, actionId) => {
       await labBreak(env.stateDir, scenario);
@@ -109,3 +76,5 @@ describe('each new catalog action fixes its outage on the lab', () => {
     );
   });
 });
+
+testNoIncidentEndedBadly(() => ({ client: env.client, incidents: env.incidents() }));

@@ -5,9 +5,11 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { alertmanagerPayload } from '../../client/webhook/alertmanager';
 import { findDevServerPid, isProcessRunning } from '../../platform/temporal/dev-server-process';
-import type { IncidentState } from '../../workflows/messages';
+import { incidentWorkflowId, type IncidentState } from '../../workflows/messages';
+import { expectNoIncidentEndedBadly } from '../support/incident-outcomes';
 import { freePorts, killProcess, startTsProcess, type RunningProcess, portAnswers } from '../support/processes';
 import { startWebhookSink, type WebhookSink } from '../support/sinks';
+import { connectTestClient } from '../support/temporal';
 
 interface Mailmend {
   process: RunningProcess;
@@ -185,6 +187,13 @@ describe('npm start when the embedded Temporal server dies', () => {
       30_000,
     );
     expect(joined.count).toBe(1);
+    const temporal = await connectTestClient(`127.0.0.1:${mailmend.temporalPort}`);
+    try {
+      // Every run, before the restart and after: none may have ended Failed because its server died under it.
+      await expectNoIncidentEndedBadly(temporal.client, { workflowIds: [incidentWorkflowId(serverId)] });
+    } finally {
+      await temporal.close();
+    }
 
     mailmend.process.child.kill('SIGINT');
     expect(await exitCodeWithin(mailmend.process, 30_000)).toBe(0);

@@ -7,6 +7,9 @@ import { stringify } from 'yaml';
 import { freePort, killProcess, startTsProcess, type RunningProcess, portAnswers } from '../support/processes';
 import { startWebhookSink } from '../support/sinks';
 import { alertmanagerPayload } from '../../client/webhook/alertmanager';
+import { incidentWorkflowId } from '../../workflows/messages';
+import { expectNoIncidentEndedBadly } from '../support/incident-outcomes';
+import { connectTestClient } from '../support/temporal';
 
 describe('npm start without a config', () => {
   test('names the two ways forward and exits 2', async () => {
@@ -91,6 +94,13 @@ describe('npm start (the main job)', () => {
       expect(chat.requests.map((request) => (request.body as { mailmend: { kind: string } }).mailmend.kind)).toContain(
         'outage',
       );
+
+      const temporal = await connectTestClient(`127.0.0.1:${temporalPort}`);
+      try {
+        await expectNoIncidentEndedBadly(temporal.client, { workflowIds: [incidentWorkflowId('mx-main')] });
+      } finally {
+        await temporal.close();
+      }
 
       mailmend.child.kill('SIGINT');
       expect(await mailmend.exited).toBe(0);

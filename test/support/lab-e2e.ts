@@ -13,6 +13,7 @@ import { confirm } from '../../client/incidents';
 import { labBreak, labDown, labUp, requireLabTools, type LabInfo, type LabScenario } from '../../lab';
 import type { mailOutageIncident } from '../../workflows';
 import { incidentWorkflowId, type IncidentState } from '../../workflows/messages';
+import { closeOpenIncidents, type RunIncidents } from './incident-outcomes';
 import { waitForState } from './incidents';
 import { startMailmendStack, type MailmendStack } from './mailmend-stack';
 import { freePorts } from './processes';
@@ -27,6 +28,9 @@ export interface LabE2e {
   client: Client;
   stack: MailmendStack;
   serverIdFor(name: string): string;
+  /** Every incident this lab's server entries can have, for the run's outcome check. */
+  incidents(): RunIncidents;
+  /** Closes, as a person would, any incident a failed or skipped test left open, then stops everything. */
   close(): Promise<void>;
 }
 
@@ -52,6 +56,7 @@ export async function startLabE2e(
   const { client, close: closeClient } = await connectTestClient();
   const workerConnection: NativeConnection = await connectTestWorker();
   const ids = new Map(names.map((name) => [name, `lab-${name}-${randomUUID().slice(0, 6)}`]));
+  const incidents: RunIncidents = { workflowIds: [...ids.values()].map(incidentWorkflowId) };
   // Every scenario breaks the same lab one after another: a short log window keeps the previous scenario's log lines
   // (already healed) out of the next diagnosis, as hours would on a real host.
   const host = { ...lab.server.host, logWindow: LOG_WINDOW_MS };
@@ -73,12 +78,17 @@ export async function startLabE2e(
       if (!id) throw new Error(`no server entry for ${name}`);
       return id;
     },
+    incidents: () => incidents,
     async close() {
-      await stack.stop();
-      await closeClient();
-      await workerConnection.close();
-      await labDown(stateDir);
-      await rm(stateDir, { recursive: true, force: true });
+      try {
+        await closeOpenIncidents(client, incidents);
+      } finally {
+        await stack.stop();
+        await closeClient();
+        await workerConnection.close();
+        await labDown(stateDir);
+        await rm(stateDir, { recursive: true, force: true });
+      }
     },
   };
 }
@@ -138,17 +148,38 @@ export async function roundTripThroughLab(lab: LabInfo): Promise<number> {
   }
 }
 
+/** A hang: how long the incident may take from the alert to its decision, and what that decision must name. */
+export interface HangExpectation {
+  boundMs: number;
+  /** The unresponsive process or the command that timed out, as the diagnosis or the escalation names it. */
+  names: RegExp;
+}
+
 /** A scenario's expected end: fixed by one catalog action, or handed over to people with the cause named. */
 export type E2eExpectation =
-  | { scenario: LabScenario; outcome: 'closed'; actionId: CatalogActionId; rootCause: RegExp }
-  | { scenario: LabScenario; outcome: 'escalated'; rootCause: RegExp };
+  | { scenario: LabScenario; outcome: 'closed'; actionId: CatalogActionId; rootCause: RegExp; hang?: HangExpectation }
+  | { scenario: LabScenario; outcome: 'escalated'; rootCause: RegExp; hang?: HangExpectation }
+  /** Handed over before any diagnosis, as when the host cannot be looked at: the escalation's reason says why. */
+  | { scenario: LabScenario; outcome: 'escalated'; reason: RegExp; hang: HangExpectation };
+
+/** A fix checked in full: the evidence it was chosen on, and what an operator does before approving it. */
+export interface StagedExpectation {
+  scenario: LabScenario;
+  rootCause: RegExp;
+  evidence: RegExp;
+  actionId: CatalogActionId;
+  /** E.g. bringing the upstream relay back, as an operator would before approving a queue flush. */
+  beforeApproval?: (stateDir: string) => Promise<unknown>;
+}
 
 function handleFor(env: LabE2e, serverId: string) {
   return env.client.workflow.getHandle<typeof mailOutageIncident>(incidentWorkflowId(serverId));
 }
 
+const DECISION_WAIT_MS = 120_000;
+
 /** Breaks the lab, raises the alert through the webhook, and waits until the diagnosis asks for approval or hands over. */
-async function alertAndDiagnose(env: LabE2e, scenario: LabScenario) {
+async function alertAndDiagnose(env: LabE2e, scenario: LabScenario, hang: HangExpectation | undefined) {
   const serverId = env.serverIdFor(scenario);
   await labBreak(env.stateDir, scenario);
   const alertedAt = Date.now();
@@ -156,16 +187,18 @@ async function alertAndDiagnose(env: LabE2e, scenario: LabScenario) {
   expect(response.status).toBe(202);
   const handle = handleFor(env, serverId);
   const phases: string[] = [];
+  // Past a hang's bound the wait goes on a while, so a slow incident fails on the bound, with its time.
   const decided = await waitForState(
     handle,
     (state) => {
       if (phases.at(-1) !== state.phase) phases.push(state.phase);
-      return ['awaiting-approval', 'escalated', 'closed', 'false-alarm'].includes(state.phase);
+      return ['awaiting-approval', 'review', 'escalated', 'closed', 'false-alarm'].includes(state.phase);
     },
-    120_000,
+    Math.max(DECISION_WAIT_MS, (hang?.boundMs ?? 0) + 60_000),
   );
-  const alertToDiagnosisMs = Date.parse(decided.diagnosis?.diagnosedAt ?? '') - alertedAt;
-  return { serverId, handle, phases, decided, alertToDiagnosisMs };
+  const diagnosedAt = decided.diagnosis ? Date.parse(decided.diagnosis.diagnosedAt) : undefined;
+  const alertToDiagnosisMs = diagnosedAt === undefined ? undefined : diagnosedAt - alertedAt;
+  return { serverId, handle, phases, decided, alertedAt, alertToDiagnosisMs };
 }
 
 function topHypothesis(state: IncidentState): string {
@@ -173,17 +206,96 @@ function topHypothesis(state: IncidentState): string {
   return top ? `${top.actionId} (${top.failureClass}, ${top.confidence})` : 'none';
 }
 
+/** Milliseconds from the alert to the first notice the IT team got, or undefined when none reached them. */
+export function alertToFirstItNoticeMs(state: IncidentState, alertedAt: number): number | undefined {
+  const sent = state.notifications.filter((notice) => notice.audience === 'itTeam' && notice.ok);
+  const first = Math.min(...sent.map((notice) => Date.parse(notice.sentAt)));
+  return Number.isFinite(first) ? first - alertedAt : undefined;
+}
+
+/** Milliseconds from the alert to the timeline entry for `event`, e.g. `entered awaiting-approval`. */
+function alertToEventMs(state: IncidentState, event: string, alertedAt: number): number | undefined {
+  const entry = state.timeline.find((candidate) => candidate.event === event);
+  return entry ? Date.parse(entry.at) - alertedAt : undefined;
+}
+
+/** `1234 ms`, or `never` for something that did not happen. */
+export function formatDuration(value: number | undefined): string {
+  return value === undefined ? 'never' : `${value} ms`;
+}
+
+const TIMED_OUT_LINE = /did not answer within|did not finish its handshake/;
+
+/** The first line that quotes a command cut off at its timeout or a handshake that never finished. */
+function timedOutQuote(lines: readonly string[]): string {
+  return lines.find((line) => TIMED_OUT_LINE.test(line)) ?? 'none quoted';
+}
+
+interface HangTiming {
+  /** The phase the hang must reach within its bound, as the timeline enters it. */
+  decision: 'awaiting-approval' | 'escalated';
+  decidedMs: number | undefined;
+  firstItNoticeMs: number | undefined;
+  alertToDiagnosisMs: number | undefined;
+}
+
+/**
+ * Reports a hang's times and the timed-out command as `quoting` (evidence, or the escalation's reason) words it, then
+ * asserts the bound, that the IT team heard, and that `naming` (the root cause and evidence, or the reason) names it.
+ */
+function expectHangHandled(
+  scenario: LabScenario,
+  hang: HangExpectation,
+  timing: HangTiming,
+  text: { naming: string[]; quoting: string[] },
+): void {
+  const decided =
+    timing.decision === 'escalated'
+      ? `alert->escalation ${formatDuration(timing.decidedMs)}`
+      : `alert->diagnosis ${formatDuration(timing.alertToDiagnosisMs)}, ` +
+        `alert->${timing.decision} ${formatDuration(timing.decidedMs)}`;
+  report(
+    `${scenario} (hang, bound ${hang.boundMs} ms): alert->first IT notice ${formatDuration(timing.firstItNoticeMs)}, ` +
+      `${decided}, timed-out command as quoted: ${timedOutQuote(text.quoting)}`,
+  );
+  expect({ reached: timing.decidedMs !== undefined, itTeamNotified: timing.firstItNoticeMs !== undefined }).toEqual({
+    reached: true,
+    itTeamNotified: true,
+  });
+  expect(timing.decidedMs).toBeLessThanOrEqual(hang.boundMs);
+  expect(text.naming.join('\n')).toMatch(hang.names);
+}
+
 /** The whole procedure for a scenario mailmend should fix: diagnosis, approval by CLI, verification, confirmations. */
 export async function expectRestored(env: LabE2e, expected: Extract<E2eExpectation, { outcome: 'closed' }>) {
-  const { serverId, handle, phases, decided, alertToDiagnosisMs } = await alertAndDiagnose(env, expected.scenario);
+  const { scenario, hang } = expected;
+  const { serverId, handle, phases, decided, alertedAt, alertToDiagnosisMs } = await alertAndDiagnose(
+    env,
+    scenario,
+    hang,
+  );
   const topIsExpected = decided.diagnosis?.hypotheses?.[0]?.actionId === expected.actionId;
-  report(`${expected.scenario}: alert->diagnosis ${alertToDiagnosisMs} ms, top hypothesis ${topHypothesis(decided)}`);
-  if (decided.phase !== 'awaiting-approval') await handle.terminate('the test expected an approval request');
+  const firstItNoticeMs = alertToFirstItNoticeMs(decided, alertedAt);
+  const times =
+    `alert->first IT notice ${formatDuration(firstItNoticeMs)}, ` +
+    `alert->diagnosis ${formatDuration(alertToDiagnosisMs)}`;
+  report(`${scenario}: ${times}, top hypothesis ${topHypothesis(decided)}`);
+  // Closed the way a person would, so the run's outcome check still sees only proper ends.
+  if (decided.phase !== 'awaiting-approval') await closeOpenIncidents(env.client, { workflowIds: [handle.workflowId] });
   expect({ phase: decided.phase, rootCause: decided.diagnosis?.rootCause }).toEqual({
     phase: 'awaiting-approval',
     rootCause: expect.stringMatching(expected.rootCause),
   });
   expect(decided.pendingApproval?.actionId).toBe(expected.actionId);
+  if (hang) {
+    const decidedMs = alertToEventMs(decided, 'entered awaiting-approval', alertedAt);
+    const timing = { decision: 'awaiting-approval' as const, decidedMs, firstItNoticeMs, alertToDiagnosisMs };
+    const evidence = decided.diagnosis?.evidence ?? [];
+    expectHangHandled(scenario, hang, timing, {
+      naming: [decided.diagnosis?.rootCause ?? '', ...evidence],
+      quoting: evidence,
+    });
+  }
   const approvedAt = Date.now();
   await approveWithTemporalCli(serverId, 'alice');
   await waitForState(handle, (state) => state.roundTrip?.ok === true, 120_000);
@@ -196,29 +308,61 @@ export async function expectRestored(env: LabE2e, expected: Extract<E2eExpectati
   expect(phases).toEqual(expect.arrayContaining(['awaiting-approval']));
   expect(final.remediations.at(-1)?.actionId).toBe(expected.actionId);
   report(
-    `${expected.scenario}: alert->diagnosis ${alertToDiagnosisMs} ms, top hypothesis expected: ${topIsExpected}, ` +
+    `${scenario}: ${times}, top hypothesis expected: ${topIsExpected}, ` +
       `approval->verified ${approvalToVerifiedMs} ms, test round trip ${testRoundTripMs} ms`,
   );
 }
 
 /** A scenario no catalog action fixes: mailmend names the cause and hands over, and nobody is asked to approve. */
 export async function expectEscalated(env: LabE2e, expected: Extract<E2eExpectation, { outcome: 'escalated' }>) {
-  const { handle, phases, decided, alertToDiagnosisMs } = await alertAndDiagnose(env, expected.scenario);
-  report(
-    `${expected.scenario}: alert->diagnosis ${alertToDiagnosisMs} ms, top hypothesis ${topHypothesis(decided)}, ` +
-      `phase ${decided.phase}`,
+  const { scenario, hang } = expected;
+  const { serverId, handle, phases, decided, alertedAt, alertToDiagnosisMs } = await alertAndDiagnose(
+    env,
+    scenario,
+    hang,
   );
-  if (decided.phase === 'awaiting-approval') await handle.terminate('the test expected a handover');
-  const final = decided.phase === 'awaiting-approval' ? decided : await handle.result();
+  // Closed the way a person would, so the run's outcome check still sees only proper ends.
+  if (decided.phase === 'awaiting-approval') await closeOpenIncidents(env.client, { workflowIds: [handle.workflowId] });
+  const final = await handle.result();
+  const firstItNoticeMs = alertToFirstItNoticeMs(final, alertedAt);
+  const alertToEscalationMs = alertToEventMs(final, 'escalated to people', alertedAt);
+  report(
+    `${scenario}: alert->first IT notice ${formatDuration(firstItNoticeMs)}, ` +
+      `alert->diagnosis ${formatDuration(alertToDiagnosisMs)}, ` +
+      `alert->escalation ${formatDuration(alertToEscalationMs)}, ` +
+      `top hypothesis ${topHypothesis(decided)}, phase ${decided.phase}`,
+  );
   expect({
     outcome: final.outcome,
-    rootCause: final.diagnosis?.rootCause,
     askedToApprove: phases.includes('awaiting-approval'),
     remediations: final.remediations,
-  }).toEqual({
-    outcome: 'escalated',
-    rootCause: expect.stringMatching(expected.rootCause),
-    askedToApprove: false,
-    remediations: [],
+  }).toEqual({ outcome: 'escalated', askedToApprove: false, remediations: [] });
+  if ('rootCause' in expected) expect(final.diagnosis?.rootCause).toMatch(expected.rootCause);
+  else await expectPeopleToldWhy(env, serverId, final, expected.reason);
+  if (hang) {
+    const timing = {
+      decision: 'escalated' as const,
+      decidedMs: alertToEscalationMs,
+      firstItNoticeMs,
+      alertToDiagnosisMs,
+    };
+    const because = [final.outcomeReason ?? '', ...(final.diagnosis?.evidence ?? [])];
+    expectHangHandled(scenario, hang, timing, { naming: because, quoting: because });
+  }
+}
+
+/** The escalation's reason says why: as the outcome, on the timeline, and in the IT team's escalation notice. */
+async function expectPeopleToldWhy(env: LabE2e, serverId: string, final: IncidentState, reason: RegExp) {
+  const escalation = final.timeline.find((entry) => entry.event === 'escalated to people');
+  expect({ outcomeReason: final.outcomeReason, timeline: escalation?.outcome }).toEqual({
+    outcomeReason: expect.stringMatching(reason),
+    timeline: final.outcomeReason,
   });
+  const itNotice = await env.stack.mailSink.waitForMail(
+    (mail) =>
+      mail.headers.get('x-mailmend-incident') === incidentWorkflowId(serverId) &&
+      mail.headers.get('x-mailmend-audience') === 'itTeam' &&
+      /needs a person/.test(mail.headers.get('subject') ?? ''),
+  );
+  expect(itNotice.text).toMatch(reason);
 }

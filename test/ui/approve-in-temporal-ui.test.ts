@@ -8,6 +8,7 @@ import { startEmbeddedServer, type EmbeddedServer } from '../../platform/tempora
 import { incidentWorkflowId } from '../../workflows/messages';
 import { createFakeActivities } from '../support/fake-activities';
 import { useForAllTests } from '../support/fixture';
+import { expectNoIncidentEndedBadly } from '../support/incident-outcomes';
 import { raiseTestIncident, testInput, waitForState } from '../support/incidents';
 import { freePort } from '../support/processes';
 import { connectTestClient, connectTestWorker, uniqueServerId, withWorker } from '../support/temporal';
@@ -102,6 +103,9 @@ describeWithBrowser('approving from the Temporal Web UI', () => {
       expect(stateInUi).toContain('"phase": "verification"');
       await page.screenshot({ path: path.join(artifactsDir, 'temporal-ui-approved.png') });
       await page.close();
+
+      // The incident waits for confirmations nobody sends here: closed as a person would, while the worker runs.
+      await expectNoIncidentEndedBadly(client.client, { taskQueues: [taskQueue] });
     });
   });
 });
