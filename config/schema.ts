@@ -146,9 +146,10 @@ const policiesSchema = z
       })
       .prefault({}),
   })
-  .refine((policies) => policies.assessmentDeadline >= 2 * policies.probeTimeout, {
+  .refine((policies) => policies.assessmentDeadline >= 2 * policies.probeTimeout + 5_000, {
     path: ['assessmentDeadline'],
-    message: 'must be at least twice policies.probeTimeout, so the ports and banners can answer before it',
+    message:
+      'must be at least twice policies.probeTimeout plus 5s, so the ports and banners answer before the probes report',
     // A probe timeout already refused on its own would only repeat the same mistake here.
     when: (payload) => payload.issues.length === 0,
   });

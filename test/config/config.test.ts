@@ -165,7 +165,7 @@ describe('config', () => {
     expect(
       problemsOf(() =>
         parseConfig(
-          minimalConfig({ policies: { probeTimeout: '10s', assessmentDeadline: '15s' } }),
+          minimalConfig({ policies: { probeTimeout: '10s', assessmentDeadline: '24s' } }),
           'test.yaml',
           { HOOK: 'http://x' },
           '/',

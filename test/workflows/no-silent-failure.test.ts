@@ -211,4 +211,33 @@ describe('no failure ends an incident silently', () => {
       expect(sentTo(fakes.notifications, 'closed')).toHaveLength(4);
     });
   });
+
+  test('a cancel while step 1 is still probing closes the incident too, and says so', async () => {
+    const slowProbes: Partial<MailmendActivities> = {
+      probeServer: async () => {
+        await Context.current().sleep(120_000);
+        throw new Error('unreachable: the cancel ends the attempt first');
+      },
+    };
+    await runTestIncident(
+      temporal,
+      { policies: { assessmentDeadlineMs: 60_000 }, activities: slowProbes },
+      async (handle, fakes) => {
+        await waitForState(handle, (state) => state.phase === 'assessment');
+        await handle.cancel();
+        const final = await handle.result();
+        expect(final).toMatchObject({ outcome: 'closed', phase: 'closed' });
+        expect(final.outcomeReason).toMatch(/cancelled in Temporal/);
+        expect(timelineEvents(final).join('\n')).not.toMatch(/no report within/);
+        expect(final.notifications.every((sent) => sent.ok)).toBe(true);
+        // Nobody was told of an outage yet, so users hear nothing of its end either.
+        expect(sentTo(fakes.notifications, 'closed')).toEqual([
+          'itTeam/ops-chat',
+          'itTeam/ops-mail',
+          'management/mgmt-mail',
+        ]);
+        expect(fakes.reports).toHaveLength(1);
+      },
+    );
+  });
 });
