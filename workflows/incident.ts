@@ -7,6 +7,7 @@ import {
   continueAsNew,
   isCancellation,
   patched,
+  TimeoutFailure,
   WorkflowError,
 } from '@temporalio/workflow';
 import { assessmentProbes, probes, remediation, reporting, roundTrips, troubleshooting } from './activity-groups';
@@ -255,16 +256,19 @@ function classifyAssessment(incident: Incident, report: ProbeReport) {
 /** The probes gave nothing back by the deadline: the alert stands, as an outage nobody can size yet. */
 function assessedWithoutAnswer(incident: Incident, deadlineMs: number, error: ActivityFailure): Assessment {
   const why = `${failureType(error) ?? error.cause?.name ?? 'failure'}: ${causeMessage(error)}`;
-  const seconds = Math.round(deadlineMs / 1000);
+  const what =
+    error.cause instanceof TimeoutFailure
+      ? `gave no report within the ${Math.round(deadlineMs / 1000)} s deadline`
+      : 'failed before they could report';
   incident.state.severity = 'major';
   incident.state.scope = 'unknown';
   incident.publishSearchAttributes();
-  incident.record('probed the server', `no report within the ${seconds} s deadline (${why})`);
+  incident.record('probed the server', `the checks ${what} (${why})`);
   incident.record('classified the outage', 'severity major, scope unknown: the checks did not answer');
   incident.stopIfClosed();
   return {
     outcome: 'no-answer',
-    reason: `the checks of the mail server gave no report within ${seconds} s (${why}), so nothing could be diagnosed; a person must look at the host`,
+    reason: `the checks of the mail server ${what} (${why}), so nothing could be diagnosed; a person must look at the host`,
   };
 }
 
