@@ -6,7 +6,17 @@ import type { CommandRun, ConfigChange, HostEvidence, QueueState } from './host-
 import { splitPackageChanges } from './host-evidence-parsers';
 import { processGroupListing } from './remediation-host-commands';
 import { shellQuote } from './ssh';
-import { daemonAskedBy, describeUnanswered, isUnanswered, type UnansweredRun } from './unanswered-commands';
+import { MAIL_PROCESS_LISTING } from './host-evidence';
+import {
+  daemonAskedBy,
+  describeNoAnswer,
+  describeUnanswered,
+  gaveNoAnswer,
+  hadItsFullLimit,
+  wasNotRun,
+  type NotRunCommand,
+  type UnansweredRun,
+} from './unanswered-commands';
 
 // The rules that read what the mail host itself shows: processes, config checks, config changes, queue, disk. Each
 // gives a finding with a base confidence; the ranking in hypotheses.ts weighs them against the log signatures.
@@ -22,9 +32,12 @@ function firstLines(text: string, count = QUOTED_LINES): string[] {
     .slice(0, count);
 }
 
-/** How a command run is quoted: `label: \`argv\` exit N: first lines`, or `label: \`argv\` did not answer within N s`. */
+/**
+ * How a command run is quoted: `label: \`argv\` exit N: first lines`, `label: \`argv\` did not answer within N s`,
+ * or `label: \`argv\` not run: ...`.
+ */
 export function quoteRun(label: string, run: CommandRun): string {
-  if (isUnanswered(run)) return `${label}: ${describeUnanswered(run)}`;
+  if (gaveNoAnswer(run)) return `${label}: ${describeNoAnswer(run)}`;
   const output = firstLines(run.output, 2).join(' | ');
   return `${label}: \`${run.argv.join(' ')}\` exit ${run.exitCode}${output ? `: ${output}` : ''}`;
 }
@@ -112,8 +125,8 @@ function fullDisks({ host, followUps }: DiagnosisEvidence): Finding[] {
 
 /** Postfix is down: started when its check passes, restored when it drifted from the known-good copy. */
 function stoppedPostfix({ host }: DiagnosisEvidence): Finding[] {
-  // A status that hung says nothing about whether Postfix runs; the rule for hangs quotes it.
-  if (host.postfix.running || isUnanswered(host.postfix.status)) return [];
+  // A status that hung or was not run says nothing about whether Postfix runs; the rule for hangs quotes a hang.
+  if (host.postfix.running || gaveNoAnswer(host.postfix.status)) return [];
   const drifted = driftedConfig(host, 'postfix');
   const evidence = [
     quoteRun('postfix status', host.postfix.status),
@@ -122,7 +135,7 @@ function stoppedPostfix({ host }: DiagnosisEvidence): Finding[] {
     ...recentPackageChanges(host),
   ];
   const base = { evidence, daemon: 'postfix' as const, source: 'host-postfix-stopped' };
-  if (isUnanswered(host.postfix.check)) return [uncheckedConfig(base, 'Postfix', host.postfix.check)];
+  if (gaveNoAnswer(host.postfix.check)) return [uncheckedConfig(base, 'Postfix', host.postfix.check)];
   if (host.postfix.check.exitCode === 0) {
     return [
       {
@@ -170,29 +183,33 @@ function brokenConfig(base: Pick<Finding, 'evidence' | 'daemon' | 'source'>, roo
   };
 }
 
-/** A stopped daemon whose config check hung: nobody knows whether starting it would work, so people decide. */
+/** A stopped daemon whose config check hung or was not run: nobody knows whether starting it would work. */
 function uncheckedConfig(
   base: Pick<Finding, 'evidence' | 'daemon' | 'source'>,
   name: 'Postfix' | 'Dovecot',
-  check: UnansweredRun,
+  check: UnansweredRun | NotRunCommand,
 ): Finding {
+  const why = wasNotRun(check) ? 'was not run in time' : 'hangs on the host';
   return {
     ...base,
-    rootCause: `${name} is not running, and whether its configuration is sound is unknown: ${describeUnanswered(check)}`,
+    rootCause: `${name} is not running, and whether its configuration is sound is unknown: ${describeNoAnswer(check)}`,
     actionId: NO_CATALOG_ACTION,
     prevention: [...PREVENTION.serviceStopped(name)],
     failureClass: 'not-running',
     confidence: 0.5,
     handover: {
-      reason: `The configuration check hangs on the host, so mailmend does not start ${name} on a configuration nobody checked`,
+      reason: `The configuration check ${why}, so mailmend does not start ${name} on a configuration nobody checked`,
       suggestedCommands: [shellQuote(check.argv)],
     },
   };
 }
 
-/** Dovecot is down: started when `doveconf -n` accepts its configuration, restored or handed over when it does not. */
-function stoppedDovecot({ host }: DiagnosisEvidence): Finding[] {
-  if (host.dovecot.running) return [];
+/**
+ * Dovecot is down: started when `doveconf -n` accepts its configuration, restored or handed over when it does not. A
+ * process listing that did not answer saw no Dovecot, but no absence either: no finding then.
+ */
+function stoppedDovecot({ host, unanswered }: DiagnosisEvidence): Finding[] {
+  if (host.dovecot.running || unanswered.some((run) => sameArgv(run.argv, MAIL_PROCESS_LISTING))) return [];
   const drifted = driftedConfig(host, 'dovecot');
   const evidence = [
     quoteRun('doveconf -n', host.dovecot.config),
@@ -200,7 +217,7 @@ function stoppedDovecot({ host }: DiagnosisEvidence): Finding[] {
     ...recentPackageChanges(host),
   ];
   const base = { evidence, daemon: 'dovecot' as const, source: 'host-dovecot-stopped' };
-  if (isUnanswered(host.dovecot.config)) return [uncheckedConfig(base, 'Dovecot', host.dovecot.config)];
+  if (gaveNoAnswer(host.dovecot.config)) return [uncheckedConfig(base, 'Dovecot', host.dovecot.config)];
   if (host.dovecot.config.exitCode === 0) {
     return [
       {
@@ -270,9 +287,16 @@ function masterState(followUps: readonly FollowUpResult[], pid: number) {
   return { row, stat: row.split(/\s+/)[1] ?? '', runs: state.runs };
 }
 
-/** The commands of the visit that waited for this daemon's answer and got none, as quoted. */
+/**
+ * The commands of the visit that waited for this daemon's answer for their whole limit and got none, as quoted. One
+ * that a spent visit budget cut short says nothing about the daemon.
+ */
 function hangsOf(unanswered: readonly UnansweredRun[], daemon: 'postfix' | 'dovecot'): string[] {
-  return unanswered.filter((run) => daemonAskedBy(run) === daemon).map(describeUnanswered);
+  return unanswered.filter((run) => daemonAskedBy(run) === daemon && hadItsFullLimit(run)).map(describeUnanswered);
+}
+
+function sameArgv(argv: readonly string[], other: readonly string[]): boolean {
+  return argv.length === other.length && argv.every((element, index) => element === other[index]);
 }
 
 /**

@@ -31,7 +31,13 @@ import { findCatalogAction } from './remediation-catalog';
 import { backupStamp } from './ssh-remediation';
 import { shellQuote, type SshSession } from './ssh';
 import { describeSshFailure } from './ssh-failures';
-import { describeUnanswered, isUnanswered, recordUnanswered } from './unanswered-commands';
+import {
+  describeUnanswered,
+  gaveNoAnswer,
+  recordUnanswered,
+  summarizeNotRun,
+  type NotRunCommand,
+} from './unanswered-commands';
 import type { DiagnoseOutageInput } from '../workflows/activity-contract';
 
 export interface DiagnosisDeps extends MailHostDeps {
@@ -101,7 +107,7 @@ function evidenceLines(host: HostEvidence): EvidenceLine[] {
   const fromLogs = host.logs.flatMap(({ file, lines }) => lines.map((line) => ({ source: file, ...line })));
   // A check killed at its timeout printed only part of its answer, and the hang is quoted on its own.
   const fromChecks = [host.postfix.check, host.dovecot.config]
-    .filter((run) => run.exitCode !== 0 && !isUnanswered(run))
+    .filter((run) => run.exitCode !== 0 && !gaveNoAnswer(run))
     .flatMap((run) =>
       run.output
         .split('\n')
@@ -111,13 +117,17 @@ function evidenceLines(host: HostEvidence): EvidenceLine[] {
   return [...fromLogs, ...fromChecks];
 }
 
-type HostLook = Pick<DiagnosisEvidence, 'host' | 'matches' | 'followUps' | 'certificateFiles' | 'unanswered'>;
+type HostLook = Pick<DiagnosisEvidence, 'host' | 'matches' | 'followUps' | 'certificateFiles' | 'unanswered'> & {
+  /** What the visit had no time left to run. */
+  notRun: NotRunCommand[];
+};
 
 /**
  * A visit where command after command hangs still ends well inside the troubleshooting group's three-minute
- * start-to-close, with what it saw.
+ * start-to-close, with what it saw: the budget, the SSH handshake and the disconnect (each bounded by the SSH ready
+ * timeout) fit in it.
  */
-const HOST_VISIT_BUDGET_MS = 120_000;
+export const HOST_VISIT_BUDGET_MS = 120_000;
 
 /** The diffs behind the config evidence, whole, so `incidents show` can put them before the approver. */
 function configDiffsOf(host: HostEvidence): ConfigDiff[] {
@@ -136,7 +146,7 @@ async function lookAtHost(
   probes: ProbeReport,
   catalog: SignatureCatalog,
 ): Promise<HostLook> {
-  const { session, unanswered } = recordUnanswered(connection, HOST_VISIT_BUDGET_MS);
+  const { session, unanswered, notRun } = recordUnanswered(connection, HOST_VISIT_BUDGET_MS);
   const now = new Date();
   const alertedAt = new Date(Math.min(Date.parse(probes.checkedAt) || now.getTime(), now.getTime()));
   const host = await collectHostEvidence(session, server.host, now, alertedAt);
@@ -145,12 +155,13 @@ async function lookAtHost(
   const certificateFiles = await readCertificateFiles(session, server, probes);
   const requests = planFollowUps(matches, server, host, Object.values(certificateFiles));
   const followUps = await gatherFollowUps(session, requests, Math.ceil(server.host.logWindow / 60_000));
-  return { host, matches, followUps, certificateFiles, unanswered };
+  return { host, matches, followUps, certificateFiles, unanswered, notRun };
 }
 
 /**
  * The findings of the host, its logs and the network, ranked. The host's top finding cites the network too, and the
- * top finding, whichever it is, quotes every command that did not answer: a hang is never left out of the evidence.
+ * top finding, whichever it is, quotes every command that did not answer, and what the visit had no time to run: a
+ * hang is never left out of the evidence, and nobody mistakes an unseen part of the host for a healthy one.
  */
 function rankWithHost(look: HostLook, evidence: DiagnosisEvidence, network: Finding[]): Finding[] {
   const findings = [...signatureFindings(evidence), ...hostFindings(evidence), ...network];
@@ -159,7 +170,8 @@ function rankWithHost(look: HostLook, evidence: DiagnosisEvidence, network: Find
   if (!top) return ranked;
   const networkLines = network.includes(top) ? [] : (network[0]?.evidence.slice(0, 2) ?? []);
   const hangs = look.unanswered.map(describeUnanswered).filter((line) => !top.evidence.includes(line));
-  return [{ ...top, evidence: [...top.evidence, ...hangs, ...networkLines] }, ...rest];
+  const unseen = summarizeNotRun(look.notRun);
+  return [{ ...top, evidence: [...top.evidence, ...hangs, ...unseen, ...networkLines] }, ...rest];
 }
 
 /**

@@ -15,7 +15,7 @@ import {
 import type { CommandRun, DiskUse, HostEvidence, LogWindowFile, QueueState } from './host-evidence-types';
 import { HOST_CLOCK_COMMAND, linesInWindow, parseHostClock, windowStart } from './log-window';
 import type { SshSession } from './ssh';
-import { describeUnanswered, isUnanswered } from './unanswered-commands';
+import { describeNoAnswer, gaveNoAnswer } from './unanswered-commands';
 
 // Outputs that are parsed rather than quoted need more than the default tail: a cut listing would miscount.
 const LISTING_BYTES = 256 * 1024;
@@ -29,6 +29,9 @@ const MAX_WINDOW_LINES = 5000;
 const remote = path.posix;
 const TIMEOUTS = HOST_COMMAND_TIMEOUTS;
 
+/** Every process with its full command line, from which the mail services' are picked. */
+export const MAIL_PROCESS_LISTING: readonly string[] = ['ps', '-ww', '-eo', 'pid,user,args'];
+
 async function configValue(
   session: SshSession,
   argv: readonly string[],
@@ -39,8 +42,16 @@ async function configValue(
 }
 
 async function postfixQueueDirectory(session: SshSession, postfixConfigDir: string): Promise<string | undefined> {
-  const value = await configValue(session, ['postconf', '-c', postfixConfigDir, '-h', 'queue_directory'], 'postconf');
-  return value || undefined;
+  return (await askQueueDirectory(session, postfixConfigDir)).directory;
+}
+
+/** Postfix's queue_directory from postconf, and the run that told it, for a caller that quotes why it is unknown. */
+async function askQueueDirectory(session: SshSession, postfixConfigDir: string) {
+  const run = await session.run(['postconf', '-c', postfixConfigDir, '-h', 'queue_directory'], {
+    timeoutMs: TIMEOUTS.configRead,
+  });
+  const directory = (run.exitCode === 0 ? parseConfigValue(run.output, 'postconf') : undefined) || undefined;
+  return { directory, run };
 }
 
 async function postfixMasterPid(session: SshSession, queueDirectory: string | undefined): Promise<number | undefined> {
@@ -70,11 +81,11 @@ async function dovecotState(
   const baseDir = await configValue(session, ['doveconf', '-c', layout.dovecotConfig, '-h', 'base_dir'], 'doveconf');
   if (!baseDir) return seenByPs();
   const pidFile = await session.run(['cat', remote.join(baseDir, 'master.pid')], { timeoutMs: TIMEOUTS.quickRead });
-  if (isUnanswered(pidFile)) return seenByPs();
+  if (gaveNoAnswer(pidFile)) return seenByPs();
   const pid = pidFile.exitCode === 0 ? parsePidFile(pidFile.output) : undefined;
   if (pid === undefined) return { running: false };
   const alive = await session.run(['kill', '-0', String(pid)], { timeoutMs: TIMEOUTS.quickRead });
-  if (isUnanswered(alive)) return seenByPs();
+  if (gaveNoAnswer(alive)) return seenByPs();
   if (alive.exitCode !== 0) return { running: false };
   // Asked for its hang, not its answer: a master that does not answer is recorded by the visit as unanswered.
   await session.run(dovecotAnswerCommand(layout), { timeoutMs: TIMEOUTS.daemonAnswer });
@@ -82,7 +93,7 @@ async function dovecotState(
 }
 
 function failure(run: CommandRun): string {
-  if (isUnanswered(run)) return describeUnanswered(run);
+  if (gaveNoAnswer(run)) return describeNoAnswer(run);
   const output = run.output.trim().split('\n').slice(-3).join(' | ');
   return `\`${run.argv.join(' ')}\` exited ${run.exitCode}${output ? `: ${output}` : ''}`;
 }
@@ -104,8 +115,12 @@ export async function readQueueState(
   });
   if (json.exitCode === 0) return parsePostqueueJson(json.output, now);
   // Without an answer from showq, the queue files themselves still tell the size.
-  const directory = queueDirectory ?? (await postfixQueueDirectory(session, postfixConfigDir));
-  if (!directory) return { error: `${failure(json)}; queue_directory unknown` };
+  const asked = queueDirectory === undefined ? await askQueueDirectory(session, postfixConfigDir) : undefined;
+  const directory = queueDirectory ?? asked?.directory;
+  if (!directory) {
+    const why = asked && gaveNoAnswer(asked.run) ? ` (${describeNoAnswer(asked.run)})` : '';
+    return { error: `${failure(json)}; queue_directory unknown${why}` };
+  }
   const countFiles = (queue: string) =>
     session.run(['find', remote.join(directory, queue), '-type', 'f', '-printf', '.'], {
       maxOutputBytes: QUEUE_FILE_DOTS,
@@ -214,7 +229,7 @@ export async function collectHostEvidence(
   const dovecotConfig = await session.run(['doveconf', '-c', layout.dovecotConfig, '-n'], {
     timeoutMs: TIMEOUTS.configRead,
   });
-  const ps = await session.run(['ps', '-ww', '-eo', 'pid,user,args'], {
+  const ps = await session.run(MAIL_PROCESS_LISTING, {
     maxOutputBytes: LISTING_BYTES,
     timeoutMs: TIMEOUTS.quickRead,
   });

@@ -6,7 +6,7 @@ import type { CertificateSummary, CheckResult, ProbeReport, UncheckedProbe } fro
 import { stepLogger } from './logging';
 import type { CertificateTrust, MailHostAccess, MailHostDeps } from './mail-host';
 import { probeCanaryMailbox, type CanaryTarget } from './probe-canary';
-import { startProbeDeadline, type ProbeAnswer, type ProbeDeadline } from './probe-deadline';
+import { reportWithinMs, startProbeDeadline, type ProbeAnswer, type ProbeDeadline } from './probe-deadline';
 import { probeSmtpDelivery, type DeliveryOutcome } from './probe-delivery';
 import { probeImap, probeSmtp, probeTcp } from './probe-reachability';
 import { probeImapTls, probeSmtpTls, type TlsProbeOutcome, type TlsProbeTarget } from './probe-tls';
@@ -36,13 +36,14 @@ export function createProbeActivities(deps: ProbeDeps) {
      * Step 1 of the SOP: looks at the server as a user's mail does, every probe at once and each within its own
      * timeout: ports and banners, a delivery to the canary and its arrival, STARTTLS and certificates, the queue.
      * Reports by `input.deadlineMs` whatever has answered: a port that has not is reported as not answering, and an
-     * optional check that has not is listed in `unchecked`, neither passed nor failed.
+     * optional check that has not is listed in `unchecked`, neither passed nor failed. The deadline is also kept
+     * inside the activity's Temporal timeouts, which count from when it was scheduled: a late start reports sooner.
      */
     async probeServer(input: ProbeServerInput): Promise<ProbeReport> {
       const started = performance.now();
       const log = stepLogger(deps.logger, input.context);
       const server = requireServer(deps.servers, input.context.serverId);
-      const deadlineMs = input.deadlineMs ?? DEFAULT_PROBE_DEADLINE_MS;
+      const deadlineMs = reportWithinMs(input.deadlineMs ?? DEFAULT_PROBE_DEADLINE_MS);
       const deadline = startProbeDeadline(Math.max(deadlineMs - REPORT_MARGIN_MS, deadlineMs / 2));
       try {
         const report: ProbeReport = {
@@ -80,28 +81,29 @@ async function answersByDeadline(
   deadline: ProbeDeadline,
 ) {
   const timeoutMs = deps.probeTimeoutMs;
-  const trust = await deps.mailHost.tlsTrust(server);
-  const tlsTarget = (host: string, port: number): TlsProbeTarget => ({
+  // Read when the probes start and awaited only by the probes that need it: a CA file on a stuck mount must not hold
+  // the ports' answers back, nor the report past its deadline.
+  const trust = deps.mailHost.tlsTrust(server);
+  const tlsTarget = async (host: string, port: number): Promise<TlsProbeTarget> => ({
     host,
     port,
-    trust,
+    trust: await trust,
     timeoutMs,
     now: () => new Date(),
   });
   const canaryImap = deps.mailHost.canaryImap(server);
+  const { canary } = server;
   const delivery: Promise<DeliveryOutcome | undefined> =
-    server.canary && canaryImap
-      ? probeSmtpDelivery({
-          ...tlsTarget(server.smtp.host, server.smtp.port),
-          mailbox: server.canary.mailbox,
-          incidentId,
-        })
+    canary && canaryImap
+      ? tlsTarget(server.smtp.host, server.smtp.port).then((target) =>
+          probeSmtpDelivery({ ...target, mailbox: canary.mailbox, incidentId }),
+        )
       : Promise.resolve(undefined);
   const canaryTarget: CanaryTarget | undefined =
-    server.canary && canaryImap
+    canary && canaryImap
       ? {
           imap: canaryImap,
-          mailbox: server.canary.mailbox,
+          mailbox: canary.mailbox,
           timeoutMs,
           deliveryWaitMs: deps.deliveryWaitMs ?? 2 * timeoutMs,
         }
@@ -112,10 +114,14 @@ async function answersByDeadline(
     deadline.within(probeSmtp(server.smtp.host, server.smtp.port, timeoutMs)),
     deadline.within(probeImap(server.imap.host, server.imap.port, server.imap.tls, timeoutMs)),
     deadline.within(canaryTarget ? probeCanaryMailbox(canaryTarget, delivery) : Promise.resolve(undefined)),
-    deadline.within(ssh ? checkDeferredQueue(deps.mailHost, { ...server, ssh }, log) : Promise.resolve(undefined)),
+    deadline.within(
+      ssh ? checkDeferredQueue(deps.mailHost, { ...server, ssh }, log, deadline) : Promise.resolve(undefined),
+    ),
     deadline.within(delivery),
-    deadline.within(probeSmtpTls(tlsTarget(server.smtp.host, server.smtp.port), server.smtp.requireTls)),
-    deadline.within(probeImapTls(tlsTarget(server.imap.host, server.imap.port), server.imap)),
+    deadline.within(
+      tlsTarget(server.smtp.host, server.smtp.port).then((target) => probeSmtpTls(target, server.smtp.requireTls)),
+    ),
+    deadline.within(tlsTarget(server.imap.host, server.imap.port).then((target) => probeImapTls(target, server.imap))),
   ]);
   return { tcpSmtp, smtp, imap, imapLogin, queue, smtpDelivery, smtpTls, imapTls };
 }

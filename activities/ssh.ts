@@ -33,8 +33,8 @@ export interface SshSession {
    * Runs one command on its own exec channel and resolves with its exit code and combined output, whatever the exit
    * code (127: no such program; 128 + N: killed by signal N). A command that outlives its timeout is killed with its
    * process group (SIGKILL), its channel is closed, and it resolves with exit code -1, `timedOutAfterMs` set and
-   * output ending in `timed out after N ms`. Rejects only when the connection itself fails, with that failure as the
-   * cause.
+   * output ending in `timed out after N ms`, at most COMMAND_KILL_WAIT_MS after its timeout. Rejects only when the
+   * connection itself fails, with that failure as the cause.
    */
   run(argv: readonly string[], options?: RunOptions): Promise<CommandRun>;
 }
@@ -165,14 +165,18 @@ function exitCodeOf(code: number | null | undefined, signal: string | undefined)
  * privilege-separated child, and closing the channel alone leaves a quiet command running.
  */
 const PRINT_PROCESS_GROUP = 'echo "$$"; ';
-const KILL_WAIT_MS = 5_000;
+/**
+ * How long a command that timed out may still take while its process group is killed: its run resolves at most this
+ * long after its timeout. A caller with a time budget counts it.
+ */
+export const COMMAND_KILL_WAIT_MS = 5_000;
 const EXIT_GRACE_MS = 1_000;
 
 /** Best effort: sends SIGKILL to the process group on its own channel, and gives up quietly after a few seconds. */
 function killProcessGroup(client: Client, processGroup: number | undefined): Promise<void> {
   if (processGroup === undefined) return Promise.resolve();
   return new Promise<void>((resolve) => {
-    const giveUp = setTimeout(resolve, KILL_WAIT_MS);
+    const giveUp = setTimeout(resolve, COMMAND_KILL_WAIT_MS);
     const done = (): void => {
       clearTimeout(giveUp);
       resolve();

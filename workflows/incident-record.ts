@@ -25,6 +25,7 @@ import type {
   ResumePoint,
   Risk,
   SentNotification,
+  UndeliveredNotice,
 } from './messages';
 import { isUnchangedRepeat, noticeFor, type NoticeDetails } from './notices';
 import type { Milestones } from './review';
@@ -311,7 +312,7 @@ export class Incident {
    * audience is not sent what it was already told less than an update interval ago.
    */
   async notify(audiences: readonly AudienceName[], kind: NotificationKind, details: NoticeDetails = {}): Promise<void> {
-    const undelivered: string[] = [];
+    const undelivered: UndeliveredNotice[] = [];
     const sends = audiences.flatMap((audience) => {
       const previous = this.lastSent[audience];
       const message = noticeFor(
@@ -353,19 +354,32 @@ export class Incident {
           this.record(`notify ${audience} via ${channel}`, `failed: ${failure}`);
           if (!this.undeliverableChannels.has(channel)) {
             this.undeliverableChannels.add(channel);
-            undelivered.push(
-              `the ${kind} notice to ${audience} via ${channel} failed (${failure}: ${causeMessage(error)})`,
-            );
+            undelivered.push({ audience, channel, kind, failure });
           }
         }
       });
     });
     await Promise.all(sends);
     const aboutUndelivered = kind === 'escalation' && details.escalation === 'notification-failed';
-    if (undelivered.length === 0 || aboutUndelivered || !this.escalatesUndeliveredNotices) return;
-    const reason = `${undelivered.join('; ')}: reach them another way`;
+    if (undelivered.length > 0 && !aboutUndelivered && this.escalatesUndeliveredNotices) {
+      await this.tellOfUndelivered(undelivered);
+    }
+  }
+
+  /** The IT team and management hear, on their channels that work, which notices did not get through. */
+  private async tellOfUndelivered(undelivered: UndeliveredNotice[]): Promise<void> {
+    const reason = undelivered
+      .map(
+        ({ kind, audience, channel, failure }) =>
+          `the ${kind} notice to ${audience} via ${channel} failed (${failure})`,
+      )
+      .join('; ');
     this.record('a notice was not delivered: told the IT team and management', reason);
-    await this.notify(['itTeam', 'management'], 'escalation', { reason, escalation: 'notification-failed' });
+    await this.notify(['itTeam', 'management'], 'escalation', {
+      reason,
+      escalation: 'notification-failed',
+      undelivered,
+    });
   }
 
   acknowledge(): void {

@@ -723,7 +723,12 @@ async function closeAsFalseAlarm(incident: Incident): Promise<IncidentState> {
 async function handOverToPeople(incident: Incident, { code, reason }: Escalation): Promise<IncidentState> {
   incident.finishing = true;
   incident.record('escalated to people', reason);
-  await incident.notify(['itTeam', 'management'], 'escalation', { reason, escalation: code });
+  const unchecked = code === 'assessment-incomplete' ? incident.state.assessment?.unchecked : undefined;
+  await incident.notify(['itTeam', 'management'], 'escalation', {
+    reason,
+    escalation: code,
+    ...(unchecked ? { unchecked } : {}),
+  });
   return reviewAndClose(incident, 'escalated', reason);
 }
 

@@ -486,6 +486,19 @@ export interface NotificationMessage {
   etaChanged?: boolean;
   /** For `closed`: who ended the procedure. */
   closedBy?: string;
+  /** For an escalation after step 1: the checks that could not be made, and why. */
+  unchecked?: UncheckedProbe[];
+  /** For a `notification-failed` escalation: the notices that did not get through. */
+  undelivered?: UndeliveredNotice[];
+}
+
+/** A notice one channel could not deliver, for the IT team to pass on some other way. */
+export interface UndeliveredNotice {
+  audience: AudienceName;
+  channel: string;
+  kind: NotificationKind;
+  /** The failure type, e.g. `NotificationRejected`. */
+  failure: string;
 }
 
 export interface IncidentStepContext {

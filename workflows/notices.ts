@@ -6,6 +6,8 @@ import type {
   NotificationKind,
   NotificationMessage,
   SentNotification,
+  UncheckedProbe,
+  UndeliveredNotice,
 } from './messages';
 
 /** What one notice says beyond the incident's state. */
@@ -13,6 +15,8 @@ export interface NoticeDetails {
   reason?: string;
   escalation?: EscalationCause;
   closedBy?: string;
+  unchecked?: UncheckedProbe[];
+  undelivered?: UndeliveredNotice[];
 }
 
 /** Where the procedure stands, as far as what people are asked to do depends on it. */
@@ -68,6 +72,8 @@ export function noticeFor(
     ...(details.escalation !== undefined ? { escalation: details.escalation } : {}),
     ...(etaChanged ? { etaChanged: true } : {}),
     ...(details.closedBy !== undefined ? { closedBy: details.closedBy } : {}),
+    ...(details.unchecked?.length ? { unchecked: details.unchecked } : {}),
+    ...(details.undelivered?.length ? { undelivered: details.undelivered } : {}),
   };
 }
 

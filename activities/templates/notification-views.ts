@@ -3,6 +3,8 @@ import {
   type AudienceName,
   type HypothesisSummary,
   type NotificationMessage,
+  type UncheckedProbe,
+  type UndeliveredNotice,
 } from '../../workflows/messages';
 
 /**
@@ -33,6 +35,8 @@ function managementView(message: NotificationMessage) {
     causeClass: message.causeClass ?? null,
     escalation: message.escalation ?? null,
     closedBy: message.closedBy ?? null,
+    /** Audiences a notice did not reach; which channel and why is for the IT team. */
+    notReached: [...new Set((message.undelivered ?? []).map(({ audience }) => audience))],
     awaitingApproval: message.actionNeeded?.kind === 'approve',
     awaitingConfirmation: message.actionNeeded?.kind === 'confirm',
     /** Only whether there are any: the items themselves are technical, and may quote the diagnosis. */
@@ -49,6 +53,8 @@ interface ItTeamView extends ReturnType<typeof managementView> {
   incidentId: string;
   rootCause: string | null;
   reason: string | null;
+  unchecked: UncheckedProbe[];
+  undelivered: UndeliveredNotice[];
   actionsTaken: string[];
   prevention: string[];
   hypotheses: HypothesisSummary[];
@@ -90,6 +96,8 @@ function itTeamView(message: NotificationMessage): ItTeamView {
     incidentId: message.incidentId,
     rootCause: message.rootCause ?? null,
     reason: message.reason ?? null,
+    unchecked: message.unchecked ?? [],
+    undelivered: message.undelivered ?? [],
     actionsTaken: message.actionsTaken ?? [],
     prevention: message.prevention ?? [],
     hypotheses,

@@ -2,7 +2,7 @@ import { hostFindings } from '../../activities/diagnosis-host-rules';
 import type { DiagnosisEvidence } from '../../activities/diagnosis-evidence';
 import type { FollowUpResult } from '../../activities/follow-up-evidence';
 import type { CommandRun, HostEvidence } from '../../activities/host-evidence-types';
-import type { UnansweredRun } from '../../activities/unanswered-commands';
+import { recordUnanswered, type NotRunCommand, type UnansweredRun } from '../../activities/unanswered-commands';
 import { rankFindings } from '../../activities/hypotheses';
 import { serverSchema } from '../../config/schema';
 
@@ -282,6 +282,56 @@ describe('reasoning from commands that did not answer', () => {
         '`df -P /var/mail` did not answer within 5 s',
       ],
     });
+  });
+
+  test('a postqueue the spent visit budget cut short says nothing about Postfix: quoted, no restart', () => {
+    const cutShort: UnansweredRun = { ...hung(POSTQUEUE, 1_500), cutShortByBudget: true };
+    const finding = reasonFromHost(healthyHost(), 0, {
+      followUps: [masterRow(100, 'Ss', '/usr/lib/postfix/sbin/master -w')],
+      unanswered: [cutShort],
+    });
+
+    expect(finding).toMatchObject({
+      source: 'host-commands-unanswered',
+      actionId: 'none',
+      failureClass: 'host-unresponsive',
+      evidence: ["`postqueue -c /etc/postfix -j` did not answer within 1.5 s, all the visit's time budget had left"],
+    });
+  });
+
+  test('a status or check the visit had no time to run is neither a stopped Postfix nor a pass', async () => {
+    const spent = recordUnanswered({ run: () => Promise.reject(new Error('must not run')) }, 0).session;
+    const status = await spent.run(['postfix', '-c', '/etc/postfix', 'status'], { timeoutMs: 5_000 });
+    const check = await spent.run(['postfix', '-c', '/etc/postfix', 'check'], { timeoutMs: 15_000 });
+
+    const unseen = healthyHost();
+    unseen.postfix = { ...unseen.postfix, running: false, status, check };
+    expect(reasonFromHost(unseen)).toBeUndefined();
+
+    const stopped = healthyHost();
+    stopped.postfix = { ...stopped.postfix, running: false, status: ran(['postfix', 'status'], 1), check };
+    expect(reasonFromHost(stopped)).toMatchObject({
+      source: 'host-postfix-stopped',
+      actionId: 'none',
+      rootCause:
+        'Postfix is not running, and whether its configuration is sound is unknown: ' +
+        "`postfix -c /etc/postfix check` not run: the visit's time budget was spent",
+      handover: { reason: expect.stringMatching(/^The configuration check was not run in time/) as unknown },
+    });
+    expect((check as NotRunCommand).notRun).toBe("the visit's time budget was spent");
+  });
+
+  test('a process listing that hung saw no Dovecot, and no absence of one either', () => {
+    const host = healthyHost();
+    const config = hung(['doveconf', '-c', '/etc/dovecot/dovecot.conf', '-n'], 5_000);
+    host.dovecot = { running: false, config };
+    const ps = hung(['ps', '-ww', '-eo', 'pid,user,args'], 5_000);
+
+    expect(reasonFromHost(host, 0, { unanswered: [config, ps] })).toMatchObject({
+      source: 'host-commands-unanswered',
+      failureClass: 'host-unresponsive',
+    });
+    expect(reasonFromHost(host, 0, { unanswered: [config] })).toMatchObject({ source: 'host-dovecot-stopped' });
   });
 
   test('a status that hung does not read as a stopped Postfix, and a check that hung is not called a pass', () => {

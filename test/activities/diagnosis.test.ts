@@ -3,9 +3,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { createDiagnosisActivities } from '../../activities/diagnosis';
+import { createDiagnosisActivities, HOST_VISIT_BUDGET_MS } from '../../activities/diagnosis';
+import { HOST_COMMAND_TIMEOUTS } from '../../activities/host-command-timeouts';
 import type { MailHostAccess } from '../../activities/mail-host';
 import { loadSignatureCatalog } from '../../activities/signatures/catalog';
+import { COMMAND_KILL_WAIT_MS, type SshSession } from '../../activities/ssh';
 import { serverSchema, type ServerConfig } from '../../config/schema';
 import { SecretResolver } from '../../config/secrets';
 import { createMailHostAccess } from '../../worker/mail-host-access';
@@ -184,6 +186,58 @@ describe('diagnosis when mailmend cannot reach the host', () => {
         'mailmend cannot run start-postfix: no SSH access configured: diagnosis from the network only',
       );
       expect(diagnosis.handover?.suggestedCommands).toHaveLength(2);
+    } finally {
+      await host.close();
+    }
+  });
+});
+
+describe('diagnosis on a host where every command hangs', () => {
+  /** The troubleshooting group's start-to-close (workflows/activity-groups.ts). */
+  const TROUBLESHOOTING_START_TO_CLOSE_MS = 180_000;
+  /** What the worker's SSH access may spend on the handshake, and again on the disconnect, beside the visit. */
+  const WORKER_READY_TIMEOUT_MS = 10_000;
+
+  afterEach(() => jest.restoreAllMocks());
+
+  test('the visit ends within its budget, the hangs are quoted, and what it had no time for is said not run', async () => {
+    // A clock that only the host's hangs move: each command runs to its timeout, then takes the longest kill wait.
+    let clock = Date.now();
+    const visitStarted = clock;
+    jest.spyOn(Date, 'now').mockImplementation(() => clock);
+    const asked: string[] = [];
+    const hangingHost: SshSession = {
+      async run(argv, options) {
+        const timedOutAfterMs = options?.timeoutMs ?? HOST_COMMAND_TIMEOUTS.remediationStep;
+        asked.push(argv.join(' '));
+        clock += timedOutAfterMs + COMMAND_KILL_WAIT_MS;
+        return { argv: [...argv], exitCode: -1, output: `timed out after ${timedOutAfterMs} ms`, timedOutAfterMs };
+      },
+    };
+    const host = await postfixDownHost({ ...SSH, port: 22 });
+    try {
+      const diagnosis = await diagnose(host.server, (_server, use) => use(hangingHost), {
+        ...probesOf(host.server),
+        tcpSmtp: answered,
+        smtp: answered,
+      });
+
+      const visitMs = clock - visitStarted;
+      expect(visitMs).toBeLessThanOrEqual(HOST_VISIT_BUDGET_MS);
+      expect(visitMs + 2 * WORKER_READY_TIMEOUT_MS).toBeLessThan(TROUBLESHOOTING_START_TO_CLOSE_MS);
+      expect(asked.length).toBeGreaterThan(5);
+      expect(diagnosis.rootCause).toMatch(
+        /^Commands on the mail host do not answer: `postfix -c \/etc\/postfix status`/,
+      );
+      expect(diagnosis.recommendation.actionId).toBe(NO_CATALOG_ACTION);
+      expect(diagnosis.evidence).toEqual(
+        expect.arrayContaining([
+          '`postfix -c /etc/postfix status` did not answer within 5 s',
+          '`postqueue -c /etc/postfix -j` did not answer within 10 s',
+          expect.stringMatching(/^not run, as the visit's time budget was spent: `/),
+        ]),
+      );
+      expect(diagnosis.evidence.join('\n')).not.toMatch(/did not answer within 1 s/);
     } finally {
       await host.close();
     }

@@ -1,7 +1,7 @@
 import { collectHostEvidence, readQueueState } from '../../activities/host-evidence';
 import type { CommandRun } from '../../activities/host-evidence-types';
-import type { SshSession } from '../../activities/ssh';
-import { describeUnanswered, recordUnanswered } from '../../activities/unanswered-commands';
+import { COMMAND_KILL_WAIT_MS, type SshSession } from '../../activities/ssh';
+import { describeUnanswered, recordUnanswered, type UnansweredRun } from '../../activities/unanswered-commands';
 import { layoutOf } from '../support/host-layout';
 
 describe('collectHostEvidence with a scripted session', () => {
@@ -204,20 +204,37 @@ describe('collectHostEvidence with a scripted session', () => {
     ]);
   });
 
-  test('a visit past its budget gives each further command what is left, never less than a second', async () => {
+  test('a visit keeps the wait for a kill inside its budget, and runs nothing once the budget is spent', async () => {
     const asked: (number | undefined)[] = [];
-    const slow: SshSession = {
+    const hangs: SshSession = {
       async run(argv, options) {
         asked.push(options?.timeoutMs);
-        return { argv: [...argv], exitCode: 0, output: '' };
+        const timedOutAfterMs = options?.timeoutMs ?? 0;
+        return { argv: [...argv], exitCode: -1, output: `timed out after ${timedOutAfterMs} ms`, timedOutAfterMs };
       },
     };
-    const { session } = recordUnanswered(slow, 0);
+    const roomy = recordUnanswered(hangs, 60_000);
+    await roomy.session.run(['df', '-P', '/'], { timeoutMs: 5_000 });
+    const tight = recordUnanswered(hangs, COMMAND_KILL_WAIT_MS + 3_000);
+    await tight.session.run(['postqueue', '-c', '/etc/postfix', '-j'], { timeoutMs: 10_000 });
+    const spent = recordUnanswered(hangs, COMMAND_KILL_WAIT_MS + 500);
+    const skipped = await spent.session.run(['date', '+%z'], { timeoutMs: 5_000 });
 
-    await session.run(['postqueue', '-j'], { timeoutMs: 10_000 });
-    const fresh = recordUnanswered(slow, 60_000).session;
-    await fresh.run(['df', '-P', '/'], { timeoutMs: 5_000 });
-
-    expect(asked).toEqual([1_000, 5_000]);
+    expect(asked).toEqual([5_000, expect.any(Number)]);
+    expect(asked[1]).toBeGreaterThan(2_900);
+    expect(asked[1]).toBeLessThanOrEqual(3_000);
+    expect(roomy.unanswered.map(describeUnanswered)).toEqual(['`df -P /` did not answer within 5 s']);
+    expect(tight.unanswered).toEqual([expect.objectContaining({ cutShortByBudget: true })]);
+    expect(describeUnanswered(tight.unanswered[0] as UnansweredRun)).toMatch(
+      /^`postqueue -c \/etc\/postfix -j` did not answer within (2\.9|3) s, all the visit's time budget had left$/,
+    );
+    expect(skipped).toEqual({
+      argv: ['date', '+%z'],
+      exitCode: -1,
+      output: "not run: the visit's time budget was spent",
+      notRun: "the visit's time budget was spent",
+    });
+    expect(spent.notRun).toEqual([skipped]);
+    expect(spent.unanswered).toEqual([]);
   });
 });

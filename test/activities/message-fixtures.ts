@@ -29,6 +29,8 @@ export function fullMessage(kind: NotificationKind, overrides: Partial<Notificat
     reason: 'qmgr exited with status 1 after SIGSEGV',
     escalation: 'approval-timeout',
     closedBy: 'alice',
+    unchecked: [{ check: 'deferred-queue', reason: 'SSH to 10.0.0.5:22 did not finish its handshake within 10 s' }],
+    undelivered: [{ audience: 'users', channel: 'users-relay', kind: 'outage', failure: 'NotificationRejected' }],
     actionsTaken: ['postfix-start (exit 0)'],
     prevention: ['Monitor the postfix master process with systemd Restart=on-failure'],
     hypotheses: [
@@ -68,4 +70,7 @@ export const INTERNALS = [
   'postfix-start',
   'postfix-set-permissions',
   'CN=',
+  'users-relay',
+  'NotificationRejected',
+  'handshake',
 ];

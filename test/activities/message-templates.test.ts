@@ -72,4 +72,47 @@ describe('when who is affected is not known', () => {
     );
     expect(text).not.toMatch(/was escalated and needs a person|a fait l’objet d’une escalade/);
   });
+
+  it.each(LOCALES)(
+    'the IT team (%s) reads each check not made and each notice not delivered, in its language',
+    (locale) => {
+      const templates = templatesByLocale.get(locale)!;
+      const unchecked = templates.renderNotification(
+        'itTeam',
+        minimalMessage('escalation', {
+          scope: 'unknown',
+          escalation: 'assessment-incomplete',
+          reason: 'english summary kept for the timeline',
+          unchecked: [
+            { check: 'deferred-queue', reason: 'SSH to 10.0.0.5:22 did not finish its handshake within 10 s' },
+          ],
+        }),
+      );
+      expect(unchecked.text).toContain('deferred-queue');
+      expect(unchecked.text).toMatch(
+        locale === 'en' ? /Not checked, so a person must look/ : /Non vérifié, une personne doit/,
+      );
+      expect(unchecked.text).not.toContain('english summary');
+      const undelivered = templates.renderNotification(
+        'itTeam',
+        minimalMessage('escalation', {
+          escalation: 'notification-failed',
+          undelivered: [{ audience: 'users', channel: 'users-relay', kind: 'outage', failure: 'NotificationRejected' }],
+        }),
+      );
+      expect(undelivered.text).toMatch(
+        locale === 'en'
+          ? /- outage notice to users via users-relay \(NotificationRejected\)/
+          : /- avis « panne » destiné à : utilisateurs, via users-relay \(NotificationRejected\)/,
+      );
+      const management = templates.renderNotification(
+        'management',
+        minimalMessage('escalation', {
+          escalation: 'notification-failed',
+          undelivered: [{ audience: 'users', channel: '', kind: 'outage', failure: '' }],
+        }),
+      );
+      expect(management.text).toMatch(locale === 'en' ? /Not reached: users\./ : /Non joints : utilisateurs\./);
+    },
+  );
 });

@@ -3,15 +3,17 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import pino from 'pino';
 import type { CommandRun } from '../../activities/host-evidence-types';
 import type { MailHostAccess } from '../../activities/mail-host';
 import { createProbeActivities } from '../../activities/probes';
 import { checkDeferredQueue } from '../../activities/queue-check';
-import type { SshOptions, SshSession } from '../../activities/ssh';
+import { COMMAND_KILL_WAIT_MS, type SshOptions, type SshSession } from '../../activities/ssh';
 import { serverSchema, type ServerConfig } from '../../config/schema';
 import { SecretResolver } from '../../config/secrets';
-import type { IncidentStepContext } from '../../workflows/messages';
+import type { ProbeServerInput } from '../../workflows/activity-contract';
+import type { IncidentStepContext, ProbeReport } from '../../workflows/messages';
 import { createMailHostAccess } from '../../worker/mail-host-access';
 import { freePort } from '../support/processes';
 import { generateEd25519KeyPair } from '../support/sshd';
@@ -148,6 +150,36 @@ describe('probeServer reports what answered by its deadline', () => {
     }
   });
 
+  test('an attempt that starts late reports within what the schedule-to-close timeout has left', async () => {
+    const silent = await startSilentListener();
+    try {
+      const mx = server('mx-late', { smtp: silent.port, imap: silent.port, ssh: silent.port });
+      const { probeServer } = createProbeActivities({
+        servers: new Map([[mx.id, mx]]),
+        probeTimeoutMs: 5_000,
+        mailHost: mailHost(),
+        logger: silentLogger,
+      });
+      // Scheduled 8 s ago with 10 s to close: a worker that picked it up late has 2 s, not the 9 s the input says.
+      const scheduledLate = new MockActivityEnvironment({
+        scheduledTimestampMs: Date.now() - 8_000,
+        scheduleToCloseTimeoutMs: 10_000,
+        startToCloseTimeoutMs: 10_000,
+      });
+
+      const started = performance.now();
+      const report = await scheduledLate.run<[ProbeServerInput], ProbeReport, typeof probeServer>(probeServer, {
+        context: context(mx.id),
+        deadlineMs: 9_000,
+      });
+
+      expect(performance.now() - started).toBeLessThan(1_500);
+      expect(report.smtp).toMatchObject({ ok: false, detail: 'no answer within 0.5 s', errorCode: 'ETIMEDOUT' });
+    } finally {
+      await silent.close();
+    }
+  });
+
   describe('with SMTP and IMAP answering', () => {
     let smtp: TestListener;
     let imap: TestListener;
@@ -185,6 +217,28 @@ describe('probeServer reports what answered by its deadline', () => {
       }
     });
 
+    test('a CA file that never reads holds back neither the ports nor the report: the TLS checks are unchecked', async () => {
+      const mx = server('mx1', { smtp: smtp.port, imap: imap.port, ssh: await freePort() });
+      const { probeServer } = createProbeActivities({
+        servers: new Map([[mx.id, mx]]),
+        probeTimeoutMs: 2_000,
+        mailHost: { ...mailHost({}), tlsTrust: () => new Promise(() => undefined) },
+        logger: silentLogger,
+      });
+
+      const started = performance.now();
+      const report = await probeServer({ context: context(mx.id), deadlineMs: 1_000 });
+
+      expect(performance.now() - started).toBeLessThan(1_000);
+      expect([report.tcpSmtp.ok, report.smtp.ok, report.imap.ok]).toEqual([true, true, true]);
+      expect(report.unchecked).toEqual(
+        expect.arrayContaining([
+          { check: 'smtp-tls', reason: 'no answer within 0.5 s' },
+          { check: 'imap-tls', reason: 'no answer within 0.5 s' },
+        ]),
+      );
+    });
+
     test('a refused SSH port leaves the queue unchecked, saying it was refused', async () => {
       const sshPort = await freePort();
       const report = await probeWithSshOn(sshPort, {});
@@ -198,13 +252,25 @@ describe('probeServer reports what answered by its deadline', () => {
 
 describe('checkDeferredQueue when postqueue hangs', () => {
   const POSTQUEUE = 'postqueue -c /etc/postfix -j';
+  const FIND_DEFERRED = 'find /var/spool/postfix/deferred -type f -printf .';
+  const hung = (timedOutAfterMs: number): Partial<CommandRun> => ({
+    exitCode: -1,
+    output: `timed out after ${timedOutAfterMs} ms`,
+    timedOutAfterMs,
+  });
   /** A host whose postqueue was killed at its timeout, and whose queue directories hold `deferred` files. */
   function hostWithHungPostqueue(deferred: number): MailHostAccess {
-    const answers: Record<string, Partial<CommandRun>> = {
-      [POSTQUEUE]: { exitCode: -1, output: 'timed out after 10000 ms', timedOutAfterMs: 10_000 },
-      'postconf -c /etc/postfix -h queue_directory': { output: '/var/spool/postfix\n' },
-      'find /var/spool/postfix/deferred -type f -printf .': { output: '.'.repeat(deferred) },
+    return hostAnswering({
+      [POSTQUEUE]: hung(10_000),
+      [FIND_DEFERRED]: { output: '.'.repeat(deferred) },
       'find /var/spool/postfix/active -type f -printf .': { output: '' },
+    });
+  }
+  /** A host that knows where its queue is and answers `answers` by the joined argv, 127 otherwise. */
+  function hostAnswering(script: Record<string, Partial<CommandRun>>): MailHostAccess {
+    const answers: Record<string, Partial<CommandRun>> = {
+      'postconf -c /etc/postfix -h queue_directory': { output: '/var/spool/postfix\n' },
+      ...script,
     };
     const session: SshSession = {
       async run(argv) {
@@ -239,5 +305,54 @@ describe('checkDeferredQueue when postqueue hangs', () => {
         detail: expect.stringMatching(/^3 deferred \(threshold 0\); `/),
       },
     });
+  });
+
+  test('a queue never counted, postqueue and the count both hanging, is unchecked and quotes both', async () => {
+    const host = hostAnswering({
+      [POSTQUEUE]: hung(10_000),
+      [FIND_DEFERRED]: hung(15_000),
+    });
+
+    expect(await checkDeferredQueue(host, mx(10), silentLogger)).toEqual({
+      unchecked: {
+        check: 'deferred-queue',
+        reason:
+          `the queue was never counted: \`${POSTQUEUE}\` did not answer within 10 s; ` +
+          `\`${FIND_DEFERRED}\` did not answer within 15 s`,
+      },
+    });
+  });
+
+  test('with the probes deadline, the commands fit in what is left of it, so the reason quotes them', async () => {
+    // A clock that only the host moves: each command runs to its timeout, then takes the longest kill wait.
+    let clock = Date.now();
+    const spy = jest.spyOn(Date, 'now').mockImplementation(() => clock);
+    try {
+      const deadlineAt = clock + 25_000;
+      const everythingHangs: SshSession = {
+        async run(argv, options) {
+          const timedOutAfterMs = options?.timeoutMs ?? 0;
+          clock += timedOutAfterMs + COMMAND_KILL_WAIT_MS;
+          return { argv: [...argv], exitCode: -1, output: `timed out after ${timedOutAfterMs} ms`, timedOutAfterMs };
+        },
+      };
+      const host = { withSsh: (_server, use) => use(everythingHangs) } as MailHostAccess;
+
+      const answer = await checkDeferredQueue(host, mx(10), silentLogger, {
+        remainingMs: () => Math.max(0, deadlineAt - Date.now()),
+      });
+
+      expect(clock).toBeLessThanOrEqual(deadlineAt);
+      expect(answer).toEqual({
+        unchecked: {
+          check: 'deferred-queue',
+          reason: expect.stringMatching(
+            /^the queue was never counted: `postqueue -c \/etc\/postfix -j` did not answer within 10 s; /,
+          ) as unknown,
+        },
+      });
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
