@@ -11,7 +11,7 @@ import { isWorkerGone } from '../../client/worker-gone';
 import { lazyClient, localTemporalSettings } from '../../platform/temporal/connection';
 import { incidentWorkflowId, type IncidentState } from '../../workflows/messages';
 import { createFakeActivities } from '../support/fake-activities';
-import { expectNoIncidentEndedBadly, NO_BAD_INCIDENT_ENDS } from '../support/incident-outcomes';
+import { closeOpenIncidents, expectNoIncidentEndedBadly, NO_BAD_INCIDENT_ENDS } from '../support/incident-outcomes';
 import { raiseTestIncident, testInput, waitForState } from '../support/incidents';
 import { freePort } from '../support/processes';
 import { uniqueServerId, useSharedTemporal, withWorker } from '../support/temporal';
@@ -196,7 +196,14 @@ describe('the drill waits out a worker restart', () => {
     }
     expect(lines).toEqual([expect.stringMatching(/^waiting for the worker… /)]);
 
-    const state = await withWorker(temporal.workerConnection, taskQueue, activities, () => reading);
+    const state = await withWorker(temporal.workerConnection, taskQueue, activities, async () => {
+      const read = await reading;
+      // Closed while a worker runs it, as a person would, so the last test only has to find how it ended.
+      expect(await closeOpenIncidents(temporal.client, { workflowIds: [incidentWorkflowId(serverId)] })).toEqual(
+        new Map(),
+      );
+      return read;
+    });
 
     expect(state.phase).toBe('awaiting-approval');
     expect(lines).toEqual([
@@ -207,7 +214,8 @@ describe('the drill waits out a worker restart', () => {
 
   test('gives up after its budget with the error that kept the incident from answering', async () => {
     const serverId = uniqueServerId('lab');
-    await raiseTestIncident(temporal.client, newTaskQueue(), testInput(serverId));
+    const taskQueue = newTaskQueue();
+    await raiseTestIncident(temporal.client, taskQueue, testInput(serverId));
     const lines: string[] = [];
     const startedAt = Date.now();
 
@@ -222,6 +230,13 @@ describe('the drill waits out a worker restart', () => {
     expect(isWorkerGone(failure)).toBe(true);
     expect(Date.now() - startedAt).toBeLessThan(10_000);
     expect(lines).toHaveLength(1);
+
+    // A worker arrives at last: the incident runs, and is closed as a person would close it.
+    await withWorker(temporal.workerConnection, taskQueue, createFakeActivities().activities, async () => {
+      expect(await closeOpenIncidents(temporal.client, { workflowIds: [incidentWorkflowId(serverId)] })).toEqual(
+        new Map(),
+      );
+    });
   });
 });
 

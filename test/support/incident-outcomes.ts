@@ -5,7 +5,9 @@ import {
   type Client,
   type ProtoFailure,
   type WorkflowExecutionStatusName,
+  type WorkflowHandle,
 } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { closeUpdate, WORKFLOW_TYPE, type CloseSignal } from '../../workflows/messages';
 
 /** The incidents a test run started: every run on its task queues, and every run of its workflow ids. */
@@ -167,11 +169,31 @@ async function closeAndAwaitEnd(
     return undefined;
   } catch (error) {
     const stuck = await lastWorkflowTaskFailure(client, workflowId);
+    const waiting = await whatItWaitsOn(handle);
     return [
       `did not end within ${timeoutMs / 1000} s of the close Update (${describeError(error)})`,
+      ...(waiting ? [waiting] : []),
       ...(refusal ? [`the close was refused: ${refusal}`] : []),
       ...(stuck ? [`its last workflow task failed: ${stuck}`] : []),
     ].join('; ');
+  }
+}
+
+const EVENT_TYPES = temporal.api.enums.v1.EventType;
+
+/** Where a run that does not end stands: its phase, its pending activities and workflow task, its last events. */
+async function whatItWaitsOn(handle: WorkflowHandle): Promise<string | undefined> {
+  try {
+    const { raw } = await handle.describe();
+    const activities = (raw.pendingActivities ?? []).map(
+      (activity) => `${activity.activityType?.name ?? '?'} (attempt ${activity.attempt ?? 1})`,
+    );
+    const task = raw.pendingWorkflowTask ? `a workflow task (attempt ${raw.pendingWorkflowTask.attempt ?? 1})` : '';
+    const { events } = await handle.fetchHistory();
+    const last = (events ?? []).slice(-4).map((event) => EVENT_TYPES[event.eventType ?? 0] ?? String(event.eventType));
+    return `pending: ${[...activities, task].filter(Boolean).join(', ') || 'nothing'}; last events: ${last.join(', ')}`;
+  } catch {
+    return undefined;
   }
 }
 

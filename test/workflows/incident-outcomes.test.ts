@@ -99,7 +99,7 @@ describe('the check that no incident ended badly', () => {
       '1 of 1 incident runs ended badly:',
       expect.stringMatching(
         new RegExp(
-          `^  ${stranded.workflowId} \\(run \\S+\\): RUNNING: did not end within 2 s of the close Update \\(.+\\)$`,
+          `^  ${stranded.workflowId} \\(run \\S+\\): RUNNING: did not end within 2 s of the close Update \\(.+\\); pending: a workflow task .*; last events: EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, .*$`,
         ),
       ),
     ]);
