@@ -17,49 +17,27 @@ import type { IncidentStepContext, ProbeReport } from '../../workflows/messages'
 import { createMailHostAccess } from '../../worker/mail-host-access';
 import { freePort } from '../support/processes';
 import { generateEd25519KeyPair } from '../support/sshd';
-import { startSmtpServer, type TestListener } from './probes-support';
+import { listenOnLoopback, startSmtpServer, type TestListener } from './probes-support';
 
 const silentLogger = pino({ level: 'silent' });
 const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestHostKey';
 
 /** A port that accepts every connection and never writes a byte: a frozen daemon, or an sshd that is stopped. */
-async function startSilentListener(): Promise<TestListener> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => undefined);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    host: '127.0.0.1',
-    port: (server.address() as net.AddressInfo).port,
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+function startSilentListener(): Promise<TestListener> {
+  return listenOnLoopback((track) => net.createServer(track));
 }
 
 /** An IMAP greeting, enough for the reachability probe. */
-async function startImapGreeter(): Promise<TestListener> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => undefined);
-    socket.write('* OK [CAPABILITY IMAP4rev1] ready\r\n');
-    socket.on('data', (data) => {
-      if (String(data).startsWith('a1 LOGOUT')) socket.end('* BYE logging out\r\na1 OK LOGOUT completed\r\n');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    host: '127.0.0.1',
-    port: (server.address() as net.AddressInfo).port,
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+function startImapGreeter(): Promise<TestListener> {
+  return listenOnLoopback((track) =>
+    net.createServer((socket) => {
+      track(socket);
+      socket.write('* OK [CAPABILITY IMAP4rev1] ready\r\n');
+      socket.on('data', (data) => {
+        if (String(data).startsWith('a1 LOGOUT')) socket.end('* BYE logging out\r\na1 OK LOGOUT completed\r\n');
+      });
+    }),
+  );
 }
 
 function context(serverId: string): IncidentStepContext {

@@ -52,6 +52,30 @@ export interface TestListener {
   close(): Promise<void>;
 }
 
+/**
+ * Listens on a free loopback port with `server`, whose connection handler calls `track` on each socket, so `close`
+ * can end the connections a silent or half-done conversation leaves open.
+ */
+export async function listenOnLoopback(
+  createServer: (track: (socket: net.Socket) => void) => net.Server,
+): Promise<TestListener> {
+  const sockets = new Set<net.Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    host: '127.0.0.1',
+    port: (server.address() as net.AddressInfo).port,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
 /** A real SMTP server (the smtp-server package); STARTTLS is offered only when given a key and certificate. */
 export async function startSmtpServer(
   options: Partial<SMTPServerOptions> & { host?: string },
@@ -82,34 +106,24 @@ export async function startImapTlsServer(
   credentials: { key: string; cert: string },
   implicit: boolean,
 ): Promise<TestListener> {
-  const sockets = new Set<net.Socket>();
-  const serve = (socket: net.Socket, afterStartTls: boolean): void => {
-    sockets.add(socket);
-    socket.on('error', () => undefined);
-    if (!afterStartTls) socket.write('* OK [CAPABILITY IMAP4rev1 STARTTLS] test ready\r\n');
-    const onData = (data: Buffer): void => {
-      const line = String(data);
-      if (line.startsWith('a1 STARTTLS')) {
-        socket.off('data', onData);
-        socket.write('a1 OK Begin TLS negotiation now\r\n');
-        serve(new tls.TLSSocket(socket, { isServer: true, ...credentials }), true);
-      } else if (/^a\d LOGOUT/.test(line)) {
-        socket.end(`* BYE logging out\r\n${line.slice(0, 2)} OK LOGOUT completed\r\n`);
-      }
+  return listenOnLoopback((track) => {
+    const serve = (socket: net.Socket, afterStartTls: boolean): void => {
+      track(socket);
+      if (!afterStartTls) socket.write('* OK [CAPABILITY IMAP4rev1 STARTTLS] test ready\r\n');
+      const onData = (data: Buffer): void => {
+        const line = String(data);
+        if (line.startsWith('a1 STARTTLS')) {
+          socket.off('data', onData);
+          socket.write('a1 OK Begin TLS negotiation now\r\n');
+          serve(new tls.TLSSocket(socket, { isServer: true, ...credentials }), true);
+        } else if (/^a\d LOGOUT/.test(line)) {
+          socket.end(`* BYE logging out\r\n${line.slice(0, 2)} OK LOGOUT completed\r\n`);
+        }
+      };
+      socket.on('data', onData);
     };
-    socket.on('data', onData);
-  };
-  const server = implicit
-    ? tls.createServer(credentials, (socket) => serve(socket, false))
-    : net.createServer((socket) => serve(socket, false));
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    host: '127.0.0.1',
-    port: (server.address() as net.AddressInfo).port,
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+    return implicit
+      ? tls.createServer(credentials, (socket) => serve(socket, false))
+      : net.createServer((socket) => serve(socket, false));
+  });
 }

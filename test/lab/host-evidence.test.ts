@@ -1,6 +1,6 @@
+import { startTestLab, stopTestLab } from '../support/test-lab';
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { copyFile, mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pino from 'pino';
@@ -11,11 +11,9 @@ import { loadSignatureCatalog } from '../../activities/signatures/catalog';
 import { withSshSession } from '../../activities/ssh';
 import { recordUnanswered } from '../../activities/unanswered-commands';
 import { SecretResolver } from '../../config/secrets';
-import { labBreak, labDown, labHeal, labUp, type LabInfo } from '../../lab/lab';
-import { requireLabTools } from '../../lab/prerequisites';
+import { labBreak, labHeal, type LabInfo } from '../../lab/lab';
 import { createMailHostAccess } from '../../worker/mail-host-access';
 import { layoutOf } from '../support/host-layout';
-import { freePorts } from '../support/processes';
 import { useTestSshd } from '../support/sshd';
 
 const execFileAsync = promisify(execFile);
@@ -281,17 +279,9 @@ describe('a hung daemon on a real lab is evidence, never a stall', () => {
   let stateDir: string;
   let lab: LabInfo;
   beforeAll(async () => {
-    requireLabTools();
-    if (process.getuid?.() !== 0) throw new Error('the lab tests need root: they start Postfix, Dovecot and sshd');
-    stateDir = await mkdtemp(path.join(os.tmpdir(), 'mailmend-hang-'));
-    const [smtpPort, imapPort, sshPort, relayPort] = (await freePorts(4)) as [number, number, number, number];
-    lab = await labUp({ stateDir, smtpPort, imapPort, sshPort, relayPort, serverId: 'lab-hang' });
+    ({ stateDir, lab } = await startTestLab('hang', 'lab-hang'));
   }, 60_000);
-  afterAll(async () => {
-    if (!stateDir) return;
-    await labDown(stateDir);
-    await rm(stateDir, { recursive: true, force: true });
-  }, 60_000);
+  afterAll(() => stopTestLab(stateDir), 60_000);
   afterEach(() => labHeal(stateDir), 30_000);
 
   const logger = pino({ level: 'silent' });

@@ -1,8 +1,8 @@
+import { startTestLab, stopTestLab } from '../support/test-lab';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ImapFlow } from 'imapflow';
@@ -12,7 +12,6 @@ import { parse as parseYaml } from 'yaml';
 import { runMailmend } from '../../app/mailmend';
 import type { CliDeps } from '../../client/cli/program';
 import { labBreak, labDown, labHeal, labRelay, labStatus, labUp, type LabInfo } from '../../lab/lab';
-import { requireLabTools } from '../../lab/prerequisites';
 import { runCommand } from '../../lab/processes';
 import {
   BROKEN_DAEMON_DIRECTORY,
@@ -22,7 +21,6 @@ import {
   type LabScenario,
 } from '../../lab/scenarios';
 import { serverSchema } from '../../config/schema';
-import { freePorts } from '../support/processes';
 
 const run = promisify(execFile);
 
@@ -30,19 +28,10 @@ let stateDir: string;
 let lab: LabInfo;
 
 beforeAll(async () => {
-  // Fails, never skips: a machine without the packages must say which ones are missing.
-  requireLabTools();
-  if (process.getuid?.() !== 0) throw new Error('the lab tests need root: they start Postfix, Dovecot and sshd');
-  stateDir = await mkdtemp(path.join(os.tmpdir(), 'mailmend-lab-'));
-  const [smtpPort, imapPort, sshPort, relayPort] = (await freePorts(4)) as [number, number, number, number];
-  lab = await labUp({ stateDir, smtpPort, imapPort, sshPort, relayPort, serverId: 'lab-test' });
+  ({ stateDir, lab } = await startTestLab('lab', 'lab-test'));
 }, 60_000);
 
-afterAll(async () => {
-  if (!stateDir) return;
-  await labDown(stateDir);
-  await rm(stateDir, { recursive: true, force: true });
-}, 60_000);
+afterAll(() => stopTestLab(stateDir), 60_000);
 
 async function canaryPassword(): Promise<string> {
   return (await readFile(lab.paths.canaryPasswordFile, 'utf8')).trim();

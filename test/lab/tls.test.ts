@@ -1,37 +1,26 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import { startTestLab, stopTestLab } from '../support/test-lab';
+import { readFile } from 'node:fs/promises';
 import { ImapFlow } from 'imapflow';
 import pino from 'pino';
 import { TOKEN_HEADER } from '../../activities/mail-roundtrip';
 import { createProbeActivities } from '../../activities/probes';
 import { SecretResolver } from '../../config/secrets';
-import { labDown, labHeal, labUp, type LabInfo } from '../../lab/lab';
+import { labHeal, type LabInfo } from '../../lab/lab';
 import { requireLabTools } from '../../lab/prerequisites';
 import { runOrThrow } from '../../lab/processes';
 import { installExpiredCertificate, installNearExpiryCertificate } from '../../lab/tls';
 import { createMailHostAccess } from '../../worker/mail-host-access';
 import { classifyProbes } from '../../workflows/assessment';
 import type { ProbeReport } from '../../workflows/messages';
-import { freePorts } from '../support/processes';
 
 let stateDir: string;
 let lab: LabInfo;
 
 beforeAll(async () => {
-  // Fails, never skips: a machine without the packages must say which ones are missing.
-  requireLabTools();
-  if (process.getuid?.() !== 0) throw new Error('the lab tests need root: they start Postfix, Dovecot and sshd');
-  stateDir = await mkdtemp(path.join(os.tmpdir(), 'mailmend-lab-tls-'));
-  const [smtpPort, imapPort, sshPort, relayPort] = (await freePorts(4)) as [number, number, number, number];
-  lab = await labUp({ stateDir, smtpPort, imapPort, sshPort, relayPort, serverId: 'lab-tls' });
+  ({ stateDir, lab } = await startTestLab('lab-tls', 'lab-tls'));
 }, 60_000);
 
-afterAll(async () => {
-  if (!stateDir) return;
-  await labDown(stateDir);
-  await rm(stateDir, { recursive: true, force: true });
-}, 60_000);
+afterAll(() => stopTestLab(stateDir), 60_000);
 
 /** The production probe activity against the lab, as the worker builds it from the lab's config fragment. */
 function assess(): Promise<ProbeReport> {

@@ -26,6 +26,15 @@ interface Scenario {
   drive(handle: WorkflowHandle): Promise<void>;
 }
 
+/** The whole procedure as people drive it: one approval, then two confirmations once the checks have run. */
+async function approveAndConfirm(handle: WorkflowHandle): Promise<void> {
+  await waitForState(handle, (state) => state.phase === 'awaiting-approval');
+  await handle.signal(approveSignal, { by: 'alice' });
+  await waitForState(handle, (state) => state.phase === 'verification' && state.verification !== undefined);
+  await handle.signal(confirmSignal, { by: 'alice' });
+  await handle.signal(confirmSignal, { by: 'bob' });
+}
+
 const SCENARIOS: Record<string, Scenario> = {
   'unchecked-queue': {
     fakes: {
@@ -41,23 +50,11 @@ const SCENARIOS: Record<string, Scenario> = {
   },
   'users-channel-down': {
     fakes: { failingChannels: ['users-mail'] },
-    async drive(handle) {
-      await waitForState(handle, (state) => state.phase === 'awaiting-approval');
-      await handle.signal(approveSignal, { by: 'alice' });
-      await waitForState(handle, (state) => state.phase === 'verification' && state.verification !== undefined);
-      await handle.signal(confirmSignal, { by: 'alice' });
-      await handle.signal(confirmSignal, { by: 'bob' });
-    },
+    drive: approveAndConfirm,
   },
   'happy-path': {
     fakes: {},
-    async drive(handle) {
-      await waitForState(handle, (state) => state.phase === 'awaiting-approval');
-      await handle.signal(approveSignal, { by: 'alice' });
-      await waitForState(handle, (state) => state.phase === 'verification' && state.verification !== undefined);
-      await handle.signal(confirmSignal, { by: 'alice' });
-      await handle.signal(confirmSignal, { by: 'bob' });
-    },
+    drive: approveAndConfirm,
   },
   handover: {
     fakes: {
