@@ -37,6 +37,13 @@ module.exports = {
       testPathIgnorePatterns: ['/node_modules/', 'scenario-coverage'],
     },
     {
+      // Each file brings up its own lab and its own cluster (PostgreSQL, the Temporal server, two workers and two
+      // webhooks as processes), so it needs no shared dev server.
+      ...shared,
+      displayName: 'cluster',
+      testMatch: ['<rootDir>/test/cluster/**/*.test.ts'],
+    },
+    {
       // Starts its own dev server, with the Web UI, and drives it with headless Chromium.
       ...shared,
       displayName: 'ui',

@@ -1,14 +1,16 @@
 #!/usr/bin/env node
 import { processDeps, runCli, type CliDeps, type CommandGroup } from '../client/cli/program';
+import { registerClusterCommands } from '../cluster/cli';
 import { registerDrillCommand } from '../drill/cli';
 import { registerLabCommands } from '../lab/cli';
 import { registerInitCommand } from './init-command';
 
-/** Beside the incident commands, the `mailmend` binary carries init, the lab and the drill. */
+/** Beside the incident commands, the `mailmend` binary carries init, the lab, the drill and the cluster. */
 const MAILMEND_COMMAND_GROUPS: readonly CommandGroup[] = [
   registerInitCommand,
   registerLabCommands,
   registerDrillCommand,
+  registerClusterCommands,
 ];
 
 /**

@@ -40,14 +40,17 @@ export async function lookupGroupId(name: string): Promise<number> {
   return Number(result.output.split(':')[2]);
 }
 
-/** Postfix and Dovecot drop to their own users, which must be able to walk down to the state dir. */
-async function assertReachable(stateDir: string): Promise<void> {
+/** Daemons that drop to their own users must be able to walk down to the state dir. */
+export async function assertReachable(
+  stateDir: string,
+  whoRunsAs = 'Postfix and Dovecot run as their own users',
+): Promise<void> {
   for (let dir = path.dirname(stateDir); ; dir = path.dirname(dir)) {
     const { mode } = await stat(dir);
     if ((mode & 0o001) === 0) {
       throw new LabStateError(
-        `${dir} is not searchable by other users (mode ${(mode & 0o777).toString(8)}), but Postfix and Dovecot run as ` +
-          `their own users and must reach ${stateDir}: \`chmod o+x ${dir}\` or choose another --state-dir`,
+        `${dir} is not searchable by other users (mode ${(mode & 0o777).toString(8)}), but ${whoRunsAs} ` +
+          `and must reach ${stateDir}: \`chmod o+x ${dir}\` or choose another --state-dir`,
       );
     }
     if (dir === path.dirname(dir)) return;

@@ -4,12 +4,18 @@ import { configPathFromEnv, loadConfigFile } from '../config/load';
 import { createLogger, temporalLoggerFor } from '../platform/logger';
 import { connectWorker, temporalSettingsFromEnv } from '../platform/temporal/connection';
 import { buildActivityDeps } from './activity-deps';
-import { createMailmendWorker } from './worker';
+import { workerDeploymentFromEnv } from './build-id';
+import { createMailmendWorker, INCIDENT_WORKFLOWS_PATH } from './worker';
 
-/** The worker alone, against the cluster that TEMPORAL_ADDRESS (or the envconfig profile) names. */
+/**
+ * The worker alone, against the cluster that TEMPORAL_ADDRESS (or the envconfig profile) names. With
+ * `MAILMEND_DEPLOYMENT_NAME` set it runs as a Worker Deployment Version (build id `MAILMEND_BUILD_ID`, or the workflow
+ * code's own), and gets new incidents only once that version is made current.
+ */
 async function main(): Promise<void> {
   const logger = createLogger();
   Runtime.install({ logger: temporalLoggerFor(logger), telemetryOptions: sdkMetricsFromEnv(process.env) });
+  const deployment = workerDeploymentFromEnv(process.env, INCIDENT_WORKFLOWS_PATH);
   const loaded = loadConfigFile(configPathFromEnv(process.env), process.env);
   const { temporal } = loaded.config;
   const settings = temporalSettingsFromEnv(process.env, `${temporal.host}:${temporal.port}`);
@@ -21,8 +27,16 @@ async function main(): Promise<void> {
     activities: createActivities(deps),
     shutdownGraceTime: temporal.shutdownGraceTime,
     logger,
+    deployment,
   });
-  logger.info({ address: settings.address, namespace: settings.namespace }, 'worker started');
+  logger.info({ address: settings.address, namespace: settings.namespace, deployment }, 'worker started');
+  if (deployment) {
+    logger.info(
+      deployment,
+      'new incidents reach this version once it is current: temporal worker deployment set-current-version ' +
+        `--deployment-name ${deployment.deploymentName} --build-id ${deployment.buildId} --yes`,
+    );
+  }
   try {
     await worker.run();
   } finally {

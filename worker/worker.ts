@@ -1,5 +1,5 @@
-import type { Duration } from '@temporalio/common';
-import { Worker, type NativeConnection } from '@temporalio/worker';
+import type { Duration, WorkerDeploymentVersion } from '@temporalio/common';
+import { Worker, type NativeConnection, type WorkerDeploymentOptions } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import type { MailmendActivities } from '../activities';
 import { TASK_QUEUE } from '../workflows/messages';
@@ -16,7 +16,17 @@ interface MailmendWorkerOptions {
   logger?: Pick<Logger, 'warn'>;
   /** How long in-flight activities may finish after a shutdown request. */
   shutdownGraceTime?: Duration;
+  /**
+   * Runs the worker as this Worker Deployment Version. Each incident is pinned to the version it started on, so a
+   * release that changes the workflow never replays an open incident: the old version's workers finish it.
+   */
+  deployment?: WorkerDeploymentVersion;
+  /** The workflow code, the incident workflow unless set: a test gives another release's. */
+  workflowsPath?: string;
 }
+
+/** The incident workflow's code, for the worker and for the build id derived from it. */
+export const INCIDENT_WORKFLOWS_PATH = require.resolve('../workflows');
 
 /**
  * A worker for the incident workflow and its activities on the `mailmend` task queue. It first registers the
@@ -39,8 +49,17 @@ export async function createMailmendWorker(options: MailmendWorkerOptions): Prom
     connection: options.connection,
     namespace,
     taskQueue: options.taskQueue ?? TASK_QUEUE,
-    workflowsPath: require.resolve('../workflows'),
+    workflowsPath: options.workflowsPath ?? INCIDENT_WORKFLOWS_PATH,
     activities: options.activities,
     shutdownGraceTime: options.shutdownGraceTime ?? '30 seconds',
+    workerDeploymentOptions: options.deployment && pinnedTo(options.deployment),
   });
+}
+
+/**
+ * Pinned, not auto-upgrade: an incident that continues as new keeps its pin in the new run, so a whole incident, all
+ * its runs, stays on the code that started it and never has to read another release's carried-over state.
+ */
+function pinnedTo(version: WorkerDeploymentVersion): WorkerDeploymentOptions {
+  return { version, useWorkerVersioning: true, defaultVersioningBehavior: 'PINNED' };
 }

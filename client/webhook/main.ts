@@ -1,6 +1,7 @@
 import { configPathFromEnv, loadConfigFile } from '../../config/load';
 import { createLogger } from '../../platform/logger';
 import { lazyClient, temporalSettingsFromEnv } from '../../platform/temporal/connection';
+import { webhookListenAddress } from './listen-address';
 import { buildWebhookServer, startWebhookServer } from './server';
 
 /**
@@ -11,9 +12,10 @@ async function main(): Promise<void> {
   const logger = createLogger();
   const loaded = loadConfigFile(configPathFromEnv(process.env), process.env);
   const { config } = loaded;
+  const listen = webhookListenAddress(config.webhook, process.env);
   const temporal = lazyClient(temporalSettingsFromEnv(process.env, `${config.temporal.host}:${config.temporal.port}`));
   const app = buildWebhookServer({ config, secrets: loaded.secrets, client: temporal.client, logger });
-  const url = await startWebhookServer(app, config.webhook.host, config.webhook.port);
+  const url = await startWebhookServer(app, listen.host, listen.port);
   logger.info({ url, temporal: temporal.address }, 'webhook listening');
   const stop = async (): Promise<void> => {
     // The app first: its close waits for signals still in flight, which need the connection.

@@ -1,0 +1,310 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { loadConfigFile } from '../config/load';
+import { isListening } from '../lab/processes';
+import { LOOPBACK } from '../platform/loopback';
+import { DEFAULT_NAMESPACE } from '../platform/temporal/defaults';
+import { resolveTemporalServer, type TemporalServerBinaries } from '../platform/temporal/server/resolve';
+import { setCurrentDeploymentVersion } from '../platform/temporal/worker-deployment';
+import { workflowCodeBuildId } from '../worker/build-id';
+import { stopDaemon } from './daemons';
+import { ClusterStateError } from './errors';
+import {
+  CLUSTER_PORT_SPAN,
+  DEFAULT_CLUSTER_BASE_PORT,
+  clusterLayout,
+  clusterPorts,
+  type ClusterLayout,
+  type ClusterPorts,
+  type ClusterProcessName,
+  type ClusterSettings,
+} from './layout';
+import {
+  mailmendProcessMarker,
+  mailmendProcessPid,
+  startMailmendProcess,
+  taskQueuePollers,
+  waitForWebhook,
+  waitForWorkers,
+} from './mailmend-processes';
+import { ensureDatabaseCluster, findPostgresql, postgresqlPid, startPostgresql, stopPostgresql } from './postgresql';
+import {
+  applySchema,
+  frontendServing,
+  prepareNamespace,
+  startTemporalServer,
+  temporalServerPid,
+  waitForFrontend,
+  writeServerConfig,
+} from './temporal-server';
+import { clusterTopology, DEFAULT_DEPLOYMENT_NAME, type ClusterServiceName, type ClusterServiceSpec } from './topology';
+import { startUi, stopUi, uiPid } from './ui';
+
+export interface ClusterUpOptions {
+  stateDir: string;
+  /** The mailmend config the workers and webhooks run with (its `temporal:` section is ignored: they use the cluster). */
+  configFile?: string;
+  basePort?: number;
+  deploymentName?: string;
+  /** Defaults to the build id of the workflow code this mailmend has. */
+  buildId?: string;
+  onProgress?: (line: string) => void;
+}
+
+export interface ClusterServiceState {
+  name: ClusterServiceName;
+  pid?: number;
+  /** Where it listens (the frontend for Temporal), when it listens at all. */
+  address?: string;
+  up: boolean;
+}
+
+export interface ClusterInfo {
+  stateDir: string;
+  settings: ClusterSettings;
+  ports: ClusterPorts;
+  /** Where workers, webhooks and the CLI connect. */
+  frontendAddress: string;
+  uiUrl?: string;
+  webhookUrls: string[];
+  services: ClusterServiceState[];
+  startupMs: number;
+}
+
+export interface ClusterStatus {
+  stateDir: string;
+  configured: boolean;
+  settings?: ClusterSettings;
+  services: ClusterServiceState[];
+  /** The frontend's health check said SERVING. */
+  serving: boolean;
+  /** Identities polling the mailmend task queue for workflow tasks. */
+  workflowPollers: string[];
+  allUp: boolean;
+}
+
+async function readSettings(layout: ClusterLayout): Promise<ClusterSettings | undefined> {
+  if (!existsSync(layout.settingsFile)) return undefined;
+  return JSON.parse(await readFile(layout.settingsFile, 'utf8')) as ClusterSettings;
+}
+
+/** Options win; then what the previous cluster in this state dir used, so `up` after `down` comes back the same. */
+function settingsFrom(options: ClusterUpOptions, previous: ClusterSettings | undefined): ClusterSettings {
+  const configFile = options.configFile ?? previous?.configFile;
+  if (!configFile) {
+    throw new ClusterStateError(
+      'the cluster needs a mailmend config for its workers and webhooks: --config <file> (or MAILMEND_CONFIG)',
+    );
+  }
+  return {
+    basePort: options.basePort ?? previous?.basePort ?? DEFAULT_CLUSTER_BASE_PORT,
+    configFile: path.resolve(configFile),
+    deploymentName: options.deploymentName ?? previous?.deploymentName ?? DEFAULT_DEPLOYMENT_NAME,
+    buildId: options.buildId ?? workflowCodeBuildId(require.resolve('../workflows')),
+  };
+}
+
+function mailmendSpecs(settings: ClusterSettings, role: 'worker' | 'webhook'): ClusterServiceSpec[] {
+  return clusterTopology(settings).filter((spec) => spec.role === role);
+}
+
+/** A port of ours that something else holds would make a component fail later with a less clear message. */
+async function assertFree(port: number, what: string): Promise<void> {
+  if (await isListening(port)) {
+    throw new ClusterStateError(
+      `${LOOPBACK}:${port}, the cluster's ${what} port, is already in use by another process: ` +
+        `choose another --base-port (the cluster takes ${CLUSTER_PORT_SPAN} ports from it)`,
+    );
+  }
+}
+
+async function ensurePostgresql(layout: ClusterLayout, ports: ClusterPorts): Promise<void> {
+  const tools = await findPostgresql();
+  if ((await postgresqlPid(layout)) !== undefined) return;
+  await assertFree(ports.postgresql, 'PostgreSQL');
+  await ensureDatabaseCluster(layout, tools);
+  await startPostgresql(layout, tools, ports.postgresql);
+}
+
+async function ensureTemporal(layout: ClusterLayout, binaries: TemporalServerBinaries, ports: ClusterPorts) {
+  const address = `${LOOPBACK}:${ports.frontend}`;
+  let pid = await temporalServerPid(layout, binaries);
+  if (pid === undefined) {
+    await assertFree(ports.frontend, 'Temporal frontend');
+    await applySchema(layout, binaries, ports.postgresql);
+    await writeServerConfig(layout, binaries, ports);
+    pid = await startTemporalServer(layout, binaries);
+  }
+  await waitForFrontend(layout, pid, address);
+  await prepareNamespace(address);
+}
+
+async function ensureMailmendProcesses(layout: ClusterLayout, settings: ClusterSettings, client: Client) {
+  const workers: { name: ClusterProcessName; pid: number }[] = [];
+  for (const spec of mailmendSpecs(settings, 'worker')) {
+    const pid = (await mailmendProcessPid(layout, spec)) ?? (await startMailmendProcess(layout, spec));
+    workers.push({ name: spec.name as ClusterProcessName, pid });
+  }
+  await waitForWorkers(layout, client, workers);
+  // Until a version is current, new incidents would wait for unversioned workers, of which the cluster has none.
+  await setCurrentDeploymentVersion(client, { deploymentName: settings.deploymentName, buildId: settings.buildId });
+  for (const spec of mailmendSpecs(settings, 'webhook')) {
+    const pid = (await mailmendProcessPid(layout, spec)) ?? (await startMailmendProcess(layout, spec));
+    await waitForWebhook(layout, spec.name as ClusterProcessName, pid, Number(spec.ports.http));
+  }
+}
+
+/** Runs `body` with a client of the cluster's frontend. */
+export async function withClusterClient<T>(address: string, body: (client: Client) => Promise<T>): Promise<T> {
+  const connection = await Connection.connect({ address });
+  try {
+    return await body(new Client({ connection, namespace: DEFAULT_NAMESPACE }));
+  } finally {
+    await connection.close();
+  }
+}
+
+/**
+ * Brings up, or completes, the cluster in `stateDir`: PostgreSQL, the Temporal server on it with its schema, the
+ * namespace and mailmend's search attributes, the Temporal UI, two workers (as the current Worker Deployment Version)
+ * and two webhooks. What already runs is kept, so `up` also restarts whatever has stopped.
+ */
+export async function clusterUp(options: ClusterUpOptions): Promise<ClusterInfo> {
+  const started = Date.now();
+  const progress = options.onProgress ?? (() => undefined);
+  const layout = clusterLayout(options.stateDir);
+  const settings = settingsFrom(options, await readSettings(layout));
+  // A config the workers cannot load would only show as workers that exit; say so before anything starts.
+  loadConfigFile(settings.configFile, process.env);
+  await mkdir(layout.stateDir, { recursive: true });
+  await writeFile(layout.settingsFile, `${JSON.stringify(settings, null, 2)}\n`);
+  const ports = clusterPorts(settings.basePort);
+  const binaries = await resolveTemporalServer({ env: process.env, onProgress: progress });
+  progress('PostgreSQL');
+  await ensurePostgresql(layout, ports);
+  progress('Temporal server');
+  await ensureTemporal(layout, binaries, ports);
+  progress('Temporal UI');
+  await startUi(layout, ports, progress);
+  progress('workers and webhooks');
+  const frontendAddress = `${LOOPBACK}:${ports.frontend}`;
+  await withClusterClient(frontendAddress, (client) => ensureMailmendProcesses(layout, settings, client));
+  const status = await clusterStatus(options.stateDir);
+  return {
+    stateDir: layout.stateDir,
+    settings,
+    ports,
+    frontendAddress,
+    uiUrl: status.services.find((service) => service.name === 'temporal-ui')?.up
+      ? `http://${LOOPBACK}:${ports.ui}`
+      : undefined,
+    webhookUrls: [ports.webhookA, ports.webhookB].map((port) => `http://${LOOPBACK}:${port}`),
+    services: status.services,
+    startupMs: Date.now() - started,
+  };
+}
+
+async function serviceState(
+  name: ClusterServiceName,
+  pid: number | undefined,
+  port?: number,
+): Promise<ClusterServiceState> {
+  const listening = port === undefined ? pid !== undefined : pid !== undefined && (await isListening(port));
+  return { name, pid, ...(port !== undefined ? { address: `${LOOPBACK}:${port}` } : {}), up: listening };
+}
+
+/** Each component's pid and whether it listens, the frontend's health, and who polls the mailmend task queue. */
+export async function clusterStatus(stateDir: string): Promise<ClusterStatus> {
+  const layout = clusterLayout(stateDir);
+  const settings = await readSettings(layout);
+  if (!settings) {
+    return {
+      stateDir: layout.stateDir,
+      configured: false,
+      services: [],
+      serving: false,
+      workflowPollers: [],
+      allUp: false,
+    };
+  }
+  const ports = clusterPorts(settings.basePort);
+  const binaries = await resolveTemporalServer({ env: process.env, onProgress: () => undefined });
+  const services: ClusterServiceState[] = [
+    await serviceState('postgresql', await postgresqlPid(layout), ports.postgresql),
+    await serviceState('temporal', await temporalServerPid(layout, binaries), ports.frontend),
+    await serviceState('temporal-ui', await uiPid(layout), ports.ui),
+  ];
+  for (const spec of [...mailmendSpecs(settings, 'worker'), ...mailmendSpecs(settings, 'webhook')]) {
+    const port = spec.ports.http;
+    services.push(await serviceState(spec.name, await mailmendProcessPid(layout, spec), port));
+  }
+  const frontendAddress = `${LOOPBACK}:${ports.frontend}`;
+  const serving = await frontendServing(frontendAddress);
+  const workflowPollers = serving
+    ? await withClusterClient(frontendAddress, async (client) => (await taskQueuePollers(client)).workflow).catch(
+        () => [],
+      )
+    : [];
+  return {
+    stateDir: layout.stateDir,
+    configured: true,
+    settings,
+    services,
+    serving,
+    workflowPollers,
+    allUp: serving && services.every((service) => service.up),
+  };
+}
+
+/**
+ * Stops every cluster process by its pid, mailmend's first (webhooks, then workers, which get their grace time), then
+ * the UI, the Temporal server and PostgreSQL. The data stays, so incidents are still there after the next `up`.
+ */
+export async function clusterDown(stateDir: string): Promise<{ stopped: { name: ClusterServiceName; pid: number }[] }> {
+  const layout = clusterLayout(stateDir);
+  const settings = await readSettings(layout);
+  const stopped: { name: ClusterServiceName; pid: number }[] = [];
+  const record = (name: ClusterServiceName, pid: number | undefined): void => {
+    if (pid !== undefined) stopped.push({ name, pid });
+  };
+  if (!settings) return { stopped };
+  for (const spec of [...mailmendSpecs(settings, 'webhook'), ...mailmendSpecs(settings, 'worker')]) {
+    record(spec.name, await stopDaemon(layout, spec.name as ClusterProcessName, mailmendProcessMarker(spec), 40_000));
+  }
+  record('temporal-ui', await stopUi(layout));
+  const binaries = await resolveTemporalServer({ env: process.env, onProgress: () => undefined });
+  record('temporal', await stopDaemon(layout, 'temporal', binaries.server));
+  const databasePid = await postgresqlPid(layout);
+  if (await stopPostgresql(layout, await findPostgresql())) record('postgresql', databasePid);
+  return { stopped };
+}
+
+/** Stops and starts the Temporal server process alone, as an operator restarting it would; returns the new pid. */
+export async function restartTemporalServer(stateDir: string): Promise<number> {
+  const layout = clusterLayout(stateDir);
+  const settings = await requireSettings(layout);
+  const binaries = await resolveTemporalServer({ env: process.env, onProgress: () => undefined });
+  await stopDaemon(layout, 'temporal', binaries.server);
+  const pid = await startTemporalServer(layout, binaries);
+  await waitForFrontend(layout, pid, `${LOOPBACK}:${clusterPorts(settings.basePort).frontend}`);
+  return pid;
+}
+
+/** Stops PostgreSQL (fast shutdown) and starts it again on the same port. */
+export async function restartPostgresql(stateDir: string, downForMs = 0): Promise<void> {
+  const layout = clusterLayout(stateDir);
+  const settings = await requireSettings(layout);
+  const tools = await findPostgresql();
+  await stopPostgresql(layout, tools);
+  if (downForMs > 0) await new Promise((resolve) => setTimeout(resolve, downForMs));
+  await startPostgresql(layout, tools, clusterPorts(settings.basePort).postgresql);
+}
+
+async function requireSettings(layout: ClusterLayout): Promise<ClusterSettings> {
+  const settings = await readSettings(layout);
+  if (!settings)
+    throw new ClusterStateError(`no cluster in ${layout.stateDir}: start one with \`npx mailmend cluster up\``);
+  return settings;
+}

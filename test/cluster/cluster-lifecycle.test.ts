@@ -1,0 +1,162 @@
+import { execFile } from 'node:child_process';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { runMailmend } from '../../app/mailmend';
+import type { CliDeps } from '../../client/cli/deps';
+import {
+  CLUSTER_PORT_SPAN,
+  clusterDown,
+  clusterLayout,
+  clusterPorts,
+  clusterStatus,
+  processPidFile,
+  workerIdentity,
+} from '../../cluster';
+import { isListening, isProcessAlive } from '../../lab/processes';
+import { resolveTemporalCli } from '../../platform/temporal/cli/resolve';
+
+const run = promisify(execFile);
+
+/** One server the workers never reach: this file is about the cluster's processes, not incidents. */
+const CONFIG = `servers:
+  - id: mx-lifecycle
+    smtp: { host: 127.0.0.1, port: 9 }
+    imap: { host: 127.0.0.1, port: 9, tls: false }
+fallbackRelay: { host: 127.0.0.1, port: 9, from: mailmend@example.org }
+audiences:
+  itTeam: { channels: [{ name: it, type: email, to: [it@example.org] }] }
+  management: { channels: [{ name: mgmt, type: email, to: [mgmt@example.org] }] }
+  users: { channels: [{ name: users, type: email, to: [users@example.org] }] }
+approvers: [alice]
+`;
+
+async function mailmend(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const deps: CliDeps = {
+    connect: () => Promise.reject(new Error('the cluster commands connect on their own')),
+    stdout: (text) => (stdout += text),
+    stderr: (text) => (stderr += text),
+  };
+  const code = await runMailmend(argv, deps);
+  return { code, stdout, stderr };
+}
+
+async function freeBase(): Promise<number> {
+  for (;;) {
+    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    const ports = Array.from({ length: CLUSTER_PORT_SPAN }, (_, offset) => base + offset);
+    if (!(await Promise.all(ports.map((port) => isListening(port, undefined, 200)))).some(Boolean)) return base;
+  }
+}
+
+async function pidOf(stateDir: string, name: Parameters<typeof processPidFile>[1]): Promise<number> {
+  return Number((await readFile(processPidFile(clusterLayout(stateDir), name), 'utf8')).trim());
+}
+
+describe('mailmend cluster up, status and down', () => {
+  let root: string;
+  let stateDir: string;
+  let temporalCli: string;
+  let basePort: number;
+
+  beforeAll(async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), 'mailmend-cluster-lifecycle-'));
+    // PostgreSQL runs as the postgres user, which must reach its data directory.
+    await chmod(root, 0o755);
+    stateDir = path.join(root, 'cluster');
+    await writeFile(path.join(root, 'mailmend.yaml'), CONFIG);
+    const { executable } = await resolveTemporalCli({ env: process.env, onProgress: () => undefined });
+    if (executable.type !== 'existing-path') throw new Error('these tests need the Temporal CLI binary');
+    temporalCli = executable.path;
+    basePort = await freeBase();
+  }, 60_000);
+
+  afterAll(async () => {
+    await clusterDown(stateDir);
+    await rm(root, { recursive: true, force: true });
+  }, 120_000);
+
+  test('up serves the frontend, and two workers poll the mailmend task queue', async () => {
+    const up = await mailmend([
+      'cluster',
+      'up',
+      '--state-dir',
+      stateDir,
+      '--config',
+      path.join(root, 'mailmend.yaml'),
+      '--base-port',
+      String(basePort),
+    ]);
+    expect(up.code === 0 ? 0 : up.stderr).toBe(0);
+    const frontend = `127.0.0.1:${clusterPorts(basePort).frontend}`;
+    expect(up.stdout).toContain(`Temporal frontend ${frontend}`);
+
+    const health = await run(temporalCli, ['operator', 'cluster', 'health', '--address', frontend]);
+    expect(health.stdout.trim()).toBe('SERVING');
+
+    // Versioned workers poll their version's queue, which the CLI lists in its legacy mode or by build id.
+    const described = await run(temporalCli, [
+      'task-queue',
+      'describe',
+      '--task-queue',
+      'mailmend',
+      '--address',
+      frontend,
+      '--legacy-mode',
+    ]);
+    const workers = [await pidOf(stateDir, 'worker-a'), await pidOf(stateDir, 'worker-b')];
+    for (const pid of workers) expect(described.stdout).toContain(workerIdentity(pid));
+    expect(new Set(workers).size).toBe(2);
+
+    const status = await mailmend(['cluster', 'status', '--state-dir', stateDir]);
+    expect(status.stdout).toContain('all up; Temporal SERVING');
+  }, 300_000);
+
+  test('up again keeps what runs and restarts only what has stopped', async () => {
+    const before = await clusterStatus(stateDir);
+    const webhookB = before.services.find((service) => service.name === 'webhook-b');
+    expect(webhookB?.pid).toBeDefined();
+    process.kill(webhookB?.pid as number, 'SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect((await clusterStatus(stateDir)).allUp).toBe(false);
+
+    expect(await mailmend(['cluster', 'up', '--state-dir', stateDir])).toMatchObject({ code: 0 });
+    const after = await clusterStatus(stateDir);
+    expect(after.allUp).toBe(true);
+    for (const service of after.services) {
+      const earlier = before.services.find((candidate) => candidate.name === service.name);
+      if (service.name === 'webhook-b') expect(service.pid).not.toBe(earlier?.pid);
+      else expect(service.pid).toBe(earlier?.pid);
+    }
+  }, 180_000);
+
+  test('down stops every process by pid and frees every port; the data stays for the next up', async () => {
+    const { services } = await clusterStatus(stateDir);
+    const down = await mailmend(['cluster', 'down', '--state-dir', stateDir]);
+    expect(down.code).toBe(0);
+    for (const { name, pid } of services) {
+      expect(down.stdout).toContain(`${name} (pid ${pid})`);
+      expect(isProcessAlive(pid as number)).toBe(false);
+    }
+    const ports = clusterPorts(basePort);
+    for (const port of [ports.postgresql, ports.frontend, ports.ui, ports.webhookA, ports.webhookB]) {
+      expect(await isListening(port)).toBe(false);
+    }
+    expect((await mailmend(['cluster', 'down', '--state-dir', stateDir])).stdout).toBe(
+      'nothing of the cluster was running\n',
+    );
+
+    const again = await mailmend(['cluster', 'up', '--state-dir', stateDir]);
+    expect(again.code).toBe(0);
+    expect((await clusterStatus(stateDir)).allUp).toBe(true);
+  }, 300_000);
+
+  test('a base port whose span does not fit is refused before anything starts', async () => {
+    const refused = await mailmend(['cluster', 'up', '--state-dir', path.join(root, 'other'), '--base-port', '65500']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('--base-port');
+  });
+});
