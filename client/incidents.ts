@@ -162,13 +162,19 @@ export async function raiseAlerts(
 }
 
 /**
- * Reads the live state of a server's incident through the `state` query.
+ * Reads the state of a server's incident: through the `state` query while it runs, from its result once it has ended.
+ * A query of an ended incident is answered by replaying it on a worker of the version it ran on, which a deploy may
+ * since have stopped; its result is the same final state and needs no worker.
  *
  * @example const state = await getIncidentState(client, 'mx1'); console.log(state.phase);
  */
 export async function getIncidentState(client: Client, serverId: string): Promise<IncidentState> {
   requireText('serverId', serverId);
-  return withIncident(serverId, false, () => client.workflow.getHandle(incidentWorkflowId(serverId)).query(stateQuery));
+  return withIncident(serverId, false, async () => {
+    const handle = client.workflow.getHandle<typeof mailOutageIncident>(incidentWorkflowId(serverId));
+    const { status } = await handle.describe();
+    return status.name === 'COMPLETED' ? handle.result() : handle.query(stateQuery);
+  });
 }
 
 /**

@@ -3,6 +3,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import {
   CLUSTER_PORT_SPAN,
   DEFAULT_CLUSTER_BASE_PORT,
+  HIGHEST_BASE_PORT,
   clusterDown,
   clusterLayout,
   clusterStatus,
@@ -27,8 +28,11 @@ interface UpOptions {
 
 function parseBasePort(value: string): number {
   const port = Number(value);
-  if (!Number.isInteger(port) || port < 1024 || port + CLUSTER_PORT_SPAN > 65535) {
-    throw new InvalidArgumentError(`must be a port from 1024 to ${65535 - CLUSTER_PORT_SPAN}`);
+  if (!Number.isInteger(port) || port < 1024 || port > HIGHEST_BASE_PORT) {
+    throw new InvalidArgumentError(
+      `must be a port from 1024 to ${HIGHEST_BASE_PORT}: Temporal keeps its membership ports (base+20 to base+23) ` +
+        'in a PostgreSQL smallint',
+    );
   }
   return port;
 }

@@ -14,6 +14,7 @@ import { ClusterStateError } from './errors';
 import {
   CLUSTER_PORT_SPAN,
   DEFAULT_CLUSTER_BASE_PORT,
+  HIGHEST_BASE_PORT,
   clusterLayout,
   clusterPorts,
   type ClusterLayout,
@@ -98,8 +99,15 @@ function settingsFrom(options: ClusterUpOptions, previous: ClusterSettings | und
       'the cluster needs a mailmend config for its workers and webhooks: --config <file> (or MAILMEND_CONFIG)',
     );
   }
+  const basePort = options.basePort ?? previous?.basePort ?? DEFAULT_CLUSTER_BASE_PORT;
+  if (!Number.isInteger(basePort) || basePort < 1024 || basePort > HIGHEST_BASE_PORT) {
+    throw new ClusterStateError(
+      `base port ${basePort} is refused: the cluster needs 1024 to ${HIGHEST_BASE_PORT}, since Temporal keeps its ` +
+        'membership ports (base+20 to base+23) in a PostgreSQL smallint',
+    );
+  }
   return {
-    basePort: options.basePort ?? previous?.basePort ?? DEFAULT_CLUSTER_BASE_PORT,
+    basePort,
     configFile: path.resolve(configFile),
     deploymentName: options.deploymentName ?? previous?.deploymentName ?? DEFAULT_DEPLOYMENT_NAME,
     buildId: options.buildId ?? workflowCodeBuildId(require.resolve('../workflows')),
@@ -108,6 +116,25 @@ function settingsFrom(options: ClusterUpOptions, previous: ClusterSettings | und
 
 function mailmendSpecs(settings: ClusterSettings, role: 'worker' | 'webhook'): ClusterServiceSpec[] {
   return clusterTopology(settings).filter((spec) => spec.role === role);
+}
+
+/**
+ * Workers of another build still run: starting the missing ones with this code would put two builds under one build
+ * id, which is what versioning exists to prevent.
+ */
+async function assertSameBuildAsRunningWorkers(
+  layout: ClusterLayout,
+  previous: ClusterSettings | undefined,
+  settings: ClusterSettings,
+): Promise<void> {
+  if (!previous || previous.buildId === settings.buildId) return;
+  const running = await Promise.all(mailmendSpecs(previous, 'worker').map((spec) => mailmendProcessPid(layout, spec)));
+  if (running.every((pid) => pid === undefined)) return;
+  throw new ClusterStateError(
+    `the cluster's workers run build ${previous.buildId}, and this code is build ${settings.buildId}: ` +
+      'a new release goes out beside the old one (README, "Deploying a new release"); to start over, ' +
+      '`mailmend cluster down` first (incidents still open on the old build then wait for its workers)',
+  );
 }
 
 /** A port of ours that something else holds would make a component fail later with a less clear message. */
@@ -175,7 +202,9 @@ export async function clusterUp(options: ClusterUpOptions): Promise<ClusterInfo>
   const started = Date.now();
   const progress = options.onProgress ?? (() => undefined);
   const layout = clusterLayout(options.stateDir);
-  const settings = settingsFrom(options, await readSettings(layout));
+  const previous = await readSettings(layout);
+  const settings = settingsFrom(options, previous);
+  await assertSameBuildAsRunningWorkers(layout, previous, settings);
   // A config the workers cannot load would only show as workers that exit; say so before anything starts.
   loadConfigFile(settings.configFile, process.env);
   await mkdir(layout.stateDir, { recursive: true });

@@ -16,6 +16,7 @@ export {
   CLUSTER_WEBHOOKS,
   CLUSTER_WORKERS,
   DEFAULT_CLUSTER_BASE_PORT,
+  HIGHEST_BASE_PORT,
   clusterLayout,
   clusterPorts,
   processLogFile,

@@ -40,6 +40,16 @@ const PORT_OFFSETS: Record<keyof ClusterPorts, number> = {
   webhookB: 51,
 };
 
+/** Temporal keeps each service's membership port in a PostgreSQL smallint column; above it the server exits at start. */
+export const HIGHEST_BASE_PORT =
+  32_767 -
+  Math.max(
+    PORT_OFFSETS.frontendMembership,
+    PORT_OFFSETS.historyMembership,
+    PORT_OFFSETS.matchingMembership,
+    PORT_OFFSETS.internalWorkerMembership,
+  );
+
 /** The highest offset, so a caller choosing a base knows how many ports above it the cluster takes. */
 export const CLUSTER_PORT_SPAN = Math.max(...Object.values(PORT_OFFSETS)) + 1;
 

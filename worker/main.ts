@@ -1,8 +1,16 @@
+import type { WorkerDeploymentVersion } from '@temporalio/common';
 import { Runtime, type TelemetryOptions } from '@temporalio/worker';
+import type { Logger } from 'pino';
 import { createActivities } from '../activities';
 import { configPathFromEnv, loadConfigFile } from '../config/load';
 import { createLogger, temporalLoggerFor } from '../platform/logger';
-import { connectWorker, temporalSettingsFromEnv } from '../platform/temporal/connection';
+import {
+  connectClient,
+  connectWorker,
+  temporalSettingsFromEnv,
+  type TemporalSettings,
+} from '../platform/temporal/connection';
+import { setCurrentIfNone } from '../platform/temporal/worker-deployment';
 import { buildActivityDeps } from './activity-deps';
 import { workerDeploymentFromEnv } from './build-id';
 import { createMailmendWorker, INCIDENT_WORKFLOWS_PATH } from './worker';
@@ -37,11 +45,35 @@ async function main(): Promise<void> {
         `--deployment-name ${deployment.deploymentName} --build-id ${deployment.buildId} --yes`,
     );
   }
+  const running = worker.run();
+  if (deployment && /^(1|true|yes)$/i.test(process.env.MAILMEND_CURRENT_IF_NONE?.trim() ?? '')) {
+    becomeCurrentIfNone(settings, deployment, logger).catch((error: unknown) =>
+      logger.error({ err: error, deployment }, 'could not make this version current; new incidents may wait'),
+    );
+  }
   try {
-    await worker.run();
+    await running;
   } finally {
     close();
     await connection.close();
+  }
+}
+
+/**
+ * `MAILMEND_CURRENT_IF_NONE=true`: on a new installation (compose, a first deploy) the first version to poll becomes
+ * current, so incidents do not wait for a person to choose one. Once a version is current, workers never change it.
+ */
+async function becomeCurrentIfNone(
+  settings: TemporalSettings,
+  deployment: WorkerDeploymentVersion,
+  logger: Logger,
+): Promise<void> {
+  const temporal = await connectClient(settings);
+  try {
+    const outcome = await setCurrentIfNone(temporal.client, deployment);
+    logger.info({ deployment, outcome }, outcome === 'set' ? 'made this version current' : 'a current version exists');
+  } finally {
+    await temporal.close();
   }
 }
 

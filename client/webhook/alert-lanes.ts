@@ -53,6 +53,8 @@ interface Lane {
   queue: QueuedAlert[];
   queuedByKey: Map<string, QueuedAlert>;
   inFlight: Map<string, Promise<RaisedAlert>>;
+  /** Copies that arrived while their alert's signal was in flight: counted once it is delivered. */
+  inFlightRepeats: Map<string, number>;
   delivered: Map<string, { at: number; raised: RaisedAlert; repeatsSince: number }>;
   /** The status each alert last arrived with, and the last one queued to be signalled. */
   latestStatus: Map<string, AlertPayload['status']>;
@@ -134,7 +136,10 @@ export class AlertLanes {
       queued.occurrences += 1;
       return queued.delivered.promise.then((raised) => ({ raised, collapsed: true }));
     }
-    return lane.inFlight.get(key)?.then((raised) => ({ raised, collapsed: true }));
+    const inFlight = lane.inFlight.get(key);
+    if (!inFlight) return undefined;
+    lane.inFlightRepeats.set(key, (lane.inFlightRepeats.get(key) ?? 0) + 1);
+    return inFlight.then((raised) => ({ raised, collapsed: true }));
   }
 
   private queueFresh(lane: Lane, identity: string, key: string, alert: AlertPayload): Promise<LaneOutcome> {
@@ -197,14 +202,17 @@ export class AlertLanes {
         );
         const at = this.now();
         for (const item of batch) {
-          lane.delivered.set(item.key, { at, raised, repeatsSince: 0 });
+          lane.delivered.set(item.key, { at, raised, repeatsSince: lane.inFlightRepeats.get(item.key) ?? 0 });
           item.delivered.resolve(raised);
         }
       } catch (error) {
         for (const item of batch) item.delivered.reject(error);
       } finally {
         for (const item of batch) {
-          if (lane.inFlight.get(item.key) === item.delivered.promise) lane.inFlight.delete(item.key);
+          if (lane.inFlight.get(item.key) !== item.delivered.promise) continue;
+          // After a failure the repeats' senders get the error and retry, so nothing is owed for them.
+          lane.inFlight.delete(item.key);
+          lane.inFlightRepeats.delete(item.key);
         }
       }
     }
@@ -230,6 +238,7 @@ export class AlertLanes {
         queue: [],
         queuedByKey: new Map(),
         inFlight: new Map(),
+        inFlightRepeats: new Map(),
         delivered: new Map(),
         latestStatus: new Map(),
         queuedStatus: new Map(),

@@ -213,3 +213,33 @@ function isNotReady(error: unknown): boolean {
 function grpcCodeOf(error: unknown): number | undefined {
   return isGrpcServiceError(error) ? error.code : undefined;
 }
+
+/**
+ * Makes `version` current only when its Worker Deployment has no current version yet: the first deploy of a new
+ * installation, where nobody has chosen one and new incidents would otherwise wait. Later releases are made current
+ * by a person (`temporal worker deployment set-current-version`), never by a worker that happens to start.
+ */
+export async function setCurrentIfNone(
+  client: Client,
+  version: WorkerDeploymentVersion,
+  options: SetCurrentOptions = {},
+): Promise<'set' | 'already-chosen'> {
+  const current = await currentVersion(client, version.deploymentName);
+  if (current) return 'already-chosen';
+  await setCurrentDeploymentVersion(client, version, options);
+  return 'set';
+}
+
+async function currentVersion(client: Client, deploymentName: string): Promise<string | undefined> {
+  try {
+    const { workerDeploymentInfo } = await client.workflowService.describeWorkerDeployment({
+      namespace: client.options.namespace,
+      deploymentName,
+    });
+    return workerDeploymentInfo?.routingConfig?.currentDeploymentVersion?.buildId ?? undefined;
+  } catch (error) {
+    // The deployment exists only once one of its workers has polled.
+    if (grpcCodeOf(error) === GRPC_NOT_FOUND) return undefined;
+    throw error;
+  }
+}

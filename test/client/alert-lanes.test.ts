@@ -49,6 +49,23 @@ describe('alert lanes', () => {
     expect(sent.map((batch) => batch.map((item) => item.occurrences ?? 1))).toEqual([[1], [3]]);
   });
 
+  test('repeats that arrive while the signal is in flight are counted too, as in a storm', async () => {
+    let now = 0;
+    const { lanes, sent, release } = recordingLanes({ manual: true, now: () => now });
+    const first = lanes.submit('mx1', [alert()]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sent).toHaveLength(1);
+    const whileInFlight = lanes.submit('mx1', [alert(), alert(), alert(), alert()]);
+    release();
+    await Promise.all([...first, ...whileInFlight]);
+    now = 61_000;
+    const next = lanes.submit('mx1', [alert()]);
+    await new Promise((resolve) => setImmediate(resolve));
+    release();
+    await Promise.all(next);
+    expect(sent.map((batch) => batch.map((item) => item.occurrences ?? 1))).toEqual([[1], [5]]);
+  });
+
   test('a flip back within the window is collapsed, and the latest status is signalled once the lane settles', async () => {
     const { lanes, sent } = recordingLanes();
     const collapsed: boolean[] = [];

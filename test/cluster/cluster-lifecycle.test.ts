@@ -8,6 +8,7 @@ import type { CliDeps } from '../../client/cli/deps';
 import {
   CLUSTER_PORT_SPAN,
   clusterDown,
+  HIGHEST_BASE_PORT,
   clusterLayout,
   clusterPorts,
   clusterStatus,
@@ -46,7 +47,7 @@ async function mailmend(argv: string[]): Promise<{ code: number; stdout: string;
 
 async function freeBase(): Promise<number> {
   for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    const base = 20_000 + Math.floor(Math.random() * (HIGHEST_BASE_PORT - 20_000));
     const ports = Array.from({ length: CLUSTER_PORT_SPAN }, (_, offset) => base + offset);
     if (!(await Promise.all(ports.map((port) => isListening(port, undefined, 200)))).some(Boolean)) return base;
   }
@@ -115,6 +116,18 @@ describe('mailmend cluster up, status and down', () => {
     expect(status.stdout).toContain('all up; Temporal SERVING');
   }, 300_000);
 
+  test('up with another build while the workers run is refused, naming both builds', async () => {
+    const running = await clusterStatus(stateDir);
+    const refused = await mailmend(['cluster', 'up', '--state-dir', stateDir, '--build-id', 'another-build']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(
+      `the cluster's workers run build ${running.settings?.buildId}, and this code is build another-build`,
+    );
+    expect((await clusterStatus(stateDir)).services.map((service) => service.pid)).toEqual(
+      running.services.map((service) => service.pid),
+    );
+  });
+
   test('up again keeps what runs and restarts only what has stopped', async () => {
     const before = await clusterStatus(stateDir);
     const webhookB = before.services.find((service) => service.name === 'webhook-b');
@@ -154,9 +167,10 @@ describe('mailmend cluster up, status and down', () => {
     expect((await clusterStatus(stateDir)).allUp).toBe(true);
   }, 300_000);
 
-  test('a base port whose span does not fit is refused before anything starts', async () => {
-    const refused = await mailmend(['cluster', 'up', '--state-dir', path.join(root, 'other'), '--base-port', '65500']);
+  test('a base port that would put membership ports beyond a smallint is refused before anything starts', async () => {
+    const refused = await mailmend(['cluster', 'up', '--state-dir', path.join(root, 'other'), '--base-port', '32750']);
     expect(refused.code).not.toBe(0);
-    expect(refused.stderr).toContain('--base-port');
+    expect(refused.stderr).toContain(`--base-port`);
+    expect(refused.stderr).toContain(`must be a port from 1024 to ${HIGHEST_BASE_PORT}`);
   });
 });

@@ -9,6 +9,7 @@ import {
   DeploymentVersionNotReadyError,
   describeDeploymentVersion,
   setCurrentDeploymentVersion,
+  setCurrentIfNone,
   versionDrainage,
   type VersionDrainage,
 } from '../../platform/temporal/worker-deployment';
@@ -172,6 +173,28 @@ describe('making a Worker Deployment Version current', () => {
       `Worker Deployment Version ${version.deploymentName}:never-polled is not current within 1500 ms: ` +
         'its workers have not polled a workflow task queue',
     );
+  });
+
+  test('the first version to poll a new deployment becomes current if asked; a later one never does', async () => {
+    const deploymentName = `mailmend-test-${randomUUID().slice(0, 8)}`;
+    const taskQueue = `versioning-${randomUUID()}`;
+    const first = await startVersion({ deploymentName, buildId: 'first' }, taskQueue);
+    try {
+      expect(await setCurrentIfNone(temporal.client, first.version)).toBe('set');
+      const second = await startVersion({ deploymentName, buildId: 'second' }, taskQueue);
+      try {
+        expect(await setCurrentIfNone(temporal.client, second.version)).toBe('already-chosen');
+        const { workerDeploymentInfo } = await temporal.client.workflowService.describeWorkerDeployment({
+          namespace: temporal.client.options.namespace,
+          deploymentName,
+        });
+        expect(workerDeploymentInfo?.routingConfig?.currentDeploymentVersion?.buildId).toBe('first');
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      await first.stop();
+    }
   });
 });
 
