@@ -39,8 +39,9 @@ function refuseUnknownAction(actionId: string, logger: Logger): never {
   });
 }
 
-// The remediation group allows one attempt, but this holds even if its retry policy changes: the first attempt of a
-// restart or a flush may have run before it failed, so only a person, through a new approval, may run it again.
+// The remediation group retries once, so that another worker takes over a fix whose worker was lost. An idempotent
+// action checks what is already in effect; the first attempt of a restart or a flush may have run before it failed,
+// so only a person, through a new approval, may run it again.
 function refuseRetryOfRepeatingAction(action: CatalogAction, attempt: number, logger: Logger): void {
   if (action.idempotent || attempt <= 1) return;
   logger.warn({ actionId: action.id, attempt }, 'refused to retry an action that is not idempotent');

@@ -8,7 +8,7 @@ import { stepArgv, type Argv, type CatalogCheck, type CatalogStep, type HostFact
 import { shellQuote, type SshSession } from './ssh';
 
 const MAX_RECORDED_OUTPUT = 1_500;
-/** Well inside the remediation group's one-minute heartbeat timeout, so a long step is not taken for a dead worker. */
+/** Half the remediation group's 20-second heartbeat timeout, so a long step is not taken for a dead worker. */
 const HEARTBEAT_EVERY_MS = 10_000;
 
 /** What a command of an action does decides how long it may take. */

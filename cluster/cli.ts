@@ -111,6 +111,9 @@ function addUpCommand(cluster: Command, deps: ClusterCliDeps): void {
           ...(info.uiUrl ? [`Temporal UI       ${info.uiUrl}`] : []),
           `alerts:           ${info.webhookUrls.map((url) => `${url}/alerts/alertmanager`).join(' or ')}`,
           `CLI:              TEMPORAL_ADDRESS=${info.frontendAddress} npx mailmend incidents list`,
+          // Versioned workers poll their version's queue, which the CLI's default view (unversioned only) leaves out.
+          `pollers:          temporal task-queue describe --task-queue mailmend --address ${info.frontendAddress} ` +
+            `--select-build-id ${info.settings.deploymentName}:${info.settings.buildId} (or --legacy-mode)`,
           '',
         ].join('\n'),
       );

@@ -1,5 +1,6 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { MailmendActivities } from './activity-contract';
+import { FailureType } from './failure-types';
 
 // One group per retry policy: what an activity does decides how often it may be tried.
 /**
@@ -31,9 +32,17 @@ export const notifications = proxyActivities<MailmendActivities>({
   startToCloseTimeout: '1 minute',
   retry: { maximumAttempts: 3, initialInterval: '5 seconds', backoffCoefficient: 3 },
 });
-// A fix touches a production host: one attempt, and heartbeats show it is alive. Not every catalog action is
-// idempotent: those that are skip an effect already in place, and runRemediation refuses a retry of the others.
+// A fix touches a production host. A worker that dies while it runs stops heartbeating (the fix heartbeats every
+// 10 s and on every command), so its attempt times out within 20 s and a second one runs on another worker. Not every
+// catalog action is idempotent: those that are skip an effect already in place, and runRemediation refuses a retry
+// of the others. A handshake that never finished ran nothing, and a second one would only wait on the same hung host.
 export const remediation = proxyActivities<MailmendActivities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '20 seconds',
+  retry: { maximumAttempts: 2, initialInterval: '1 second', nonRetryableErrorTypes: [FailureType.SshHandshakeTimeout] },
+});
+/** Incidents started before `remediation-survives-worker-loss` ran each fix once; their histories replay that. */
+export const singleAttemptRemediation = proxyActivities<MailmendActivities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '1 minute',
   retry: { maximumAttempts: 1 },

@@ -10,7 +10,15 @@ import {
   TimeoutFailure,
   WorkflowError,
 } from '@temporalio/workflow';
-import { assessmentProbes, probes, remediation, reporting, roundTrips, troubleshooting } from './activity-groups';
+import {
+  assessmentProbes,
+  probes,
+  remediation,
+  reporting,
+  roundTrips,
+  singleAttemptRemediation,
+  troubleshooting,
+} from './activity-groups';
 import {
   allServicesAnswer,
   classifyOutage,
@@ -567,8 +575,11 @@ function approvedAction(incident: Incident, diagnosis: Diagnosis, chosenActionId
 /** Step 4, second half: run the approved catalog action. */
 async function applyFix(incident: Incident, actionId: string): Promise<void> {
   incident.enter('remediation');
+  // Decided once, before the fix is scheduled: a history from before the patch ran it with a single attempt.
+  const survivesWorkerLoss = patched(REMEDIATION_SURVIVES_WORKER_LOSS);
+  const fixes = survivesWorkerLoss ? remediation : singleAttemptRemediation;
   try {
-    const result = await remediation.runRemediation({ context: incident.context(), actionId });
+    const result = await fixes.runRemediation({ context: incident.context(), actionId });
     incident.state.remediations.push(result);
     for (const snapshot of result.snapshot ?? []) {
       incident.record(`snapshot: ${snapshot.command}`, `exit ${snapshot.exitCode}: ${snapshot.output}`);
@@ -595,11 +606,20 @@ async function applyFix(incident: Incident, actionId: string): Promise<void> {
     if (type === FailureType.SshHandshakeTimeout && patched(NO_SILENT_FAILURE)) {
       throw new Escalation('host-unreachable', `remediation ${actionId} could not run: ${causeMessage(error)}`);
     }
+    // The first attempt of an action that is not idempotent did not finish (its worker was lost, say) and may have
+    // run in part: what the host is left in is for a person to judge, and only a person may run it again.
+    if (type === FailureType.RemediationNotRetried && survivesWorkerLoss) {
+      const reason = `the first attempt of remediation ${actionId} did not finish: ${causeMessage(error)}`;
+      throw new Escalation('remediation-unavailable', `${reason}; a person must check the host`);
+    }
     // A failed fix is recorded and verification decides what happens next.
     incident.record(`ran ${actionId}`, `failed: ${type ?? 'unknown failure'}`);
   }
   incident.stopIfClosed();
 }
+
+/** Incidents started before this ran each fix once, so a worker lost mid-fix failed it; their histories replay that. */
+const REMEDIATION_SURVIVES_WORKER_LOSS = 'remediation-survives-worker-loss';
 
 /**
  * Step 5: probe again, send a round-trip message, then wait for enough distinct people to confirm. People may

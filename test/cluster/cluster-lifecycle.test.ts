@@ -110,6 +110,18 @@ describe('mailmend cluster up, status and down', () => {
     ]);
     const workers = [await pidOf(stateDir, 'worker-a'), await pidOf(stateDir, 'worker-b')];
     for (const pid of workers) expect(described.stdout).toContain(workerIdentity(pid));
+    const { settings } = await clusterStatus(stateDir);
+    const byVersion = await run(temporalCli, [
+      'task-queue',
+      'describe',
+      '--task-queue',
+      'mailmend',
+      '--address',
+      frontend,
+      '--select-build-id',
+      `${settings?.deploymentName}:${settings?.buildId}`,
+    ]);
+    for (const pid of workers) expect(byVersion.stdout).toContain(workerIdentity(pid));
     expect(new Set(workers).size).toBe(2);
 
     const status = await mailmend(['cluster', 'status', '--state-dir', stateDir]);

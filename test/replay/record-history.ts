@@ -1,9 +1,11 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { Context } from '@temporalio/activity';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { historyToJSON, type History } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
+import type { MailmendActivities } from '../../activities';
 import { connectClient, connectWorker, localTemporalSettings } from '../../platform/temporal/connection';
 import { startEmbeddedServer } from '../../platform/temporal/dev-server';
 import { resolveTemporalCli } from '../../platform/temporal/cli/resolve';
@@ -22,6 +24,8 @@ import { raiseTestIncident, testInput, waitForState } from '../support/incidents
 /** The incidents whose histories the replay test keeps, each driven the way people would drive it. */
 interface Scenario {
   fakes: FakeActivityOptions;
+  /** Activities that replace the fakes' own, built from them. */
+  activities?: (fakes: MailmendActivities) => Partial<MailmendActivities>;
   policies?: Partial<IncidentPolicies>;
   drive(handle: WorkflowHandle): Promise<void>;
 }
@@ -125,6 +129,17 @@ const SCENARIOS: Record<string, Scenario> = {
       await handle.executeUpdate(confirmUpdate, { args: [{ by: 'bob' }] });
     },
   },
+  // The worker running the fix is lost: its attempt never heartbeats again, and the second attempt completes it.
+  'worker-lost-mid-fix': {
+    fakes: {},
+    activities: (fakes) => ({
+      async runRemediation(input) {
+        if (Context.current().info.attempt === 1) await Context.current().cancelled;
+        return fakes.runRemediation(input);
+      },
+    }),
+    drive: approveAndConfirm,
+  },
   'closed-by-person': {
     fakes: {},
     async drive(handle) {
@@ -151,7 +166,8 @@ const SCENARIOS: Record<string, Scenario> = {
  * Records the history of one incident into test/histories, for the replay test. Record again only when a workflow
  * change is meant to be incompatible (and then put that change behind `patched()` instead, if incidents may be
  * running). Scenarios: happy-path (the default), handover,
- * certificate-warning, approve-alternative, two-approvers, closed-by-person, continued-with-updates.
+ * certificate-warning, approve-alternative, two-approvers, worker-lost-mid-fix, closed-by-person,
+ * continued-with-updates.
  *
  *   node --import tsx test/replay/record-history.ts [file name in test/histories] [scenario]
  */
@@ -173,11 +189,12 @@ async function record(address: string, scenario: Scenario, file: string): Promis
   const taskQueue = `record-${randomUUID()}`;
   const workerConnection = await connectWorker(localTemporalSettings(address));
   const { client, close: closeClient } = await connectClient(localTemporalSettings(address));
+  const fakes = createFakeActivities(scenario.fakes).activities;
   const worker = await Worker.create({
     connection: workerConnection,
     taskQueue,
     workflowsPath: require.resolve('../../workflows'),
-    activities: createFakeActivities(scenario.fakes).activities,
+    activities: { ...fakes, ...scenario.activities?.(fakes) },
   });
   await worker.runUntil(() => runAndSave(client, taskQueue, scenario, file));
   await closeClient();

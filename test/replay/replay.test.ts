@@ -8,6 +8,17 @@ import { bundleWorkflowsQuietly, workflowBundle } from '../support/temporal';
 const HISTORIES_DIR = path.join(__dirname, '..', 'histories');
 const RECORDED_WORKFLOW_ID = 'incident-mx-recorded';
 
+/** The parts of a recorded history event (in its JSON form) that the tests below read. */
+interface RecordedEvent {
+  eventId: string;
+  markerRecordedEventAttributes?: {
+    markerName?: string;
+    details?: Record<string, { payloads?: { data?: string }[] } | undefined>;
+  };
+  activityTaskScheduledEventAttributes?: { activityType?: { name?: string } };
+  activityTaskStartedEventAttributes?: { scheduledEventId?: string; attempt?: number };
+}
+
 /** Every recorded history: older ones prove that `patched()` keeps incidents started by earlier releases running. */
 const recordedHistories = readdirSync(HISTORIES_DIR)
   .filter((file) => file.endsWith('.json'))
@@ -30,6 +41,7 @@ describe('replay of recorded incident histories', () => {
       'two-approvers.json',
       'unchecked-queue.json',
       'users-channel-down.json',
+      'worker-lost-mid-fix.json',
     ]);
   });
 
@@ -56,6 +68,27 @@ describe('replay of recorded incident histories', () => {
       'workflowExecutionContinuedAsNewEventAttributes',
       'workflowExecutionCompletedEventAttributes',
     ]);
+  });
+
+  test('the worker-lost-mid-fix history ran its fix a second time, after a heartbeat timeout, behind its patch', () => {
+    const [, history] = recordedHistories.find(([file]) => file === 'worker-lost-mid-fix.json') ?? [];
+    const events: RecordedEvent[] = history.events;
+    const patches = events.flatMap(({ markerRecordedEventAttributes: marker }) => {
+      const data =
+        marker?.markerName === 'core_patch' ? marker.details?.['patch-data']?.payloads?.[0]?.data : undefined;
+      return data ? [(JSON.parse(Buffer.from(data, 'base64').toString('utf8')) as { id: string }).id] : [];
+    });
+    expect(patches).toContain('remediation-survives-worker-loss');
+    const fixScheduled = events.find(
+      (event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'runRemediation',
+    );
+    const fixStarted = events.find(
+      (event) => event.activityTaskStartedEventAttributes?.scheduledEventId === fixScheduled?.eventId,
+    );
+    expect(fixStarted?.activityTaskStartedEventAttributes).toMatchObject({
+      attempt: 2,
+      lastFailure: { timeoutFailureInfo: { timeoutType: 'TIMEOUT_TYPE_HEARTBEAT' } },
+    });
   });
 
   test('a history recorded before continue-as-new replays even when it is longer than the history limit', async () => {
