@@ -10,6 +10,7 @@ const FOLDERS = [
   'client',
   'lab',
   'drill',
+  'cluster',
   'app',
   'bench',
   'test',
@@ -18,7 +19,7 @@ const FOLDERS = [
 /**
  * What each top-level folder may import. The product's layers go workflows → activities → worker → client → app,
  * with config and platform (logger, Temporal connection) shared below them; the lab and the drill sit beside the
- * product; nothing imports the tests.
+ * product, and the cluster runs the product's processes; nothing imports the tests.
  */
 const MAY_IMPORT = {
   workflows: [],
@@ -29,8 +30,9 @@ const MAY_IMPORT = {
   client: ['workflows', 'config', 'platform'],
   lab: ['config', 'platform'],
   drill: ['workflows', 'config', 'platform', 'client', 'lab'],
-  app: ['workflows', 'activities', 'config', 'platform', 'worker', 'client', 'lab', 'drill'],
-  bench: ['workflows', 'activities', 'config', 'platform', 'worker', 'client', 'lab', 'drill', 'app'],
+  cluster: ['workflows', 'config', 'platform', 'worker', 'lab'],
+  app: ['workflows', 'activities', 'config', 'platform', 'worker', 'client', 'lab', 'drill', 'cluster'],
+  bench: ['workflows', 'activities', 'config', 'platform', 'worker', 'client', 'lab', 'drill', 'cluster', 'app'],
   test: FOLDERS,
 };
 

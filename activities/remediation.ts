@@ -52,6 +52,21 @@ function refuseRetryOfRepeatingAction(action: CatalogAction, attempt: number, lo
   });
 }
 
+/**
+ * A failure this attempt saw and reported (SSH refused, a step's error) is final for an action that is not idempotent:
+ * the group's one retry is for a worker lost mid-fix, and would here only be refused as if the worker had been lost.
+ */
+function notRetried(error: unknown): ApplicationFailure {
+  if (error instanceof ApplicationFailure && error.nonRetryable) return error;
+  const type = error instanceof ApplicationFailure ? error.type : error instanceof Error ? error.name : undefined;
+  return ApplicationFailure.create({
+    type: type ?? FailureType.RemediationFailed,
+    message: error instanceof Error ? error.message : String(error),
+    nonRetryable: true,
+    cause: error instanceof Error ? error : undefined,
+  });
+}
+
 export function createRemediationActivities(deps: RemediationDeps) {
   return {
     /**
@@ -64,7 +79,11 @@ export function createRemediationActivities(deps: RemediationDeps) {
       refuseRetryOfRepeatingAction(action, Context.current().info.attempt, logger);
       const server = requireServer(deps.servers, context.serverId);
       logger.info({ actionId, idempotent: action.idempotent }, 'running remediation');
-      const outcome = await deps.remediationExecutor.runAction(server, action, () => heartbeat(actionId));
+      const outcome = await deps.remediationExecutor
+        .runAction(server, action, () => heartbeat(actionId))
+        .catch((error: unknown) => {
+          throw action.idempotent ? error : notRetried(error);
+        });
       logger.info({ actionId, exitCode: outcome.exitCode, alreadyApplied: outcome.alreadyApplied }, 'remediation ran');
       return {
         actionId,

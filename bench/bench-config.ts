@@ -9,7 +9,7 @@ const AUDIENCE_ADDRESSES = {
 
 export const BENCH_APPROVERS = ['alice', 'bob'];
 
-interface BenchConfigOptions {
+export interface BenchConfigOptions {
   /** The storm's server entry: the lab's (SSH, host key, canary) or one on a closed port. */
   stormServer: Record<string, unknown>;
   /** Servers that only ever refuse connections: the fan-out's and the batch's. */
@@ -24,23 +24,23 @@ interface BenchConfigOptions {
  * collapse window, signal timeout), every audience mailed through the fallback relay, which is the bench's inbox.
  */
 export function benchConfig(options: BenchConfigOptions): LoadedConfig {
+  return parseConfig(benchConfigDocument(options), 'bench', {}, process.cwd());
+}
+
+/** The same config as the document a mailmend.yaml holds, for processes that load it from a file. */
+export function benchConfigDocument(options: BenchConfigOptions): Record<string, unknown> {
   const closedPortServers = options.closedPortServerIds.map((id) => closedPortServer(id, options.closedPort));
-  return parseConfig(
-    {
-      servers: [options.stormServer, ...closedPortServers],
-      fallbackRelay: { host: '127.0.0.1', port: options.inboxPort, from: 'mailmend@bench.test' },
-      audiences: {
-        itTeam: { channels: [{ name: 'ops', type: 'email', to: [AUDIENCE_ADDRESSES.itTeam] }] },
-        management: { channels: [{ name: 'mgmt', type: 'email', to: [AUDIENCE_ADDRESSES.management] }] },
-        users: { channels: [{ name: 'users', type: 'email', to: [AUDIENCE_ADDRESSES.users] }] },
-      },
-      approvers: BENCH_APPROVERS,
-      reportsDir: options.reportsDir,
+  return {
+    servers: [options.stormServer, ...closedPortServers],
+    fallbackRelay: { host: '127.0.0.1', port: options.inboxPort, from: 'mailmend@bench.test' },
+    audiences: {
+      itTeam: { channels: [{ name: 'ops', type: 'email', to: [AUDIENCE_ADDRESSES.itTeam] }] },
+      management: { channels: [{ name: 'mgmt', type: 'email', to: [AUDIENCE_ADDRESSES.management] }] },
+      users: { channels: [{ name: 'users', type: 'email', to: [AUDIENCE_ADDRESSES.users] }] },
     },
-    'bench',
-    {},
-    process.cwd(),
-  );
+    approvers: BENCH_APPROVERS,
+    reportsDir: options.reportsDir,
+  };
 }
 
 /** A server entry on a port nothing listens on: every probe is refused at once. */

@@ -15,8 +15,15 @@ export interface BenchStack {
   close(): Promise<void>;
 }
 
-/** Starts the worker (production activities, production worker options) and the webhook on `temporalAddress`. */
-export async function startBenchStack(temporalAddress: string, loaded: LoadedConfig): Promise<BenchStack> {
+/**
+ * Starts the worker (production activities, production worker options) and the webhook on `temporalAddress`, on
+ * `taskQueue` when given (a cluster's own workers poll mailmend's), mailmend's task queue otherwise.
+ */
+export async function startBenchStack(
+  temporalAddress: string,
+  loaded: LoadedConfig,
+  taskQueue?: string,
+): Promise<BenchStack> {
   // Errors only, on stderr: stdout is for the figures, and every closed-port probe would log a warning.
   const logger = pino({ level: 'error' }, pino.destination(2));
   const settings = localTemporalSettings(temporalAddress);
@@ -26,10 +33,11 @@ export async function startBenchStack(temporalAddress: string, loaded: LoadedCon
   const worker = await createMailmendWorker({
     connection: workerConnection,
     activities: createActivities(activityDeps.deps),
+    taskQueue,
     shutdownGraceTime: '5 seconds',
   });
   const workerRun = worker.run();
-  const webhook = buildWebhookServer({ config: loaded.config, secrets: loaded.secrets, client, logger });
+  const webhook = buildWebhookServer({ config: loaded.config, secrets: loaded.secrets, client, logger, taskQueue });
   const webhookUrl = await startWebhookServer(webhook, '127.0.0.1', 0);
   return {
     client,

@@ -5,6 +5,16 @@ export interface Figure {
   measured: string;
   /** Undefined for a figure printed for information, with no goal to meet. */
   met?: boolean;
+  /** The figure as one number, which `--cluster` compares between the dev server and the cluster. */
+  reading?: Reading;
+}
+
+/** One number and its unit, e.g. `{ amount: 48.1, unit: 'ms' }`. */
+export interface Reading {
+  amount: number;
+  unit: string;
+  /** The side-by-side row, where the figure's own name differs between backends. */
+  label?: string;
 }
 
 /** Detail lines a figure prints as it goes, before the summary. */
@@ -20,7 +30,12 @@ export function printSummary(figures: Figure[]): void {
     figure.measured,
     figure.met === undefined ? '' : figure.met ? 'PASS' : 'MISS',
   ]);
-  const header = ['figure', 'goal', 'measured', ''];
+  printTable(['figure', 'goal', 'measured', ''], rows);
+  if (figures.some((figure) => figure.met === false)) process.exitCode = 1;
+}
+
+/** Columns padded to their widest cell, under a ruled header. */
+export function printTable(header: string[], rows: string[][]): void {
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]?.length ?? 0)));
   const line = (cells: string[]): string =>
     cells
@@ -29,7 +44,6 @@ export function printSummary(figures: Figure[]): void {
       .trimEnd();
   console.log(`\n${line(header)}\n${line(widths.map((width) => '-'.repeat(width)))}`);
   for (const row of rows) console.log(line(row));
-  if (figures.some((figure) => figure.met === false)) process.exitCode = 1;
 }
 
 /** `12.3 ms`, `4.56 s`: milliseconds in the unit a person reads fastest. */

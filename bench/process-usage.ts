@@ -46,6 +46,25 @@ export function cpuSecondsOf(pid: number | undefined): number | undefined {
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
 }
 
+/** CPU seconds a set of processes has used so far, summed over those /proc still shows. */
+export function totalCpuSecondsOf(pids: number[]): number | undefined {
+  const seconds = pids.map(cpuSecondsOf).filter((value) => value !== undefined);
+  return seconds.length === 0 ? undefined : seconds.reduce((sum, value) => sum + value, 0);
+}
+
+/**
+ * The proportional set size of a set of processes, in MiB: pages they share are split between them, so the sum is
+ * what they use together, where adding their RSS would count shared memory (PostgreSQL's buffers) once per process.
+ */
+export function proportionalMemoryOf(pids: number[]): number | undefined {
+  const kib = pids.map((pid) => {
+    const value = readProcFile(pid, 'smaps_rollup')?.match(/^Pss:\s+(\d+) kB$/m)?.[1];
+    return value === undefined ? undefined : Number(value);
+  });
+  const known = kib.filter((value) => value !== undefined);
+  return known.length === 0 ? undefined : known.reduce((sum, value) => sum + value, 0) / 1024;
+}
+
 function readProcFile(pid: number | undefined, name: string): string | undefined {
   if (pid === undefined) return undefined;
   try {

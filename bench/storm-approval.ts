@@ -42,13 +42,28 @@ export async function approveAfterStorm(
     return { name, goal: GOAL, measured: `refused: ${error.reason}`, met: false };
   }
   report('storm', `approve() receipt: ${JSON.stringify(receipt)}`);
-  const outcome = await letTheFixRun(client, serverId, approvedAt);
+  const { outcome, verifiedMs } = await letTheFixRun(client, serverId, approvedAt);
   report('storm', `lab healed: ${(await lab.heal()).join('; ')}`);
-  return { name, goal: GOAL, measured: `${describeReceipt(receipt)}; ${outcome}`, met: true };
+  return {
+    name,
+    goal: GOAL,
+    measured: `${describeReceipt(receipt)}; ${outcome}`,
+    met: true,
+    reading:
+      verifiedMs === undefined
+        ? undefined
+        : { amount: verifiedMs / 1_000, unit: 's', label: 'storm: still approvable, fix verified after approval' },
+  };
+}
+
+interface FixOutcome {
+  outcome: string;
+  /** From the approval to the verified round trip; undefined when the fix was not verified. */
+  verifiedMs?: number;
 }
 
 /** The fix runs and verifies; then the confirmations the procedure asks for close the incident. */
-async function letTheFixRun(client: Client, serverId: string, approvedAt: number): Promise<string> {
+async function letTheFixRun(client: Client, serverId: string, approvedAt: number): Promise<FixOutcome> {
   const verified = await watchIncident(
     client,
     serverId,
@@ -60,11 +75,11 @@ async function letTheFixRun(client: Client, serverId: string, approvedAt: number
     'storm',
     `fix: ${fix ? `${fix.actionId} exit ${fix.exitCode}` : 'none ran'}; phases ${verified.phases.join(' -> ')}`,
   );
-  if (verified.state.roundTrip?.ok !== true) return `fix not verified (${verified.state.phase})`;
+  if (verified.state.roundTrip?.ok !== true) return { outcome: `fix not verified (${verified.state.phase})` };
   const verifiedMs = Date.now() - approvedAt;
   for (const by of BENCH_APPROVERS) await confirm(client, serverId, { by });
   const closed = await watchIncident(client, serverId, hasEnded, FIX_TIMEOUT_MS);
-  return `fix verified ${formatMs(verifiedMs)} after approval, incident ${closed.state.phase}`;
+  return { outcome: `fix verified ${formatMs(verifiedMs)} after approval, incident ${closed.state.phase}`, verifiedMs };
 }
 
 function describeReceipt(receipt: DecisionReceipt): string {

@@ -73,8 +73,15 @@ function loadFigures(load: LoadReport): Figure[] {
       goal: `<= ${P99_GOAL_MS} ms`,
       measured: describeLatency(load),
       met: load.p99Ms <= P99_GOAL_MS,
+      reading: { amount: load.p99Ms, unit: 'ms' },
     },
-    { name: 'storm: errors', goal: '0', measured: `${load.errors} of ${load.requests}`, met: load.errors === 0 },
+    {
+      name: 'storm: errors',
+      goal: '0',
+      measured: `${load.errors} of ${load.requests}`,
+      met: load.errors === 0,
+      reading: { amount: load.errors, unit: 'errors' },
+    },
   ];
 }
 
@@ -100,6 +107,7 @@ async function historyFigure(client: Client, serverId: string): Promise<Figure> 
     goal: `< ${HISTORY_GOAL_EVENTS} events`,
     measured: `${history.totalEvents} events in ${runs} run${runs === 1 ? '' : 's'} (${perRun})`,
     met: history.totalEvents < HISTORY_GOAL_EVENTS,
+    reading: { amount: history.totalEvents, unit: 'events' },
   };
 }
 

@@ -7,7 +7,7 @@ import { isListening } from '../lab/processes';
 import { LOOPBACK } from '../platform/loopback';
 import { DEFAULT_NAMESPACE } from '../platform/temporal/defaults';
 import { resolveTemporalServer, type TemporalServerBinaries } from '../platform/temporal/server/resolve';
-import { setCurrentDeploymentVersion } from '../platform/temporal/worker-deployment';
+import { setCurrentDeploymentVersion, setCurrentIfNone, versionDrainage } from '../platform/temporal/worker-deployment';
 import { workflowCodeBuildId } from '../worker/build-id';
 import { stopDaemon } from './daemons';
 import { ClusterStateError } from './errors';
@@ -23,7 +23,6 @@ import {
   type ClusterSettings,
 } from './layout';
 import {
-  mailmendProcessMarker,
   mailmendProcessPid,
   startMailmendProcess,
   taskQueuePollers,
@@ -91,6 +90,10 @@ async function readSettings(layout: ClusterLayout): Promise<ClusterSettings | un
   return JSON.parse(await readFile(layout.settingsFile, 'utf8')) as ClusterSettings;
 }
 
+async function writeSettings(layout: ClusterLayout, settings: ClusterSettings): Promise<void> {
+  await writeFile(layout.settingsFile, `${JSON.stringify(settings, null, 2)}\n`);
+}
+
 /** Options win; then what the previous cluster in this state dir used, so `up` after `down` comes back the same. */
 function settingsFrom(options: ClusterUpOptions, previous: ClusterSettings | undefined): ClusterSettings {
   const configFile = options.configFile ?? previous?.configFile;
@@ -110,7 +113,11 @@ function settingsFrom(options: ClusterUpOptions, previous: ClusterSettings | und
     basePort,
     configFile: path.resolve(configFile),
     deploymentName: options.deploymentName ?? previous?.deploymentName ?? DEFAULT_DEPLOYMENT_NAME,
-    buildId: options.buildId ?? workflowCodeBuildId(require.resolve('../workflows')),
+    // A build id someone chose stays until they choose another; otherwise it follows the workflow code.
+    buildId:
+      options.buildId ??
+      (previous?.buildIdChosen ? previous.buildId : workflowCodeBuildId(require.resolve('../workflows'))),
+    buildIdChosen: options.buildId !== undefined || (previous?.buildIdChosen ?? false),
   };
 }
 
@@ -127,6 +134,11 @@ async function assertSameBuildAsRunningWorkers(
   previous: ClusterSettings | undefined,
   settings: ClusterSettings,
 ): Promise<void> {
+  if (previous && previous.basePort !== settings.basePort && (await anythingRuns(layout, previous))) {
+    throw new ClusterStateError(
+      `the cluster runs on base port ${previous.basePort}: \`mailmend cluster down\` before moving it to ${settings.basePort}`,
+    );
+  }
   if (!previous || previous.buildId === settings.buildId) return;
   const running = await Promise.all(mailmendSpecs(previous, 'worker').map((spec) => mailmendProcessPid(layout, spec)));
   if (running.every((pid) => pid === undefined)) return;
@@ -134,6 +146,39 @@ async function assertSameBuildAsRunningWorkers(
     `the cluster's workers run build ${previous.buildId}, and this code is build ${settings.buildId}: ` +
       'a new release goes out beside the old one (README, "Deploying a new release"); to start over, ' +
       '`mailmend cluster down` first (incidents still open on the old build then wait for its workers)',
+  );
+}
+
+async function anythingRuns(layout: ClusterLayout, settings: ClusterSettings): Promise<boolean> {
+  const pids = await Promise.all([
+    postgresqlPid(layout),
+    temporalServerPid(layout),
+    uiPid(layout),
+    ...clusterTopology(settings)
+      .filter((spec) => spec.role === 'worker' || spec.role === 'webhook')
+      .map((spec) => mailmendProcessPid(layout, spec)),
+  ]);
+  return pids.some((pid) => pid !== undefined);
+}
+
+/**
+ * Incidents still open on the previous build are pinned to it: starting another build would leave them without a
+ * worker for good. Say so, and how to get out, instead.
+ */
+async function assertNoIncidentPinnedToPrevious(
+  client: Client,
+  previous: ClusterSettings | undefined,
+  settings: ClusterSettings,
+): Promise<void> {
+  if (!previous || previous.buildId === settings.buildId) return;
+  const version = { deploymentName: previous.deploymentName, buildId: previous.buildId };
+  const { openPinnedWorkflows } = await versionDrainage(client, version).catch(() => ({ openPinnedWorkflows: 0 }));
+  if (openPinnedWorkflows === 0) return;
+  throw new ClusterStateError(
+    `${openPinnedWorkflows} incident(s) are still open on build ${previous.buildId}, and only its workers may run ` +
+      `them; this code is build ${settings.buildId}. Bring that build back (check it out, or ` +
+      `\`mailmend cluster up --build-id ${previous.buildId}\` with its code), let them close, then up again; ` +
+      'or end them with `temporal workflow terminate` if they are not needed',
   );
 }
 
@@ -157,7 +202,7 @@ async function ensurePostgresql(layout: ClusterLayout, ports: ClusterPorts): Pro
 
 async function ensureTemporal(layout: ClusterLayout, binaries: TemporalServerBinaries, ports: ClusterPorts) {
   const address = `${LOOPBACK}:${ports.frontend}`;
-  let pid = await temporalServerPid(layout, binaries);
+  let pid = await temporalServerPid(layout);
   if (pid === undefined) {
     await assertFree(ports.frontend, 'Temporal frontend');
     await applySchema(layout, binaries, ports.postgresql);
@@ -168,15 +213,23 @@ async function ensureTemporal(layout: ClusterLayout, binaries: TemporalServerBin
   await prepareNamespace(address);
 }
 
-async function ensureMailmendProcesses(layout: ClusterLayout, settings: ClusterSettings, client: Client) {
+async function ensureMailmendProcesses(
+  layout: ClusterLayout,
+  settings: ClusterSettings,
+  buildChanged: boolean,
+  client: Client,
+) {
   const workers: { name: ClusterProcessName; pid: number }[] = [];
   for (const spec of mailmendSpecs(settings, 'worker')) {
     const pid = (await mailmendProcessPid(layout, spec)) ?? (await startMailmendProcess(layout, spec));
     workers.push({ name: spec.name as ClusterProcessName, pid });
   }
   await waitForWorkers(layout, client, workers);
-  // Until a version is current, new incidents would wait for unversioned workers, of which the cluster has none.
-  await setCurrentDeploymentVersion(client, { deploymentName: settings.deploymentName, buildId: settings.buildId });
+  // Until a version is current, new incidents would wait for unversioned workers, of which the cluster has none. A
+  // plain `up` that only restarts what stopped leaves alone a version someone has made current since.
+  const version = { deploymentName: settings.deploymentName, buildId: settings.buildId };
+  if (buildChanged) await setCurrentDeploymentVersion(client, version);
+  else await setCurrentIfNone(client, version);
   for (const spec of mailmendSpecs(settings, 'webhook')) {
     const pid = (await mailmendProcessPid(layout, spec)) ?? (await startMailmendProcess(layout, spec));
     await waitForWebhook(layout, spec.name as ClusterProcessName, pid, Number(spec.ports.http));
@@ -208,7 +261,8 @@ export async function clusterUp(options: ClusterUpOptions): Promise<ClusterInfo>
   // A config the workers cannot load would only show as workers that exit; say so before anything starts.
   loadConfigFile(settings.configFile, process.env);
   await mkdir(layout.stateDir, { recursive: true });
-  await writeFile(layout.settingsFile, `${JSON.stringify(settings, null, 2)}\n`);
+  // The build id is recorded only once no incident pinned to the previous one stands in the way.
+  await writeSettings(layout, previous ? { ...settings, buildId: previous.buildId } : settings);
   const ports = clusterPorts(settings.basePort);
   const binaries = await resolveTemporalServer({ env: process.env, onProgress: progress });
   progress('PostgreSQL');
@@ -219,7 +273,11 @@ export async function clusterUp(options: ClusterUpOptions): Promise<ClusterInfo>
   await startUi(layout, ports, progress);
   progress('workers and webhooks');
   const frontendAddress = `${LOOPBACK}:${ports.frontend}`;
-  await withClusterClient(frontendAddress, (client) => ensureMailmendProcesses(layout, settings, client));
+  await withClusterClient(frontendAddress, async (client) => {
+    await assertNoIncidentPinnedToPrevious(client, previous, settings);
+    await writeSettings(layout, settings);
+    await ensureMailmendProcesses(layout, settings, previous?.buildId !== settings.buildId, client);
+  });
   const status = await clusterStatus(options.stateDir);
   return {
     stateDir: layout.stateDir,
@@ -259,10 +317,9 @@ export async function clusterStatus(stateDir: string): Promise<ClusterStatus> {
     };
   }
   const ports = clusterPorts(settings.basePort);
-  const binaries = await resolveTemporalServer({ env: process.env, onProgress: () => undefined });
   const services: ClusterServiceState[] = [
     await serviceState('postgresql', await postgresqlPid(layout), ports.postgresql),
-    await serviceState('temporal', await temporalServerPid(layout, binaries), ports.frontend),
+    await serviceState('temporal', await temporalServerPid(layout), ports.frontend),
     await serviceState('temporal-ui', await uiPid(layout), ports.ui),
   ];
   for (const spec of [...mailmendSpecs(settings, 'worker'), ...mailmendSpecs(settings, 'webhook')]) {
@@ -300,11 +357,10 @@ export async function clusterDown(stateDir: string): Promise<{ stopped: { name: 
   };
   if (!settings) return { stopped };
   for (const spec of [...mailmendSpecs(settings, 'webhook'), ...mailmendSpecs(settings, 'worker')]) {
-    record(spec.name, await stopDaemon(layout, spec.name as ClusterProcessName, mailmendProcessMarker(spec), 40_000));
+    record(spec.name, await stopDaemon(layout, spec.name as ClusterProcessName, 40_000));
   }
   record('temporal-ui', await stopUi(layout));
-  const binaries = await resolveTemporalServer({ env: process.env, onProgress: () => undefined });
-  record('temporal', await stopDaemon(layout, 'temporal', binaries.server));
+  record('temporal', await stopDaemon(layout, 'temporal'));
   const databasePid = await postgresqlPid(layout);
   if (await stopPostgresql(layout, await findPostgresql())) record('postgresql', databasePid);
   return { stopped };
@@ -315,7 +371,7 @@ export async function restartTemporalServer(stateDir: string): Promise<number> {
   const layout = clusterLayout(stateDir);
   const settings = await requireSettings(layout);
   const binaries = await resolveTemporalServer({ env: process.env, onProgress: () => undefined });
-  await stopDaemon(layout, 'temporal', binaries.server);
+  await stopDaemon(layout, 'temporal');
   const pid = await startTemporalServer(layout, binaries);
   await waitForFrontend(layout, pid, `${LOOPBACK}:${clusterPorts(settings.basePort).frontend}`);
   return pid;

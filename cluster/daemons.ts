@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { isProcessAlive, livePid, stopPids, tailFile } from '../lab/processes';
 import { ClusterServiceError } from './errors';
 import { processLogFile, processPidFile, type ClusterLayout, type ClusterProcessName } from './layout';
@@ -13,13 +13,20 @@ export interface DaemonCommand {
   marker: string;
 }
 
-/** The pid of a cluster process from its pid file, when that process is alive and is still ours. */
-export function daemonPid(
-  layout: ClusterLayout,
-  name: ClusterProcessName,
-  marker: string,
-): Promise<number | undefined> {
-  return livePid(processPidFile(layout, name), marker);
+/**
+ * The pid of a cluster process from its pid file, when that process is alive and is still ours: its command line
+ * still holds the marker recorded beside the pid at start, whatever the environment of the command asking now.
+ */
+export async function daemonPid(layout: ClusterLayout, name: ClusterProcessName): Promise<number | undefined> {
+  const file = processPidFile(layout, name);
+  let marker: string | undefined;
+  try {
+    marker = (await readFile(file, 'utf8')).split('\n')[1]?.trim();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  return marker ? livePid(file, marker) : undefined;
 }
 
 /**
@@ -42,7 +49,7 @@ export async function startDaemon(
   const pid = child.pid;
   if (pid === undefined)
     throw new ClusterServiceError(name, `could not be started: ${command.argv.join(' ')}`, logFile, '');
-  await writeFile(processPidFile(layout, name), `${pid}\n`);
+  await writeFile(processPidFile(layout, name), `${pid}\n${command.marker}\n`);
   return pid;
 }
 
@@ -57,10 +64,9 @@ export async function assertStillRunning(layout: ClusterLayout, name: ClusterPro
 export async function stopDaemon(
   layout: ClusterLayout,
   name: ClusterProcessName,
-  marker: string,
   graceMs = 15_000,
 ): Promise<number | undefined> {
-  const pid = await daemonPid(layout, name, marker);
+  const pid = await daemonPid(layout, name);
   if (pid !== undefined) await stopPids([pid], graceMs);
   await rm(processPidFile(layout, name), { force: true });
   return pid;

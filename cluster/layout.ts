@@ -67,6 +67,8 @@ export interface ClusterSettings {
   /** The Worker Deployment the workers join, and the build id of their workflow code. */
   deploymentName: string;
   buildId: string;
+  /** Given with --build-id, so kept by later `up`s, rather than derived from the workflow code each time. */
+  buildIdChosen?: boolean;
 }
 
 /** The two mailmend workers and two webhooks, by the names `cluster status` and the compose file use. */
@@ -90,8 +92,8 @@ export interface ClusterLayout {
   temporalConfigDir: string;
   temporalConfigFile: string;
   dynamicConfigFile: string;
-  /** Written once the schema of this server version is in place, so a later `up` only migrates. */
-  schemaMarker: string;
+  /** An empty envconfig file for the workers and webhooks, so no profile of the caller's applies to them. */
+  emptyTemporalConfigFile: string;
 }
 
 export function clusterLayout(stateDir: string): ClusterLayout {
@@ -112,7 +114,7 @@ export function clusterLayout(stateDir: string): ClusterLayout {
     temporalConfigDir,
     temporalConfigFile: path.join(temporalConfigDir, 'development.yaml'),
     dynamicConfigFile: path.join(temporalConfigDir, 'dynamicconfig.yaml'),
-    schemaMarker: path.join(temporalRoot, 'schema-applied'),
+    emptyTemporalConfigFile: path.join(root, 'temporal-envconfig.toml'),
   };
 }
 

@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -38,9 +39,15 @@ function entryPointCommand(role: keyof typeof ENTRY_POINTS, env: Record<string, 
   };
 }
 
-/** Our TEMPORAL_* settings replace the caller's: a profile or TLS setting meant for another cluster must not leak in. */
+/**
+ * Our TEMPORAL_* settings replace the caller's: a profile or TLS setting meant for another cluster must not leak in.
+ * Settings that only one process may hold (a metrics port) or that the cluster decides itself are dropped too.
+ */
+const NOT_INHERITED = new Set(['MAILMEND_WORKER_METRICS', 'MAILMEND_CURRENT_IF_NONE', 'MAILMEND_WEBHOOK_HOST']);
 function inheritedEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(env).filter(([name]) => !name.startsWith('TEMPORAL_')));
+  return Object.fromEntries(
+    Object.entries(env).filter(([name]) => !name.startsWith('TEMPORAL_') && !NOT_INHERITED.has(name)),
+  );
 }
 
 function roleOf(spec: ClusterServiceSpec): keyof typeof ENTRY_POINTS {
@@ -49,15 +56,14 @@ function roleOf(spec: ClusterServiceSpec): keyof typeof ENTRY_POINTS {
 }
 
 export function mailmendProcessPid(layout: ClusterLayout, spec: ClusterServiceSpec): Promise<number | undefined> {
-  return daemonPid(layout, spec.name as ClusterProcessName, entryPointCommand(roleOf(spec), spec.env).marker);
+  return daemonPid(layout, spec.name as ClusterProcessName);
 }
 
-export function mailmendProcessMarker(spec: ClusterServiceSpec): string {
-  return entryPointCommand(roleOf(spec), spec.env).marker;
-}
-
-export function startMailmendProcess(layout: ClusterLayout, spec: ClusterServiceSpec): Promise<number> {
-  return startDaemon(layout, spec.name as ClusterProcessName, entryPointCommand(roleOf(spec), spec.env));
+export async function startMailmendProcess(layout: ClusterLayout, spec: ClusterServiceSpec): Promise<number> {
+  // An empty envconfig file: the caller's default profile (Temporal Cloud, say) must not add TLS or an API key here.
+  await writeFile(layout.emptyTemporalConfigFile, '');
+  const env = { ...spec.env, TEMPORAL_CONFIG_FILE: layout.emptyTemporalConfigFile };
+  return startDaemon(layout, spec.name as ClusterProcessName, entryPointCommand(roleOf(spec), env));
 }
 
 /** The SDK's default worker identity, `pid@hostname`, which is how the server lists a poller. */

@@ -1,7 +1,8 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { chown, mkdir, readFile } from 'node:fs/promises';
+import { chown, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { LabCommandError, isProcessAlive, runCommand, tailFile } from '../lab/processes';
+import { LabCommandError, livePid, runCommand, tailFile } from '../lab/processes';
+import { daemonEnv } from './daemon-env';
 import { assertReachable } from '../lab/state-dir';
 import { LOOPBACK } from '../platform/loopback';
 import { ClusterServiceError, ClusterStateError } from './errors';
@@ -50,7 +51,13 @@ function asOwner(tools: PostgresqlTools, argv: string[]): string[] {
 }
 
 async function runOrFail(tools: PostgresqlTools, argv: string[], what: string, layout: ClusterLayout): Promise<void> {
-  const result = await runCommand(asOwner(tools, argv), { timeoutMs: (START_TIMEOUT_S + 30) * 1000 });
+  // In its own directory, which the postgres user can enter (PostgreSQL returns to the caller's, e.g. /root, and fails),
+  // and with none of the caller's environment, which may hold secrets.
+  const result = await runCommand(asOwner(tools, argv), {
+    timeoutMs: (START_TIMEOUT_S + 30) * 1000,
+    cwd: layout.postgresqlDir,
+    env: daemonEnv(),
+  });
   if (result.exitCode === 0) return;
   const failure = new LabCommandError(result);
   throw new ClusterServiceError(
@@ -92,18 +99,10 @@ export async function ensureDatabaseCluster(layout: ClusterLayout, tools: Postgr
   );
 }
 
-/** The postmaster's pid, from its own pid file, when it is alive. */
-export async function postgresqlPid(layout: ClusterLayout): Promise<number | undefined> {
-  try {
-    const pid = Number.parseInt(
-      (await readFile(path.join(layout.postgresqlData, 'postmaster.pid'), 'utf8')).split('\n')[0] ?? '',
-      10,
-    );
-    return Number.isInteger(pid) && pid > 0 && isProcessAlive(pid) ? pid : undefined;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
+/** The postmaster's pid, from its own pid file, when that process is alive and serves this data directory. */
+export function postgresqlPid(layout: ClusterLayout): Promise<number | undefined> {
+  // After a reboot the pid in a stale postmaster.pid may belong to anything: its command line names the directory.
+  return livePid(path.join(layout.postgresqlData, 'postmaster.pid'), layout.postgresqlData);
 }
 
 /** Starts the server on loopback only and waits until it accepts connections. */

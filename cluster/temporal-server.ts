@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
@@ -7,9 +6,10 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { LabCommandError, runCommand, tailFile, waitUntil } from '../lab/processes';
 import { LOOPBACK } from '../platform/loopback';
 import { DEFAULT_NAMESPACE } from '../platform/temporal/defaults';
-import { TEMPORAL_SERVER_VERSION, type TemporalServerBinaries } from '../platform/temporal/server/resolve';
+import type { TemporalServerBinaries } from '../platform/temporal/server/resolve';
 import { ensureKeywordSearchAttributes } from '../platform/temporal/search-attribute-registration';
 import { INCIDENT_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+import { daemonEnv } from './daemon-env';
 import { assertStillRunning, daemonPid, startDaemon } from './daemons';
 import { ClusterServiceError } from './errors';
 import { processLogFile, type ClusterLayout, type ClusterPorts } from './layout';
@@ -20,12 +20,9 @@ const READY_TIMEOUT_MS = 90_000;
 const RETENTION = '7 days';
 const GRPC_ALREADY_EXISTS = 6;
 
-/** The server's command line names the cached binary, which tells it from any other process. */
-export function temporalServerPid(
-  layout: ClusterLayout,
-  binaries: TemporalServerBinaries,
-): Promise<number | undefined> {
-  return daemonPid(layout, 'temporal', binaries.server);
+/** The Temporal server of this state dir, when it runs. */
+export function temporalServerPid(layout: ClusterLayout): Promise<number | undefined> {
+  return daemonPid(layout, 'temporal');
 }
 
 type YamlMap = Record<string, Record<string, unknown>>;
@@ -113,8 +110,8 @@ async function sqlTool(
 }
 
 /**
- * Both databases with the release's schema: created and set up once, then migrated to this release on every `up`,
- * which the SQL tool does only for versions not yet applied.
+ * Both databases with the release's schema. Every step may be repeated: `create-database` and `setup-schema` leave
+ * what exists, and `update-schema` applies only the versions not yet applied, so a new release migrates on `up`.
  */
 export async function applySchema(
   layout: ClusterLayout,
@@ -125,16 +122,11 @@ export async function applySchema(
     { name: TEMPORAL_DATABASE.main, versioned: path.join(binaries.postgresSchemaDir, 'temporal', 'versioned') },
     { name: TEMPORAL_DATABASE.visibility, versioned: path.join(binaries.postgresSchemaDir, 'visibility', 'versioned') },
   ];
-  const created = existsSync(layout.schemaMarker);
   for (const { name, versioned } of databases) {
-    if (!created) {
-      await sqlTool(binaries, port, name, ['create-database'], layout);
-      await sqlTool(binaries, port, name, ['setup-schema', '-v', '0.0'], layout);
-    }
+    await sqlTool(binaries, port, name, ['create-database'], layout);
+    await sqlTool(binaries, port, name, ['setup-schema', '-v', '0.0'], layout);
     await sqlTool(binaries, port, name, ['update-schema', '-d', versioned], layout);
   }
-  await mkdir(path.dirname(layout.schemaMarker), { recursive: true });
-  await writeFile(layout.schemaMarker, `${TEMPORAL_SERVER_VERSION}\n`);
 }
 
 /** Starts every service of the server (frontend, history, matching, worker) in one process. */
@@ -151,7 +143,7 @@ export async function startTemporalServer(layout: ClusterLayout, binaries: Tempo
       '--allow-no-auth',
       'start',
     ],
-    env: process.env,
+    env: daemonEnv(),
     cwd: layout.temporalRoot,
     marker: binaries.server,
   });

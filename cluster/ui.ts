@@ -1,13 +1,14 @@
 import { isListening, tailFile, waitUntil } from '../lab/processes';
 import { LOOPBACK } from '../platform/loopback';
-import { cachedUiServer, resolveTemporalUiServer, uiServerArgs } from '../platform/temporal/ui-server/resolve';
+import { resolveTemporalUiServer, uiServerArgs } from '../platform/temporal/ui-server/resolve';
+import { daemonEnv } from './daemon-env';
 import { assertStillRunning, daemonPid, startDaemon, stopDaemon } from './daemons';
 import { processLogFile, type ClusterLayout, type ClusterPorts } from './layout';
 
 const READY_TIMEOUT_MS = 30_000;
 
 export function uiPid(layout: ClusterLayout): Promise<number | undefined> {
-  return daemonPid(layout, 'temporal-ui', cachedUiServer(process.env));
+  return daemonPid(layout, 'temporal-ui');
 }
 
 /**
@@ -21,11 +22,11 @@ export async function startUi(
 ): Promise<number> {
   const running = await uiPid(layout);
   if (running !== undefined) return running;
-  const { executable } = await resolveTemporalUiServer({ env: process.env, onProgress });
+  const { executable } = await resolveTemporalUiServer({ env: daemonEnv(), onProgress });
   const args = uiServerArgs({ frontendAddress: `${LOOPBACK}:${ports.frontend}`, host: LOOPBACK, port: ports.ui });
   const pid = await startDaemon(layout, 'temporal-ui', {
     argv: [executable, ...args],
-    env: process.env,
+    env: daemonEnv(),
     marker: executable,
   });
   await waitUntil(
@@ -40,5 +41,5 @@ export async function startUi(
 }
 
 export function stopUi(layout: ClusterLayout): Promise<number | undefined> {
-  return stopDaemon(layout, 'temporal-ui', cachedUiServer(process.env));
+  return stopDaemon(layout, 'temporal-ui');
 }

@@ -33,12 +33,19 @@ export class LabCommandError extends Error {
  * Daemons that fork (postfix, dovecot, sshd) may keep the pipes open in the background, so the result is taken when
  * the command itself exits, not when its pipes close.
  */
-export function runCommand(argv: string[], options: { timeoutMs?: number } = {}): Promise<CommandResult> {
+export function runCommand(
+  argv: string[],
+  options: { timeoutMs?: number; cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<CommandResult> {
   const [file, ...args] = argv;
   if (!file) throw new Error('runCommand needs a command');
   const timeoutMs = options.timeoutMs ?? 60_000;
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LANG: 'C' } });
+    const child = spawn(file, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: options.cwd,
+      env: { ...(options.env ?? process.env), LANG: 'C' },
+    });
     let output = '';
     const collect = (chunk: Buffer): void => {
       output += chunk.toString();

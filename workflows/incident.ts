@@ -610,7 +610,7 @@ async function applyFix(incident: Incident, actionId: string): Promise<void> {
     // run in part: what the host is left in is for a person to judge, and only a person may run it again.
     if (type === FailureType.RemediationNotRetried && survivesWorkerLoss) {
       const reason = `the first attempt of remediation ${actionId} did not finish: ${causeMessage(error)}`;
-      throw new Escalation('remediation-unavailable', `${reason}; a person must check the host`);
+      throw new Escalation('remediation-interrupted', `${reason}; a person must check the host`);
     }
     // A failed fix is recorded and verification decides what happens next.
     incident.record(`ran ${actionId}`, `failed: ${type ?? 'unknown failure'}`);

@@ -392,6 +392,8 @@ export type EscalationCause =
   | 'verification-failed'
   | 'no-automatic-fix'
   | 'remediation-unavailable'
+  /** A fix that is not idempotent stopped part way (its worker was lost): what it left on the host is for a person. */
+  | 'remediation-interrupted'
   | 'host-unreachable'
   /** Some checks could not be made (a host that hangs), and the ones that could pass: a person must look. */
   | 'assessment-incomplete'

@@ -39,6 +39,7 @@ const ESCALATION_CAUSES: Record<EscalationCause, true> = {
   'verification-failed': true,
   'no-automatic-fix': true,
   'remediation-unavailable': true,
+  'remediation-interrupted': true,
   'host-unreachable': true,
   'assessment-incomplete': true,
   'notification-failed': true,

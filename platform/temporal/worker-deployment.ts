@@ -224,22 +224,23 @@ export async function setCurrentIfNone(
   version: WorkerDeploymentVersion,
   options: SetCurrentOptions = {},
 ): Promise<'set' | 'already-chosen'> {
-  const current = await currentVersion(client, version.deploymentName);
-  if (current) return 'already-chosen';
+  if (await currentChosen(client, version.deploymentName)) return 'already-chosen';
   await setCurrentDeploymentVersion(client, version, options);
   return 'set';
 }
 
-async function currentVersion(client: Client, deploymentName: string): Promise<string | undefined> {
+/** Whether anyone ever chose a current version: making unversioned workers current is a choice too. */
+async function currentChosen(client: Client, deploymentName: string): Promise<boolean> {
   try {
     const { workerDeploymentInfo } = await client.workflowService.describeWorkerDeployment({
       namespace: client.options.namespace,
       deploymentName,
     });
-    return workerDeploymentInfo?.routingConfig?.currentDeploymentVersion?.buildId ?? undefined;
+    const routing = workerDeploymentInfo?.routingConfig;
+    return Boolean(routing?.currentDeploymentVersion?.buildId) || Boolean(routing?.currentVersionChangedTime);
   } catch (error) {
     // The deployment exists only once one of its workers has polled.
-    if (grpcCodeOf(error) === GRPC_NOT_FOUND) return undefined;
+    if (grpcCodeOf(error) === GRPC_NOT_FOUND) return false;
     throw error;
   }
 }

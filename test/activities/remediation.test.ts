@@ -112,6 +112,30 @@ describe('the remediation catalog', () => {
     expect(ran).toEqual(['start-postfix']);
   });
 
+  test('a failure the attempt reports is final for an action that is not idempotent, and retried for one that is', async () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:22'), { name: 'SshConnectError' });
+    const { runRemediation } = createRemediationActivities({
+      servers: new Map([['mx1', server]]),
+      remediationExecutor: {
+        runAction: () => Promise.reject(refused),
+      },
+      logger: pino({ level: 'silent' }),
+    });
+    const restart = await new MockActivityEnvironment()
+      .run(runRemediation, { context, actionId: 'restart-postfix' })
+      .catch((error: unknown) => error);
+    expect(restart).toBeInstanceOf(ApplicationFailure);
+    expect(restart).toMatchObject({
+      type: 'SshConnectError',
+      nonRetryable: true,
+      message: 'connect ECONNREFUSED 127.0.0.1:22',
+    });
+    const start = await new MockActivityEnvironment()
+      .run(runRemediation, { context, actionId: 'start-postfix' })
+      .catch((error: unknown) => error);
+    expect(start).toBe(refused);
+  });
+
   test('every action has a read-only check, or says that it is not idempotent', () => {
     for (const action of REMEDIATION_CATALOG.values()) {
       if (action.idempotent) expect(action.alreadyApplied(server, TEST_FACTS).length).toBeGreaterThan(0);

@@ -47,7 +47,8 @@ async function mailmend(argv: string[]): Promise<{ code: number; stdout: string;
 
 async function freeBase(): Promise<number> {
   for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * (HIGHEST_BASE_PORT - 20_000));
+    // Below the ephemeral range (32768 and up), where a client's socket could take one of the span's ports.
+    const base = 20_000 + Math.floor(Math.random() * (32_767 - CLUSTER_PORT_SPAN - 20_000));
     const ports = Array.from({ length: CLUSTER_PORT_SPAN }, (_, offset) => base + offset);
     if (!(await Promise.all(ports.map((port) => isListening(port, undefined, 200)))).some(Boolean)) return base;
   }

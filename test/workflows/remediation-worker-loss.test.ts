@@ -152,7 +152,7 @@ describe('a fix whose worker is lost', () => {
           'itTeam/ops-mail',
           'management/mgmt-mail',
         ]);
-        expect(escalations.map((sent) => sent.message.escalation)).toEqual(Array(3).fill('remediation-unavailable'));
+        expect(escalations.map((sent) => sent.message.escalation)).toEqual(Array(3).fill('remediation-interrupted'));
         // Escalated at once: the host was not probed again after the assessment.
         expect(fakes.probes).toHaveLength(1);
       },
