@@ -60,8 +60,9 @@ export function mailmendProcessPid(layout: ClusterLayout, spec: ClusterServiceSp
 }
 
 export async function startMailmendProcess(layout: ClusterLayout, spec: ClusterServiceSpec): Promise<number> {
-  // An empty envconfig file: the caller's default profile (Temporal Cloud, say) must not add TLS or an API key here.
-  await writeFile(layout.emptyTemporalConfigFile, '');
+  // An envconfig file with an empty default profile: the caller's own (Temporal Cloud, say) must not add TLS or an API
+  // key to these connections.
+  await writeFile(layout.emptyTemporalConfigFile, '[profile.default]\n');
   const env = { ...spec.env, TEMPORAL_CONFIG_FILE: layout.emptyTemporalConfigFile };
   return startDaemon(layout, spec.name as ClusterProcessName, entryPointCommand(roleOf(spec), env));
 }

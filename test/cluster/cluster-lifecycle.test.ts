@@ -55,7 +55,7 @@ async function freeBase(): Promise<number> {
 }
 
 async function pidOf(stateDir: string, name: Parameters<typeof processPidFile>[1]): Promise<number> {
-  return Number((await readFile(processPidFile(clusterLayout(stateDir), name), 'utf8')).trim());
+  return Number.parseInt(await readFile(processPidFile(clusterLayout(stateDir), name), 'utf8'), 10);
 }
 
 describe('mailmend cluster up, status and down', () => {
