@@ -52,6 +52,7 @@ export async function measureFanOut(
     'fan-out',
     `${processes.backend.name} alone, signal-with-start: ${await bareSignalWithStart(stack.client, serverIds.length)}`,
   );
+  const rssBeforeMiB = ownResidentMemory().rssMiB;
   const cpuBefore = cpuNow(processes);
   const [load, { notices, cpuAfter }] = await Promise.all([
     postConcurrently(stack.alertmanagerUrl, bodies, serverIds.length),
@@ -60,7 +61,7 @@ export async function measureFanOut(
       cpuAfter: cpuNow(processes),
     })),
   ]);
-  const memory = memoryFigures(processes.backend);
+  const memory = [...memoryFigures(processes.backend), perIncidentFigure(rssBeforeMiB, serverIds.length)];
   reportProgress(load, notices, expected);
   const lastNotice = notices.length === expected ? notices.at(-1) : undefined;
   const wallSeconds = ((lastNotice?.receivedAt ?? Date.now()) - load.firstPostAt) / 1_000;
@@ -102,6 +103,20 @@ function memoryFigures(backend: BackendProcesses): Figure[] {
     memoryFigure(`fan-out: RSS, ${backend.processName}`, server, 'fan-out: RSS, Temporal server process'),
     ...databaseMemoryFigures(backend),
   ];
+}
+
+/**
+ * What the mailmend process grew by, per incident, from just before the POSTs to the last notice, with every incident
+ * still open (cached by the worker, its timers pending): an upper bound, since garbage not yet collected counts too.
+ */
+function perIncidentFigure(rssBeforeMiB: number, incidents: number): Figure {
+  const perIncidentMiB = (ownResidentMemory().rssMiB - rssBeforeMiB) / incidents;
+  return {
+    name: 'fan-out: mailmend RSS growth per open incident',
+    goal: '-',
+    measured: `${(perIncidentMiB * 1024).toFixed(0)} KiB (${incidents} open)`,
+    reading: { amount: perIncidentMiB * 1024, unit: 'KiB' },
+  };
 }
 
 function memoryFigure(name: string, memory: ResidentMemory | undefined, label?: string): Figure {
