@@ -2,8 +2,8 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
-import { CLUSTER_PORT_SPAN, clusterDown, clusterUp, type ClusterInfo } from '../cluster';
-import { descendantPids, isListening } from '../lab/processes';
+import { clusterDown, clusterUp, freeClusterBasePort, type ClusterInfo } from '../cluster';
+import { descendantPids } from '../lab/processes';
 import { formatMs, report } from './figures';
 import type { TemporalBackend } from './temporal-backend';
 
@@ -14,7 +14,6 @@ import type { TemporalBackend } from './temporal-backend';
 export const BENCH_TASK_QUEUE = 'mailmend-bench';
 
 // Below Linux's ephemeral range (32768 and up), so no outgoing connection takes one of the ports meanwhile.
-const BASE_PORT_RANGE = { from: 20_000, to: 32_768 - CLUSTER_PORT_SPAN };
 
 /**
  * A `mailmend cluster` in a temporary state directory on free ports: PostgreSQL, the Temporal server on it, the UI,
@@ -34,7 +33,7 @@ export async function startClusterBackend(configDocument: Record<string, unknown
     // Run as root, the cluster starts PostgreSQL as the postgres user, which must reach its data directory in here.
     await chmod(dir, 0o711);
     await writeFile(configFile, stringifyYaml(configDocument));
-    const basePort = await freeBasePort();
+    const basePort = await freeClusterBasePort();
     info = await clusterUp({ stateDir, configFile, basePort, onProgress: (line) => report('cluster', line) });
   } catch (error) {
     await remove().catch(() => undefined);
@@ -62,18 +61,6 @@ export async function startClusterBackend(configDocument: Record<string, unknown
       await remove();
     },
   };
-}
-
-/** A base port with the cluster's whole span free. */
-async function freeBasePort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt += 1) {
-    const base = BASE_PORT_RANGE.from + Math.floor(Math.random() * (BASE_PORT_RANGE.to - BASE_PORT_RANGE.from));
-    const taken = await Promise.all(
-      Array.from({ length: CLUSTER_PORT_SPAN }, (_, offset) => isListening(base + offset, undefined, 200)),
-    );
-    if (!taken.some(Boolean)) return base;
-  }
-  throw new Error(`found no ${CLUSTER_PORT_SPAN} free consecutive loopback ports for the cluster`);
 }
 
 /** The cluster's processes are daemons that outlive the bench: an interrupted run stops them before it exits. */

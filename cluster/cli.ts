@@ -1,3 +1,4 @@
+import { textTable } from '../platform/text-table';
 import { existsSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import {
@@ -37,23 +38,20 @@ function parseBasePort(value: string): number {
   return port;
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
-  return rows
-    .map((row) => `  ${row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ')}`.trimEnd())
-    .join('\n');
-}
-
 function serviceRows(services: ClusterServiceState[]): string {
-  return table([
-    ['SERVICE', 'ADDRESS', 'PID', 'STATE'],
-    ...services.map((service) => [
-      service.name,
-      service.address ?? '-',
-      service.pid === undefined ? '-' : String(service.pid),
-      service.up ? 'up' : 'down',
-    ]),
-  ]);
+  // The callers join lines themselves.
+  return textTable(
+    [
+      ['SERVICE', 'ADDRESS', 'PID', 'STATE'],
+      ...services.map((service) => [
+        service.name,
+        service.address ?? '-',
+        service.pid === undefined ? '-' : String(service.pid),
+        service.up ? 'up' : 'down',
+      ]),
+    ],
+    '  ',
+  ).trimEnd();
 }
 
 /**

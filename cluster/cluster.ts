@@ -9,7 +9,7 @@ import { DEFAULT_NAMESPACE } from '../platform/temporal/defaults';
 import { resolveTemporalServer, type TemporalServerBinaries } from '../platform/temporal/server/resolve';
 import { setCurrentDeploymentVersion, setCurrentIfNone, versionDrainage } from '../platform/temporal/worker-deployment';
 import { workflowCodeBuildId } from '../worker/build-id';
-import { stopDaemon } from './daemons';
+import { daemonPid, stopDaemon } from './daemons';
 import { ClusterStateError } from './errors';
 import {
   CLUSTER_PORT_SPAN,
@@ -234,6 +234,11 @@ async function ensureMailmendProcesses(
     const pid = (await mailmendProcessPid(layout, spec)) ?? (await startMailmendProcess(layout, spec));
     await waitForWebhook(layout, spec.name as ClusterProcessName, pid, Number(spec.ports.http));
   }
+}
+
+/** The pid of one of the cluster's processes (not PostgreSQL), when it runs. */
+export function clusterProcessPid(stateDir: string, name: ClusterProcessName): Promise<number | undefined> {
+  return daemonPid(clusterLayout(stateDir), name);
 }
 
 /** Runs `body` with a client of the cluster's frontend. */

@@ -3,6 +3,7 @@ export {
   clusterUp,
   clusterStatus,
   clusterDown,
+  clusterProcessPid,
   restartTemporalServer,
   restartPostgresql,
   withClusterClient,
@@ -23,8 +24,10 @@ export {
   processPidFile,
   type ClusterLayout,
   type ClusterPorts,
+  type ClusterProcessName,
   type ClusterSettings,
 } from './layout';
+export { freeClusterBasePort } from './free-base-port';
 export { taskQueuePollers, workerIdentity } from './mailmend-processes';
 export {
   clusterTopology,

@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline/promises';
 import { Argument, InvalidArgumentError, type Command } from 'commander';
+import { textTable } from '../platform/text-table';
 import {
   DEFAULT_LAB_PORTS,
   LAB_INSTALL_COMMAND,
@@ -57,14 +58,6 @@ function confirmer(deps: LabCliDeps): ((question: string) => Promise<boolean>) |
   return process.stdin.isTTY && process.getuid?.() === 0 ? askOnTerminal : undefined;
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
-  return rows
-    .map((row) => `  ${row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ')}`.trimEnd())
-    .map((line) => `${line}\n`)
-    .join('');
-}
-
 function renderLabInfo(info: LabInfo): string {
   const { paths, ports, pids } = info;
   const heading = info.alreadyUp
@@ -72,18 +65,21 @@ function renderLabInfo(info: LabInfo): string {
     : `mailmend lab "${info.serverId}" is up in ${(info.startupMs / 1000).toFixed(1)} s (state in ${info.stateDir})`;
   return [
     `${heading}\n`,
-    table([
-      ['SERVICE', 'LISTENS', 'PID', 'WHAT'],
+    textTable(
       [
-        'postfix',
-        `127.0.0.1:${ports.smtp}`,
-        String(pids.postfix),
-        'SMTP; mail for canary@lab.test, the rest to the relay',
+        ['SERVICE', 'LISTENS', 'PID', 'WHAT'],
+        [
+          'postfix',
+          `127.0.0.1:${ports.smtp}`,
+          String(pids.postfix),
+          'SMTP; mail for canary@lab.test, the rest to the relay',
+        ],
+        ['dovecot', `127.0.0.1:${ports.imap}`, String(pids.dovecot), 'IMAP without TLS'],
+        ['sshd', `127.0.0.1:${ports.ssh}`, String(pids.sshd), `root, with the key ${paths.sshClientKey}`],
+        ['relay', `127.0.0.1:${ports.relay}`, String(pids.relay), 'stands in for the upstream relay; discards mail'],
       ],
-      ['dovecot', `127.0.0.1:${ports.imap}`, String(pids.dovecot), 'IMAP without TLS'],
-      ['sshd', `127.0.0.1:${ports.ssh}`, String(pids.sshd), `root, with the key ${paths.sshClientKey}`],
-      ['relay', `127.0.0.1:${ports.relay}`, String(pids.relay), 'stands in for the upstream relay; discards mail'],
-    ]),
+      '  ',
+    ),
     `server entry: ${info.fragmentFile}\n`,
     '  mailmend.lab.yaml includes it (serverFiles); in your own config, list it under `serverFiles:`\n',
     `canary: canary@lab.test, password in ${paths.canaryPasswordFile}\n`,
@@ -109,7 +105,7 @@ function renderLabStatus(status: LabStatus): string {
     serviceStateText(state),
   ]);
   const summary = status.allUp ? 'all up' : `${status.services.filter((state) => !state.up).length} down`;
-  return `lab "${status.serverId}" in ${status.stateDir}: ${summary}\n${table([['SERVICE', 'PORT', 'PID', 'STATE'], ...rows])}`;
+  return `lab "${status.serverId}" in ${status.stateDir}: ${summary}\n${textTable([['SERVICE', 'PORT', 'PID', 'STATE'], ...rows], '  ')}`;
 }
 
 /** Offers to install missing packages when someone at a root terminal can say yes, then tries once more. */
@@ -183,7 +179,7 @@ function addStatusCommand(labCommand: LabSubcommand, deps: LabCliDeps): void {
 function addBreakCommand(labCommand: LabSubcommand, deps: LabCliDeps): void {
   labCommand('break', 'cause an outage on the lab, the way it happens on a real host')
     .addArgument(new Argument('<scenario>', 'which outage').choices(LAB_SCENARIOS))
-    .addHelpText('after', `\nScenarios:\n${table(Object.entries(LAB_SCENARIO_SUMMARIES))}`)
+    .addHelpText('after', `\nScenarios:\n${textTable(Object.entries(LAB_SCENARIO_SUMMARIES), '  ')}`)
     .action(async (scenario: LabScenario, options: StateDirOption) => {
       const { steps } = await labBreak(options.stateDir, scenario);
       deps.stdout(

@@ -1,3 +1,4 @@
+import { textTable } from '../../platform/text-table';
 import {
   NO_CATALOG_ACTION,
   type CommandRecord,
@@ -33,7 +34,7 @@ export function renderIncidentList(
       incident.workflowId,
     ]),
   ];
-  return table(rows);
+  return textTable(rows);
 }
 
 /** Who the printed commands name: people the incident knows, else the ones the caller supplies. */
@@ -227,19 +228,6 @@ function indent(text: string, width: number): string[] {
     .split('\n')
     .filter((line) => line.trim() !== '')
     .map((line) => `${' '.repeat(width)}${line}`);
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
-  return rows
-    .map((row) =>
-      row
-        .map((cell, column) => cell.padEnd(widths[column] ?? 0))
-        .join('  ')
-        .trimEnd(),
-    )
-    .map((line) => `${line}\n`)
-    .join('');
 }
 
 /** "in 1h 20m" or "35m ago", precise enough for an ETA on a status board. */

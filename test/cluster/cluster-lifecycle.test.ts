@@ -1,18 +1,18 @@
 import { execFile } from 'node:child_process';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { runMailmend } from '../../app/mailmend';
 import type { CliDeps } from '../../client/cli/deps';
 import {
-  CLUSTER_PORT_SPAN,
+  CLUSTER_WORKERS,
   clusterDown,
   HIGHEST_BASE_PORT,
-  clusterLayout,
   clusterPorts,
+  clusterProcessPid,
   clusterStatus,
-  processPidFile,
+  freeClusterBasePort,
   workerIdentity,
 } from '../../cluster';
 import { isListening, isProcessAlive } from '../../lab/processes';
@@ -45,19 +45,6 @@ async function mailmend(argv: string[]): Promise<{ code: number; stdout: string;
   return { code, stdout, stderr };
 }
 
-async function freeBase(): Promise<number> {
-  for (;;) {
-    // Below the ephemeral range (32768 and up), where a client's socket could take one of the span's ports.
-    const base = 20_000 + Math.floor(Math.random() * (32_767 - CLUSTER_PORT_SPAN - 20_000));
-    const ports = Array.from({ length: CLUSTER_PORT_SPAN }, (_, offset) => base + offset);
-    if (!(await Promise.all(ports.map((port) => isListening(port, undefined, 200)))).some(Boolean)) return base;
-  }
-}
-
-async function pidOf(stateDir: string, name: Parameters<typeof processPidFile>[1]): Promise<number> {
-  return Number.parseInt(await readFile(processPidFile(clusterLayout(stateDir), name), 'utf8'), 10);
-}
-
 describe('mailmend cluster up, status and down', () => {
   let root: string;
   let stateDir: string;
@@ -73,7 +60,7 @@ describe('mailmend cluster up, status and down', () => {
     const { executable } = await resolveTemporalCli({ env: process.env, onProgress: () => undefined });
     if (executable.type !== 'existing-path') throw new Error('these tests need the Temporal CLI binary');
     temporalCli = executable.path;
-    basePort = await freeBase();
+    basePort = await freeClusterBasePort();
   }, 60_000);
 
   afterAll(async () => {
@@ -109,8 +96,8 @@ describe('mailmend cluster up, status and down', () => {
       frontend,
       '--legacy-mode',
     ]);
-    const workers = [await pidOf(stateDir, 'worker-a'), await pidOf(stateDir, 'worker-b')];
-    for (const pid of workers) expect(described.stdout).toContain(workerIdentity(pid));
+    const workers = await Promise.all(CLUSTER_WORKERS.map((name) => clusterProcessPid(stateDir, name)));
+    for (const pid of workers) expect(described.stdout).toContain(workerIdentity(pid as number));
     const { settings } = await clusterStatus(stateDir);
     const byVersion = await run(temporalCli, [
       'task-queue',
@@ -122,7 +109,7 @@ describe('mailmend cluster up, status and down', () => {
       '--select-build-id',
       `${settings?.deploymentName}:${settings?.buildId}`,
     ]);
-    for (const pid of workers) expect(byVersion.stdout).toContain(workerIdentity(pid));
+    for (const pid of workers) expect(byVersion.stdout).toContain(workerIdentity(pid as number));
     expect(new Set(workers).size).toBe(2);
 
     const status = await mailmend(['cluster', 'status', '--state-dir', stateDir]);

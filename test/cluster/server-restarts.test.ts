@@ -1,9 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import type { Client } from '@temporalio/client';
 import { approve, confirm } from '../../client/incidents';
 import {
-  clusterLayout,
-  processPidFile,
+  clusterProcessPid,
   restartPostgresql,
   restartTemporalServer,
   taskQueuePollers,
@@ -109,7 +107,9 @@ async function waitForWorkersPolling(client: Client, workers: ClusterWorker[]): 
 }
 
 async function temporalServerPid(): Promise<number> {
-  return Number.parseInt(await readFile(processPidFile(clusterLayout(cluster.stateDir), 'temporal'), 'utf8'), 10);
+  const pid = await clusterProcessPid(cluster.stateDir, 'temporal');
+  if (pid === undefined) throw new Error("the cluster's Temporal server is not running");
+  return pid;
 }
 
 describe('the cluster survives restarts of its servers mid-incident', () => {

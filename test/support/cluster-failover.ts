@@ -3,9 +3,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { getIncidentState } from '../../client/incidents';
-import { CLUSTER_WEBHOOKS, CLUSTER_WORKERS, clusterLayout, processPidFile, workerIdentity } from '../../cluster';
+import { CLUSTER_WORKERS, clusterProcessPid, workerIdentity } from '../../cluster';
 import type { LabInfo } from '../../lab';
-import { isProcessAlive, waitUntil } from '../../lab/processes';
+import { postfixMasterPid as labPostfixMasterPid } from '../../lab/postfix';
+import { waitUntil } from '../../lab/processes';
 import type { IncidentState } from '../../workflows/messages';
 
 /** A cluster worker as the pid files and the server know it. */
@@ -18,22 +19,12 @@ export interface ClusterWorker {
 
 /** The cluster's two workers, from their pid files; fails when a pid file is missing or its process is gone. */
 export async function clusterWorkers(stateDir: string): Promise<ClusterWorker[]> {
-  const layout = clusterLayout(stateDir);
   return Promise.all(
     CLUSTER_WORKERS.map(async (name) => {
-      const pid = Number.parseInt(await readFile(processPidFile(layout, name), 'utf8'), 10);
-      if (!Number.isInteger(pid) || !isProcessAlive(pid))
-        throw new Error(`cluster ${name} (pid ${pid}) is not running`);
+      const pid = await clusterProcessPid(stateDir, name);
+      if (pid === undefined) throw new Error(`cluster ${name} is not running`);
       return { name, pid, identity: workerIdentity(pid) };
     }),
-  );
-}
-
-/** The cluster's webhook pids, from their pid files. */
-export async function clusterWebhookPids(stateDir: string): Promise<number[]> {
-  const layout = clusterLayout(stateDir);
-  return Promise.all(
-    CLUSTER_WEBHOOKS.map(async (name) => Number.parseInt(await readFile(processPidFile(layout, name), 'utf8'), 10)),
   );
 }
 
@@ -121,9 +112,8 @@ export async function postfixStartsLogged(lab: LabInfo): Promise<{ starts: numbe
 }
 
 /** The lab's running Postfix master, from its pid file, or undefined when it does not run. */
-export async function postfixMasterPid(lab: LabInfo): Promise<number | undefined> {
-  const pid = Number.parseInt(await readFile(lab.paths.postfixMasterPidFile, 'utf8').catch(() => ''), 10);
-  return Number.isInteger(pid) && isProcessAlive(pid) ? pid : undefined;
+export function postfixMasterPid(lab: LabInfo): Promise<number | undefined> {
+  return labPostfixMasterPid(lab.paths);
 }
 
 /** GET `/healthz` on a webhook: its status, or 0 when it does not answer within 2 s. */

@@ -5,9 +5,8 @@ import type { Client } from '@temporalio/client';
 import { stringify as stringifyYaml } from 'yaml';
 import { runMailmend } from '../../app/mailmend';
 import type { CliDeps } from '../../client/cli/deps';
-import { CLUSTER_PORT_SPAN, clusterDown, clusterUp, withClusterClient, type ClusterInfo } from '../../cluster';
+import { clusterDown, clusterUp, freeClusterBasePort, withClusterClient, type ClusterInfo } from '../../cluster';
 import { alertmanagerPayload } from '../../client/webhook/alertmanager';
-import { isListening } from '../../lab/processes';
 import type { LabInfo } from '../../lab';
 import { connectClient, temporalSettingsFromEnv } from '../../platform/temporal/connection';
 import { incidentWorkflowId, type IncidentState } from '../../workflows/messages';
@@ -54,26 +53,6 @@ export function report(line: string): void {
   process.stdout.write(`[cluster] ${line}\n`);
 }
 
-/** Temporal keeps membership ports in a PostgreSQL smallint column: a port above it stops the server at start. */
-const HIGHEST_MEMBERSHIP_PORT = 32_767;
-const LOWEST_BASE_PORT = 20_000;
-
-/**
- * A base port whose whole span is free, away from the default cluster's, so a developer's own cluster may run. Below
- * 32768 also keeps the span out of Linux's ephemeral range, where outgoing connections could take one of its ports.
- */
-async function freeBasePort(): Promise<number> {
-  const choices = HIGHEST_MEMBERSHIP_PORT - CLUSTER_PORT_SPAN - LOWEST_BASE_PORT;
-  for (let attempt = 0; attempt < 50; attempt += 1) {
-    const base = LOWEST_BASE_PORT + Math.floor(Math.random() * choices);
-    const taken = await Promise.all(
-      Array.from({ length: CLUSTER_PORT_SPAN }, (_, offset) => isListening(base + offset, undefined, 200)),
-    );
-    if (!taken.some(Boolean)) return base;
-  }
-  throw new Error(`found no ${CLUSTER_PORT_SPAN} free consecutive loopback ports`);
-}
-
 /** The config the cluster's workers and webhooks load: the lab as the only server, every audience by email. */
 async function writeConfig(
   file: string,
@@ -116,7 +95,11 @@ export async function startTestCluster(prefix: string, policies: Record<string, 
   try {
     const configFile = path.join(stateDir, 'mailmend.yaml');
     await writeConfig(configFile, lab, mail, path.join(stateDir, 'reports'), policies);
-    info = await clusterUp({ stateDir: path.join(stateDir, 'cluster'), configFile, basePort: await freeBasePort() });
+    info = await clusterUp({
+      stateDir: path.join(stateDir, 'cluster'),
+      configFile,
+      basePort: await freeClusterBasePort(),
+    });
   } catch (error) {
     await clusterDown(path.join(stateDir, 'cluster')).catch(() => undefined);
     await Promise.all([mail.close(), stopTestLab(labStateDir)]);
